@@ -1,0 +1,111 @@
+/**
+ * The TypeScript client for ChatMemory: a typed Promise API over the generated
+ * protobuf-es types and grpc-js, with a default deadline on every call.
+ *
+ *   const client = createChatMemoryClient({ address: "127.0.0.1:50051" });
+ *   await client.append({ conversationId: "c1", messages: [{ role: "user", content: "hi" }] });
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { ChatMemory } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { type MethodCodec, methodCodec } from "./grpc/adapter.js";
+
+export interface ChatMemoryClientOptions {
+  /** host:port of the server. */
+  address: string;
+  /** Defaults to insecure (plaintext), as on a mesh with sidecar mTLS. */
+  credentials?: grpc.ChannelCredentials;
+  /** Deadline for each call unless the call sets its own; default 5000 ms. */
+  defaultDeadlineMs?: number;
+  /** Extra grpc-js channel options (keepalive, service config, ...). */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+export interface CallOptions {
+  /** Overrides the client's default deadline for this call. */
+  deadlineMs?: number;
+  metadata?: grpc.Metadata;
+  /** Cancels the call (CANCELLED) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** A failed call: grpc-js's ServiceError, with `code` a grpc `status` and `details` the server's message. */
+export type ChatMemoryCallError = grpc.ServiceError;
+
+const DEFAULT_DEADLINE_MS = 5000;
+
+type Method = (typeof ChatMemory.method)[keyof typeof ChatMemory.method];
+type Request<M extends Method> = MessageInitShape<M["input"]>;
+type Response<M extends Method> = MessageShape<M["output"]>;
+
+export class ChatMemoryClient {
+  readonly #client: grpc.Client;
+  readonly #defaultDeadlineMs: number;
+
+  constructor(options: ChatMemoryClientOptions) {
+    this.#client = new grpc.Client(
+      options.address,
+      options.credentials ?? grpc.credentials.createInsecure(),
+      options.channelOptions,
+    );
+    this.#defaultDeadlineMs = options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS;
+  }
+
+  /** Appends messages atomically and in order; resolves to the conversation's count after the trim. */
+  append(request: Request<typeof ChatMemory.method.append>, options?: CallOptions): Promise<Response<typeof ChatMemory.method.append>> {
+    return this.#unary(methodCodec(ChatMemory.method.append), request, options);
+  }
+
+  /** Reads the window oldest first (`limit` > 0: only the newest `limit`). */
+  getHistory(
+    request: Request<typeof ChatMemory.method.getHistory>,
+    options?: CallOptions,
+  ): Promise<Response<typeof ChatMemory.method.getHistory>> {
+    return this.#unary(methodCodec(ChatMemory.method.getHistory), request, options);
+  }
+
+  /** Deletes the conversation; `deleted` says whether anything was stored. */
+  clear(request: Request<typeof ChatMemory.method.clear>, options?: CallOptions): Promise<Response<typeof ChatMemory.method.clear>> {
+    return this.#unary(methodCodec(ChatMemory.method.clear), request, options);
+  }
+
+  /** Number of stored elements. */
+  count(request: Request<typeof ChatMemory.method.count>, options?: CallOptions): Promise<Response<typeof ChatMemory.method.count>> {
+    return this.#unary(methodCodec(ChatMemory.method.count), request, options);
+  }
+
+  /** Resolves once connected, or rejects after `timeoutMs`. */
+  waitForReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.#client.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())),
+    );
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+
+  #unary<I extends DescMessage, O extends DescMessage>(
+    codec: MethodCodec<I, O>,
+    request: MessageInitShape<I>,
+    options: CallOptions = {},
+  ): Promise<MessageShape<O>> {
+    const deadline = Date.now() + (options.deadlineMs ?? this.#defaultDeadlineMs);
+    return new Promise((resolve, reject) => {
+      const call = this.#client.makeUnaryRequest(
+        codec.path,
+        codec.serializeRequest,
+        codec.deserializeResponse,
+        request,
+        options.metadata ?? new grpc.Metadata(),
+        { deadline },
+        (error, response) => (error || !response ? reject(error) : resolve(response)),
+      );
+      options.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+    });
+  }
+}
+
+export function createChatMemoryClient(options: ChatMemoryClientOptions): ChatMemoryClient {
+  return new ChatMemoryClient(options);
+}

@@ -1,0 +1,180 @@
+/**
+ * Configuration from environment variables and the same-named flags
+ * (`CHATMEMORY_MAX_TURNS` <-> `--max-turns`; a flag wins over its variable),
+ * parsed and validated once with commander into a frozen object.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  /** host:port the gRPC server binds. */
+  listen: string;
+  /** Redis URL; undefined selects the embedded in-process store. */
+  redisUrl: string | undefined;
+  maxTurns: number;
+  /** Conversation TTL in seconds (fractional allowed); undefined = never expire. */
+  ttlSeconds: number | undefined;
+  keyPrefix: string;
+  maxBatch: number;
+  maxContentBytes: number;
+  maxReceiveBytes: number;
+  logLevel: LogLevel;
+  redisTimeoutMs: number;
+  redisConnections: number;
+  shutdownGraceMs: number;
+  healthIntervalMs: number;
+}
+
+/** Exit code for a configuration error (a usage error, as in sysexits' convention for CLIs). */
+export const CONFIG_ERROR_EXIT_CODE = 2;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly exitCode: number;
+  constructor(message: string, exitCode = CONFIG_ERROR_EXIT_CODE) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+function integerIn(min: number, max: number) {
+  return (raw: string): number => {
+    const value = Number(raw.trim());
+    if (raw.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}.`);
+    }
+    return value;
+  };
+}
+
+/** Longest TTL Redis PEXPIRE and Node timers handle comfortably: about 24 days, in seconds. */
+const MAX_TTL_SECONDS = 2_000_000;
+
+function positiveSeconds(raw: string): number | undefined {
+  if (raw.trim() === "") return undefined;
+  const value = Number(raw.trim());
+  if (!Number.isFinite(value) || value <= 0 || value > MAX_TTL_SECONDS) {
+    throw new InvalidArgumentError(`must be a number of seconds > 0 and <= ${MAX_TTL_SECONDS} (fractions allowed).`);
+  }
+  return value;
+}
+
+function listenAddress(raw: string): string {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw.trim());
+  if (!match || Number(match[2]) > 65535) {
+    throw new InvalidArgumentError("must be host:port, e.g. 127.0.0.1:50051, 0.0.0.0:50051 or [::1]:50051.");
+  }
+  return raw.trim();
+}
+
+/** An empty REDIS_URL (common in compose files) means "not set": the embedded store. */
+function redisUrl(raw: string): string | undefined {
+  if (raw.trim() === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new InvalidArgumentError("must be a URL like redis://host:6379/0 or rediss://host:6380/0.");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new InvalidArgumentError(`scheme must be redis:// or rediss://, got ${url.protocol}//.`);
+  }
+  if (!url.hostname) throw new InvalidArgumentError("must name a host, e.g. redis://127.0.0.1:6379/0.");
+  const db = url.pathname.replace(/^\//, "");
+  if (db !== "" && !/^\d+$/.test(db)) throw new InvalidArgumentError("database must be a number, e.g. /0.");
+  return raw.trim();
+}
+
+function keyPrefix(raw: string): string {
+  // Braces would turn part of the prefix into a Redis Cluster hash tag and break the companion-key rule.
+  if (!/^[A-Za-z0-9._:@/-]{1,128}$/.test(raw)) {
+    throw new InvalidArgumentError("must be 1..128 characters of letters, digits and . _ : @ / - (no spaces or braces).");
+  }
+  return raw;
+}
+
+function logLevel(raw: string): LogLevel {
+  const level = raw.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new InvalidArgumentError(`must be one of ${LOG_LEVELS.join(", ")}.`);
+  }
+  return level as LogLevel;
+}
+
+function option<T>(flags: string, env: string, description: string, parse: (raw: string) => T, fallback?: T): Option {
+  const result = new Option(flags, description).env(env).argParser(parse);
+  return fallback === undefined ? result : result.default(fallback);
+}
+
+function buildCommand(): Command {
+  return new Command("chatmemory")
+    .description("gRPC service for shared, bounded LLM conversation history")
+    .addOption(option("--listen <host:port>", "CHATMEMORY_LISTEN", "address to serve gRPC on", listenAddress, "127.0.0.1:50051"))
+    .addOption(option("--redis-url <url>", "REDIS_URL", "Redis URL; unset = embedded in-process store (not shared, lost on restart)", redisUrl))
+    .addOption(option("--max-turns <n>", "CHATMEMORY_MAX_TURNS", "turns kept per conversation; the window is max-turns * 2 messages", integerIn(1, 100_000), 10))
+    .addOption(option("--ttl-seconds <s>", "CHATMEMORY_TTL_SECONDS", "expire a conversation this long after its last append (fractions allowed); unset = never", positiveSeconds))
+    .addOption(option("--key-prefix <prefix>", "CHATMEMORY_KEY_PREFIX", "Redis key prefix (the Python class's default)", keyPrefix, "ractogateway:memory"))
+    .addOption(option("--max-batch <n>", "CHATMEMORY_MAX_BATCH", "most messages in one Append", integerIn(1, 1000), 100))
+    .addOption(option("--max-content-bytes <n>", "CHATMEMORY_MAX_CONTENT_BYTES", "most UTF-8 bytes in one message's content", integerIn(1, 64 * 1024 * 1024), 1024 * 1024))
+    .addOption(option("--max-receive-bytes <n>", "CHATMEMORY_MAX_RECEIVE_BYTES", "largest gRPC request accepted (larger: RESOURCE_EXHAUSTED)", integerIn(1024, 256 * 1024 * 1024), 8 * 1024 * 1024))
+    .addOption(option("--log-level <level>", "CHATMEMORY_LOG_LEVEL", `log level: ${LOG_LEVELS.join(", ")}`, logLevel, "info"))
+    .addOption(option("--redis-timeout-ms <ms>", "CHATMEMORY_REDIS_TIMEOUT_MS", "every Redis command fails with UNAVAILABLE after this long", integerIn(10, 60_000), 1000))
+    .addOption(option("--redis-connections <n>", "CHATMEMORY_REDIS_CONNECTIONS", "Redis connections shared by all requests (auto-pipelined)", integerIn(1, 64), 1))
+    .addOption(option("--shutdown-grace-ms <ms>", "CHATMEMORY_SHUTDOWN_GRACE_MS", "on SIGTERM/SIGINT, how long in-flight calls may take to finish", integerIn(0, 600_000), 10_000))
+    .addOption(option("--health-interval-ms <ms>", "CHATMEMORY_HEALTH_INTERVAL_MS", "how often the store is pinged for the health service", integerIn(50, 60_000), 500))
+    .helpOption("-h, --help", "show this help")
+    .allowExcessArguments(false);
+}
+
+export interface ParseConfigIO {
+  /** Where --help is written. */
+  writeOut: (text: string) => void;
+}
+
+/**
+ * Parses argv (without the node and script entries) and the environment.
+ * Throws ConfigError: exitCode 2 with the problem for a bad value, exitCode 0 after --help.
+ */
+export function parseConfig(argv: readonly string[], io: ParseConfigIO = { writeOut: (text) => process.stdout.write(text) }): Readonly<Config> {
+  const command = buildCommand()
+    .exitOverride()
+    .configureOutput({ writeOut: io.writeOut, writeErr: () => {} });
+  try {
+    command.parse([...argv], { from: "user" });
+  } catch (error: unknown) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.help") throw new ConfigError("", 0);
+      throw new ConfigError(`${error.message.replace(/^error: /, "")}`);
+    }
+    throw error;
+  }
+  const options = command.opts<Config>();
+  const config: Config = {
+    listen: options.listen,
+    redisUrl: options.redisUrl,
+    maxTurns: options.maxTurns,
+    ttlSeconds: options.ttlSeconds,
+    keyPrefix: options.keyPrefix,
+    maxBatch: options.maxBatch,
+    maxContentBytes: options.maxContentBytes,
+    maxReceiveBytes: options.maxReceiveBytes,
+    logLevel: options.logLevel,
+    redisTimeoutMs: options.redisTimeoutMs,
+    redisConnections: options.redisConnections,
+    shutdownGraceMs: options.shutdownGraceMs,
+    healthIntervalMs: options.healthIntervalMs,
+  };
+  if (config.maxContentBytes > config.maxReceiveBytes) {
+    throw new ConfigError(
+      `CHATMEMORY_MAX_CONTENT_BYTES (${config.maxContentBytes}) must not exceed CHATMEMORY_MAX_RECEIVE_BYTES (${config.maxReceiveBytes}).`,
+    );
+  }
+  return Object.freeze(config);
+}
+
+/** PEXPIRE milliseconds for a TTL in seconds: rounded, at least 1 (never the Python class's EXPIRE 0). */
+export function ttlMilliseconds(ttlSeconds: number | undefined): number | undefined {
+  return ttlSeconds === undefined ? undefined : Math.max(1, Math.round(ttlSeconds * 1000));
+}

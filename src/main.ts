@@ -1,0 +1,80 @@
+/**
+ * Process entry: configuration, logger, store, server, signals. Nothing else.
+ */
+import { pino } from "pino";
+import { ConfigError, parseConfig } from "./config.js";
+import { createChatMemoryServer } from "./server.js";
+import { createStore } from "./store/create-store.js";
+
+/** The URL without its password, for logs. */
+function redactedUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = parseConfig(process.argv.slice(2));
+  } catch (error: unknown) {
+    if (error instanceof ConfigError) {
+      if (error.message) process.stderr.write(`chatmemory: invalid configuration: ${error.message}\nRun with --help for the list of settings.\n`);
+      process.exit(error.exitCode);
+    }
+    throw error;
+  }
+
+  // Synchronous writes keep lines ordered and flushed when the process exits after a signal.
+  const logger = pino({ level: config.logLevel, base: { service: "chatmemory" } }, pino.destination({ sync: true }));
+  const store = await createStore(config, logger);
+  if (store.kind === "memory") {
+    logger.warn(
+      "REDIS_URL is not set: using the embedded in-process store. Data is lost on restart and NOT shared between replicas; set REDIS_URL for production.",
+    );
+  }
+  const server = createChatMemoryServer({
+    store,
+    logger,
+    limits: { maxBatch: config.maxBatch, maxContentBytes: config.maxContentBytes },
+    maxReceiveBytes: config.maxReceiveBytes,
+    healthIntervalMs: config.healthIntervalMs,
+  });
+
+  let port: number;
+  try {
+    port = await server.listen(config.listen);
+  } catch (error: unknown) {
+    logger.fatal({ err: error, listen: config.listen }, "cannot listen");
+    await store.close();
+    process.exit(1);
+  }
+  const host = config.listen.slice(0, config.listen.lastIndexOf(":"));
+  logger.info(
+    {
+      address: `${host}:${port}`,
+      store: store.kind,
+      redis: config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl),
+      keyPrefix: config.keyPrefix,
+      windowMessages: config.maxTurns * 2,
+      maxTurns: config.maxTurns,
+      ttlSeconds: config.ttlSeconds ?? null,
+    },
+    `chatmemory listening on ${host}:${port}`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
+    await server.shutdown(config.shutdownGraceMs);
+    await store.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", (signal) => void stop(signal));
+  process.on("SIGINT", (signal) => void stop(signal));
+}
+
+await main();

@@ -1,0 +1,112 @@
+/**
+ * createChatMemoryServer: the grpc-js Server with the ChatMemory service, the
+ * standard health service (following the store) and reflection, plus a
+ * bounded graceful shutdown.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "pino";
+import { ChatMemory, file_chatmemory_v1_chatmemory } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { type CallOutcome, createServiceBinding } from "./grpc/adapter.js";
+import { addReflection } from "./grpc/reflection.js";
+import { StoreHealthMonitor } from "./health/store-health-monitor.js";
+import { createChatMemoryService } from "./service/chat-memory.js";
+import type { RequestLimits } from "./service/validate.js";
+import type { ChatStore } from "./store/chat-store.js";
+
+/** Names the health service answers for: the whole server and the ChatMemory service. */
+export const HEALTH_SERVICE_NAMES = ["", ChatMemory.typeName] as const;
+
+export interface ChatMemoryServerOptions {
+  store: ChatStore;
+  limits: RequestLimits;
+  logger: Logger;
+  /** Largest request accepted; larger ones get RESOURCE_EXHAUSTED from grpc-js. */
+  maxReceiveBytes: number;
+  healthIntervalMs: number;
+}
+
+export interface ChatMemoryServer {
+  /** Binds `address` (port 0 picks a free one), starts health checks; resolves to the bound port. */
+  listen(address: string): Promise<number>;
+  /** NOT_SERVING, refuse new calls, let in-flight ones finish for up to `graceMs`, then force-close. Does not close the store. */
+  shutdown(graceMs: number): Promise<void>;
+  readonly grpcServer: grpc.Server;
+  readonly health: StoreHealthMonitor;
+}
+
+/** Keepalive: ping idle clients so dead peers (and their sessions) are noticed within a minute. */
+const SERVER_CHANNEL_OPTIONS: grpc.ServerOptions = {
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  // Let clients ping as often as every 10 s without being sent GOAWAY (too_many_pings).
+  "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+};
+
+function logCallOutcome(logger: Logger) {
+  return ({ method, code, durationMs, error }: CallOutcome) => {
+    if (code === grpc.status.OK) {
+      logger.trace({ method, durationMs }, "call ok");
+      return;
+    }
+    const fields = { method, code: grpc.status[code], durationMs, err: error?.cause ?? error };
+    if (code === grpc.status.INTERNAL) logger.error(fields, "call failed");
+    else if (code === grpc.status.UNAVAILABLE || code === grpc.status.FAILED_PRECONDITION) logger.warn(fields, "call failed");
+    else logger.debug(fields, "call rejected");
+  };
+}
+
+export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMemoryServer {
+  const { store, logger } = options;
+  const grpcServer = new grpc.Server({
+    ...SERVER_CHANNEL_OPTIONS,
+    "grpc.max_receive_message_length": options.maxReceiveBytes,
+  });
+
+  const service = createChatMemoryService({ store, limits: options.limits, logger });
+  const binding = createServiceBinding(ChatMemory, service, { onCallEnd: logCallOutcome(logger) });
+  grpcServer.addService(binding.definition, binding.handlers);
+
+  const healthService = new HealthImplementation(
+    Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, "NOT_SERVING"])),
+  );
+  healthService.addToServer(grpcServer);
+  const health = new StoreHealthMonitor({
+    store,
+    health: healthService,
+    serviceNames: HEALTH_SERVICE_NAMES,
+    intervalMs: options.healthIntervalMs,
+    logger,
+  });
+
+  addReflection(grpcServer, [file_chatmemory_v1_chatmemory]);
+
+  return {
+    grpcServer,
+    health,
+    async listen(address) {
+      const port = await new Promise<number>((resolve, reject) =>
+        grpcServer.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+          error ? reject(error) : resolve(boundPort),
+        ),
+      );
+      await health.start();
+      return port;
+    },
+    async shutdown(graceMs) {
+      health.stop();
+      await new Promise<void>((resolve) => {
+        // tryShutdown can wait forever on dead sessions (grpc-node #1458): force after the grace period.
+        const force = setTimeout(() => {
+          logger.warn({ graceMs }, "grace period over; cancelling remaining calls");
+          grpcServer.forceShutdown();
+          resolve();
+        }, graceMs);
+        grpcServer.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The four ChatMemory RPCs: validate, call the store, shape the response.
+ * No grpc-js here; transport concerns live in src/grpc.
+ */
+import { create } from "@bufbuild/protobuf";
+import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import {
+  type ChatMemory,
+  type Message,
+  MessageSchema,
+} from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import type { ServiceImpl } from "../grpc/adapter.js";
+import type { ChatStore, StoredMessage } from "../store/chat-store.js";
+import { type RequestLimits, validateAppendRequest, validateConversationId, validateLimit } from "./validate.js";
+
+export interface ChatMemoryServiceOptions {
+  store: ChatStore;
+  limits: RequestLimits;
+  logger: Logger;
+  /** Clock in epoch ms for `created_at`; tests may pass their own. */
+  now?: () => number;
+}
+
+function toStoredMessage(message: Message, createdAtMs: number): StoredMessage {
+  const stored: StoredMessage = { role: message.role, content: message.content, createdAtMs };
+  if (message.name) stored.name = message.name;
+  if (message.toolCallId) stored.toolCallId = message.toolCallId;
+  if (Object.keys(message.metadata).length > 0) stored.metadata = message.metadata;
+  return stored;
+}
+
+function timestampFromMs(ms: number): Timestamp {
+  return create(TimestampSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
+}
+
+function toMessage(stored: StoredMessage): Message {
+  return create(MessageSchema, {
+    role: stored.role,
+    content: stored.content,
+    name: stored.name ?? "",
+    toolCallId: stored.toolCallId ?? "",
+    metadata: stored.metadata ?? {},
+    createdAt: stored.createdAtMs === undefined ? undefined : timestampFromMs(stored.createdAtMs),
+  });
+}
+
+export function createChatMemoryService(options: ChatMemoryServiceOptions): ServiceImpl<typeof ChatMemory.method> {
+  const { store, limits, logger } = options;
+  const now = options.now ?? Date.now;
+  return {
+    async append(request) {
+      validateAppendRequest(request, limits);
+      // One server timestamp for the whole batch: order is decided by Redis, not by clocks.
+      const createdAtMs = now();
+      const count = await store.append(
+        request.conversationId,
+        request.messages.map((message) => toStoredMessage(message, createdAtMs)),
+      );
+      return { count: BigInt(count) };
+    },
+
+    async getHistory(request) {
+      validateConversationId(request.conversationId);
+      validateLimit(request.limit);
+      const { messages, skippedCorrupt } = await store.getHistory(request.conversationId, request.limit);
+      if (skippedCorrupt > 0) {
+        logger.debug({ conversationId: request.conversationId, skippedCorrupt }, "skipped corrupt stored elements");
+      }
+      return { messages: messages.map(toMessage) };
+    },
+
+    async clear(request) {
+      validateConversationId(request.conversationId);
+      return { deleted: await store.clear(request.conversationId) };
+    },
+
+    async count(request) {
+      validateConversationId(request.conversationId);
+      return { count: BigInt(await store.count(request.conversationId)) };
+    },
+  };
+}

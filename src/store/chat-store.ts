@@ -1,0 +1,55 @@
+/**
+ * The storage contract both stores (Redis and embedded memory) implement and
+ * the one contract test suite checks. Stores speak plain records, not protobuf
+ * messages, so they know nothing about gRPC.
+ */
+
+/** One chat message as stored: the Python class's `{role, content}` plus optional fields. */
+export interface StoredMessage {
+  role: string;
+  content: string;
+  name?: string;
+  toolCallId?: string;
+  metadata?: Record<string, string>;
+  /** Creation time in epoch milliseconds (`ts` in the stored JSON); absent on elements the Python class wrote. */
+  createdAtMs?: number;
+}
+
+/** What a history read returns: decoded messages (oldest first) and how many stored elements were unreadable. */
+export interface HistoryReadResult {
+  messages: StoredMessage[];
+  skippedCorrupt: number;
+}
+
+/** The sliding-window rules a store enforces on every append. */
+export interface WindowPolicy {
+  /** At most this many elements are kept per conversation (`max_turns * 2`). */
+  maxMessages: number;
+  /** TTL refreshed on every append, in milliseconds; undefined = no expiry. */
+  ttlMs: number | undefined;
+}
+
+export interface ChatStore {
+  /** Human-readable kind for logs and health ("redis", "memory"). */
+  readonly kind: string;
+  /** Appends atomically and in order, trims to the window, refreshes the TTL; returns the stored count. */
+  append(conversationId: string, messages: readonly StoredMessage[]): Promise<number>;
+  /** Reads the window oldest first; `limit` > 0 reads only the newest `limit` stored elements. */
+  getHistory(conversationId: string, limit: number): Promise<HistoryReadResult>;
+  /** Deletes the conversation; resolves true when anything was stored. */
+  clear(conversationId: string): Promise<boolean>;
+  /** Number of stored elements; 0 for unknown or expired conversations. */
+  count(conversationId: string): Promise<number>;
+  /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+  /** Releases connections and timers; the store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** The store could not be reached or did not answer in time: retryable, maps to UNAVAILABLE. */
+export class StoreUnavailableError extends Error {
+  override readonly name = "StoreUnavailableError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The stored element format, shared with the Python `RedisChatMemory` class:
+ * a JSON object with string `role` and `content`, plus optional `name`,
+ * `tool_call_id`, `metadata` and `ts` (epoch ms). Empty optional fields are
+ * left out so elements stay as small as the Python class's.
+ */
+import type { HistoryReadResult, StoredMessage } from "./chat-store.js";
+
+interface StoredElementJson {
+  role: string;
+  content: string;
+  name?: string;
+  tool_call_id?: string;
+  metadata?: Record<string, string>;
+  ts?: number;
+}
+
+export function encodeStoredMessage(message: StoredMessage): string {
+  const element: StoredElementJson = { role: message.role, content: message.content };
+  if (message.name) element.name = message.name;
+  if (message.toolCallId) element.tool_call_id = message.toolCallId;
+  if (message.metadata && Object.keys(message.metadata).length > 0) element.metadata = message.metadata;
+  if (message.createdAtMs !== undefined) element.ts = message.createdAtMs;
+  return JSON.stringify(element);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Decodes one stored element; undefined when it is not a JSON object with
+ * string `role` and `content` (the caller skips and counts it). Optional
+ * fields of the wrong type are dropped rather than failing the element, since
+ * other programs may write richer or older shapes.
+ */
+export function decodeStoredMessage(raw: string): StoredMessage | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(parsed) || typeof parsed.role !== "string" || typeof parsed.content !== "string") {
+    return undefined;
+  }
+  const message: StoredMessage = { role: parsed.role, content: parsed.content };
+  if (typeof parsed.name === "string" && parsed.name !== "") message.name = parsed.name;
+  if (typeof parsed.tool_call_id === "string" && parsed.tool_call_id !== "") message.toolCallId = parsed.tool_call_id;
+  if (isRecord(parsed.metadata)) {
+    const metadata: Record<string, string> = {};
+    for (const [key, value] of Object.entries(parsed.metadata)) {
+      if (typeof value === "string") metadata[key] = value;
+    }
+    message.metadata = metadata;
+  }
+  if (typeof parsed.ts === "number" && Number.isSafeInteger(parsed.ts) && parsed.ts >= 0) {
+    message.createdAtMs = parsed.ts;
+  }
+  return message;
+}
+
+/** Decodes a window of raw elements, oldest first, skipping and counting corrupt ones. */
+export function decodeStoredWindow(rawElements: readonly string[]): HistoryReadResult {
+  const messages: StoredMessage[] = [];
+  let skippedCorrupt = 0;
+  for (const raw of rawElements) {
+    const message = decodeStoredMessage(raw);
+    if (message) messages.push(message);
+    else skippedCorrupt++;
+  }
+  return { messages, skippedCorrupt };
+}
