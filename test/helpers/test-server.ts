@@ -1,0 +1,110 @@
+/**
+ * An in-process ChatMemory server on a free loopback port, with its own store
+ * and key prefix, and a TypeScript client connected to it.
+ */
+import { randomUUID } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { pino } from "pino";
+import { type ChatMemoryClient, createChatMemoryClient } from "../../src/client.js";
+import { type ChatMemoryServer, createChatMemoryServer } from "../../src/server.js";
+import type { ChatStore } from "../../src/store/chat-store.js";
+import { windowPolicy } from "../../src/store/create-store.js";
+import { MemoryChatStore } from "../../src/store/memory-chat-store.js";
+import { RedisChatStore } from "../../src/store/redis-chat-store.js";
+
+export type StoreKind = "memory" | "redis";
+
+export interface TestServerOptions {
+  store: StoreKind;
+  redisUrl?: string;
+  keyPrefix?: string;
+  maxTurns?: number;
+  ttlSeconds?: number;
+  maxBatch?: number;
+  maxContentBytes?: number;
+  maxReceiveBytes?: number;
+  redisTimeoutMs?: number;
+  healthIntervalMs?: number;
+}
+
+export interface TestServer {
+  address: string;
+  keyPrefix: string;
+  client: ChatMemoryClient;
+  store: ChatStore;
+  server: ChatMemoryServer;
+  close(): Promise<void>;
+}
+
+export const testLogger = pino({ level: process.env.CHATMEMORY_TEST_LOG_LEVEL ?? "silent" });
+
+export function createTestStore(options: TestServerOptions, keyPrefix: string): ChatStore {
+  const window = windowPolicy({ maxTurns: options.maxTurns ?? 10, ttlSeconds: options.ttlSeconds });
+  if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100 });
+  if (!options.redisUrl) throw new Error("redis store needs redisUrl");
+  return new RedisChatStore({
+    url: options.redisUrl,
+    keyPrefix,
+    window,
+    connections: 1,
+    commandTimeoutMs: options.redisTimeoutMs ?? 1000,
+    logger: testLogger,
+  });
+}
+
+export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
+  const keyPrefix = options.keyPrefix ?? `test-${randomUUID()}`;
+  const store = createTestStore(options, keyPrefix);
+  if (store instanceof RedisChatStore) await store.waitUntilReady(5000);
+  const server = createChatMemoryServer({
+    store,
+    logger: testLogger,
+    limits: { maxBatch: options.maxBatch ?? 100, maxContentBytes: options.maxContentBytes ?? 1024 * 1024 },
+    maxReceiveBytes: options.maxReceiveBytes ?? 8 * 1024 * 1024,
+    healthIntervalMs: options.healthIntervalMs ?? 100,
+  });
+  const port = await server.listen("127.0.0.1:0");
+  const address = `127.0.0.1:${port}`;
+  const client = createChatMemoryClient({ address });
+  return {
+    address,
+    keyPrefix,
+    client,
+    store,
+    server,
+    async close() {
+      client.close();
+      await server.shutdown(1000);
+      await store.close();
+    },
+  };
+}
+
+/** The gRPC status code of a rejected promise (fails the test if it resolves). */
+export async function statusOf(promise: Promise<unknown>): Promise<{ code: grpc.status; details: string }> {
+  try {
+    await promise;
+  } catch (error: unknown) {
+    const { code, details } = error as grpc.ServiceError;
+    return { code, details };
+  }
+  throw new Error("expected the call to fail, but it succeeded");
+}
+
+export function uniqueId(label = "conv"): string {
+  return `${label}-${randomUUID()}`;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `probe` until it returns true or `timeoutMs` passes; returns the elapsed ms or throws. */
+export async function waitFor(probe: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 25): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await probe()) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(intervalMs);
+  }
+}
