@@ -1,0 +1,121 @@
+/**
+ * The stored layout, checked with raw Redis commands: compatible with the
+ * Python RedisChatMemory class both ways, corrupt elements skipped.
+ */
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type TestServer, startTestServer, uniqueId } from "./helpers/test-server.js";
+
+const redisUrl = inject("redisUrl");
+const PYTHON_PREFIX = "ractogateway:memory";
+
+let server: TestServer;
+let redis: Redis;
+
+beforeAll(async () => {
+  // The Python class's default prefix, so both programs address the same keys.
+  server = await startTestServer({ store: "redis", redisUrl, keyPrefix: PYTHON_PREFIX, maxTurns: 10, ttlSeconds: 30 });
+  redis = new Redis(redisUrl);
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.close();
+});
+
+/** Exactly what Python's json.dumps({"role": r, "content": c}) writes (ensure_ascii, ", " and ": "). */
+function pythonJsonDumps(role: string, content: string): string {
+  const ascii = (s: string) => JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return `{"role": ${ascii(role)}, "content": ${ascii(content)}}`;
+}
+
+describe("compatibility with the Python class", () => {
+  it("reads elements the Python class wrote, without created_at", async () => {
+    const id = uniqueId("py");
+    const key = `${PYTHON_PREFIX}:${id}`;
+    await redis.rpush(key, pythonJsonDumps("user", "Quelle est la capitale de la France ? 🇫🇷"), pythonJsonDumps("assistant", "Paris."));
+    const { messages } = await server.client.getHistory({ conversationId: id });
+    expect(messages.map((m) => [m.role, m.content, m.createdAt])).toEqual([
+      ["user", "Quelle est la capitale de la France ? 🇫🇷", undefined],
+      ["assistant", "Paris.", undefined],
+    ]);
+    expect((await server.client.count({ conversationId: id })).count).toBe(2n);
+  });
+
+  it("writes JSON objects with role and content under <prefix>:<id>, ts in epoch ms, empty fields left out", async () => {
+    const id = uniqueId("ts");
+    const before = Date.now();
+    await server.client.append({
+      conversationId: id,
+      messages: [
+        { role: "user", content: "hi" },
+        { role: "tool", content: "42", name: "calc", toolCallId: "c1", metadata: { k: "v" } },
+      ],
+    });
+    const raw = await redis.lrange(`${PYTHON_PREFIX}:${id}`, 0, -1);
+    expect(raw).toHaveLength(2);
+    const [plain, rich] = raw.map((element) => JSON.parse(element) as Record<string, unknown>);
+    expect(Object.keys(plain ?? {}).sort()).toEqual(["content", "role", "ts"]);
+    expect(plain).toMatchObject({ role: "user", content: "hi" });
+    expect(rich).toMatchObject({ role: "tool", content: "42", name: "calc", tool_call_id: "c1", metadata: { k: "v" } });
+    const ts = plain?.ts as number;
+    expect(Number.isInteger(ts) && ts >= before && ts <= Date.now()).toBe(true);
+    // created_at read back equals ts to the millisecond.
+    const [first] = (await server.client.getHistory({ conversationId: id })).messages;
+    expect(Number(first?.createdAt?.seconds) * 1000 + (first?.createdAt?.nanos ?? 0) / 1e6).toBe(ts);
+  });
+
+  it("sets the TTL with PEXPIRE in milliseconds", async () => {
+    const id = uniqueId("ttl");
+    await server.client.append({ conversationId: id, messages: [{ role: "user", content: "x" }] });
+    const pttl = await redis.pttl(`${PYTHON_PREFIX}:${id}`);
+    expect(pttl).toBeGreaterThan(29_000);
+    expect(pttl).toBeLessThanOrEqual(30_000);
+  });
+});
+
+describe("corrupt elements", () => {
+  it("are skipped by GetHistory and counted by Count, never failing the read", async () => {
+    const id = uniqueId("corrupt");
+    const key = `${PYTHON_PREFIX}:${id}`;
+    await redis.rpush(
+      key,
+      pythonJsonDumps("user", "first"),
+      "not json at all",
+      "[1, 2, 3]",
+      '"a json string"',
+      "null",
+      '{"role": "user"}',
+      '{"role": 5, "content": "x"}',
+      '{"content": "no role"}',
+      "{truncated",
+      '{"role": "assistant", "content": "last", "name": 7, "metadata": {"ok": "yes", "bad": 1}, "ts": "soon", "extra": true}',
+    );
+    const { messages } = await server.client.getHistory({ conversationId: id });
+    expect(messages.map((m) => [m.role, m.content, m.name, m.metadata, m.createdAt])).toEqual([
+      ["user", "first", "", {}, undefined],
+      ["assistant", "last", "", { ok: "yes" }, undefined],
+    ]);
+    expect((await server.client.count({ conversationId: id })).count).toBe(10n);
+    // limit counts stored elements (newest 3), then skips the corrupt ones among them.
+    const newest = await server.client.getHistory({ conversationId: id, limit: 3 });
+    expect(newest.messages.map((m) => m.content)).toEqual(["last"]);
+  });
+
+  it("returns roles other programs wrote, even ones Append would reject", async () => {
+    const id = uniqueId("foreign-role");
+    await redis.rpush(`${PYTHON_PREFIX}:${id}`, pythonJsonDumps("function", "legacy"));
+    const { messages } = await server.client.getHistory({ conversationId: id });
+    expect(messages.map((m) => m.role)).toEqual(["function"]);
+  });
+
+  it("reports FAILED_PRECONDITION when the key is not a list", async () => {
+    const id = uniqueId("wrongtype");
+    await redis.set(`${PYTHON_PREFIX}:${id}`, "a string");
+    const error = await server.client.getHistory({ conversationId: id }).then(
+      () => undefined,
+      (e: { code: number; details: string }) => e,
+    );
+    expect(error?.code).toBe(9);
+    expect(error?.details).toMatch(/not a list/);
+  });
+});

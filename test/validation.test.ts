@@ -1,0 +1,166 @@
+/**
+ * Every validation rule of the contract, end to end over a real socket:
+ * INVALID_ARGUMENT naming the field, and nothing written to Redis.
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { AppendRequestSchema } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { type TestServer, startTestServer, statusOf, uniqueId } from "./helpers/test-server.js";
+
+const redisUrl = inject("redisUrl");
+type AppendInit = MessageInitShape<typeof AppendRequestSchema>;
+
+let server: TestServer;
+let redis: Redis;
+
+/** Every key under this server's prefix with its full list contents: must not change on a rejected request. */
+async function snapshot(): Promise<Record<string, string[]>> {
+  const keys = await redis.keys(`${server.keyPrefix}*`);
+  const entries = await Promise.all(keys.sort().map(async (key) => [key, await redis.lrange(key, 0, -1)] as const));
+  return Object.fromEntries(entries);
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ store: "redis", redisUrl, maxBatch: 5, maxContentBytes: 10, maxReceiveBytes: 64 * 1024 });
+  redis = new (await import("ioredis")).Redis(redisUrl);
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.close();
+});
+
+const existing = uniqueId("existing");
+beforeEach(async () => {
+  await server.client.clear({ conversationId: existing });
+  await server.client.append({ conversationId: existing, messages: [{ role: "user", content: "keep me" }] });
+});
+
+async function expectRejected(call: () => Promise<unknown>, field: string | RegExp, code = grpc.status.INVALID_ARGUMENT) {
+  const before = await snapshot();
+  const { code: got, details } = await statusOf(call());
+  expect(grpc.status[got]).toBe(grpc.status[code]);
+  if (typeof field === "string") expect(details.startsWith(`${field}:`), details).toBe(true);
+  else expect(details).toMatch(field);
+  expect(await snapshot()).toEqual(before);
+}
+
+const ok = [{ role: "user", content: "fine" }];
+const badIds: [string, string][] = [
+  ["empty", ""],
+  ["a space", "has space"],
+  ["braces (hash tag)", "{tag}x"],
+  ["a wildcard", "conv*"],
+  ["a control character", "conv\u0001"],
+  ["a newline", "conv\n"],
+  ["non-ASCII", "conversación"],
+  ["257 characters", "a".repeat(257)],
+];
+
+describe("conversation_id", () => {
+  it.each(badIds)("rejects %s on every RPC", async (_label, conversationId) => {
+    await expectRejected(() => server.client.append({ conversationId, messages: ok }), "conversation_id");
+    await expectRejected(() => server.client.getHistory({ conversationId }), "conversation_id");
+    await expectRejected(() => server.client.count({ conversationId }), "conversation_id");
+    await expectRejected(() => server.client.clear({ conversationId }), "conversation_id");
+  });
+
+  it("accepts 256 characters of every allowed kind", async () => {
+    const conversationId = `${"Az09._:@/-".repeat(25)}abcdef`;
+    expect(conversationId.length).toBe(256);
+    expect((await server.client.append({ conversationId, messages: ok })).count).toBe(1n);
+    await server.client.clear({ conversationId });
+  });
+});
+
+describe("messages", () => {
+  it("rejects an empty batch", async () => {
+    await expectRejected(() => server.client.append({ conversationId: existing, messages: [] }), "messages");
+  });
+
+  it("rejects a batch over max_batch (5)", async () => {
+    const messages = Array.from({ length: 6 }, () => ({ role: "user", content: "x" }));
+    await expectRejected(() => server.client.append({ conversationId: existing, messages }), "messages");
+  });
+
+  it.each(["", "User", "bot", "function", " user"])("rejects role %j", async (role) => {
+    await expectRejected(() => server.client.append({ conversationId: existing, messages: [{ role, content: "x" }] }), "messages[0].role");
+  });
+
+  it("accepts every allowed role and empty content", async () => {
+    const roles = ["user", "assistant", "system", "tool", "developer"];
+    const conversationId = uniqueId();
+    const { count } = await server.client.append({ conversationId, messages: roles.map((role) => ({ role, content: "" })) });
+    expect(count).toBe(5n);
+  });
+
+  it("counts content in UTF-8 bytes, not characters (limit 10)", async () => {
+    const conversationId = uniqueId();
+    // 5 × "é" = 10 bytes: allowed; 6 × "é" = 6 characters but 12 bytes: rejected.
+    expect((await server.client.append({ conversationId, messages: [{ role: "user", content: "ééééé" }] })).count).toBe(1n);
+    await expectRejected(
+      () => server.client.append({ conversationId, messages: [{ role: "user", content: "éééééé" }] }),
+      "messages[0].content",
+    );
+    await expectRejected(
+      () => server.client.append({ conversationId, messages: [{ role: "user", content: "12345678901" }] }),
+      "messages[0].content",
+    );
+  });
+
+  it("stores none of a batch with one bad message, and names its index", async () => {
+    const messages = [
+      { role: "user", content: "good 0" },
+      { role: "assistant", content: "good 1" },
+      { role: "user", content: "good 2" },
+      { role: "wizard", content: "bad 3" },
+    ];
+    await expectRejected(() => server.client.append({ conversationId: existing, messages }), "messages[3].role");
+    expect((await server.client.getHistory({ conversationId: existing })).messages.map((m) => m.content)).toEqual(["keep me"]);
+  });
+});
+
+describe("limit", () => {
+  it("rejects a negative limit", async () => {
+    await expectRejected(() => server.client.getHistory({ conversationId: existing, limit: -1 }), "limit");
+  });
+});
+
+describe("transport", () => {
+  it("answers a request over the receive limit with RESOURCE_EXHAUSTED and stores nothing", async () => {
+    const big: AppendInit = { conversationId: existing, messages: [{ role: "user", content: "x".repeat(70 * 1024) }] };
+    await expectRejected(() => server.client.append(big), /./, grpc.status.RESOURCE_EXHAUSTED);
+  });
+
+  it("answers bytes that are not a valid request with INVALID_ARGUMENT, not INTERNAL", async () => {
+    const raw = new grpc.Client(server.address, grpc.credentials.createInsecure());
+    const send = (payload: Buffer) =>
+      new Promise<grpc.ServiceError | null>((resolve) =>
+        raw.makeUnaryRequest(
+          "/chatmemory.v1.ChatMemory/Append",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          payload,
+          new grpc.Metadata(),
+          { deadline: Date.now() + 5000 },
+          (error) => resolve(error),
+        ),
+      );
+    try {
+      const before = await snapshot();
+      // Field 1 (string) with a length running past the end; then invalid UTF-8 in conversation_id.
+      const truncated = Buffer.from([0x0a, 0x50, 0x61]);
+      const invalidUtf8 = Buffer.from([0x0a, 0x02, 0xc3, 0x28]);
+      for (const payload of [truncated, invalidUtf8, Buffer.from([0xff, 0xff, 0xff, 0xff])]) {
+        const error = await send(payload);
+        expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+        expect(error?.details).toMatch(/^request: not a valid chatmemory\.v1\.AppendRequest/);
+      }
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      raw.close();
+    }
+  });
+});
+
