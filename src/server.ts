@@ -7,6 +7,9 @@ import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import { ChatMemory, file_chatmemory_v1_chatmemory } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { file_grpc_reflection_v1_reflection } from "../gen/ts/grpc/reflection/v1/reflection_pb.js";
+import { file_grpc_reflection_v1alpha_reflection } from "../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_health_v1_health } from "../gen/ts/health/v1/health_pb.js";
 import { type CallOutcome, createServiceBinding } from "./grpc/adapter.js";
 import { addReflection } from "./grpc/reflection.js";
 import { StoreHealthMonitor } from "./health/store-health-monitor.js";
@@ -79,7 +82,13 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
     logger,
   });
 
-  addReflection(grpcServer, [file_chatmemory_v1_chatmemory]);
+  // Every service this server runs, so `grpcurl list` and `describe` cover them all.
+  addReflection(grpcServer, [
+    file_chatmemory_v1_chatmemory,
+    file_health_v1_health,
+    file_grpc_reflection_v1_reflection,
+    file_grpc_reflection_v1alpha_reflection,
+  ]);
 
   return {
     grpcServer,

@@ -6,8 +6,9 @@
  * @grpc/reflection indexes whatever `fileDescriptorProtos` a package
  * definition carries. Building that definition with proto-loader would
  * re-derive the descriptors through protobufjs, which drops the
- * timestamp.proto import and renames map entry types (grpc-node #3034), so we
- * hand it the descriptors protoc-gen-es embedded instead.
+ * timestamp.proto import and renames map entry types (grpc-node #3034; the
+ * health proto's map breaks grpcurl the same way), so we hand it the
+ * descriptors protoc-gen-es embedded in gen/ instead.
  */
 import { toBinary } from "@bufbuild/protobuf";
 import type { DescFile } from "@bufbuild/protobuf";
@@ -37,14 +38,13 @@ export function fileDescriptorProtos(roots: readonly DescFile[]): Buffer[] {
 
 /** Adds reflection for the given generated files (and their imports) to a grpc-js server. */
 export function addReflection(server: Pick<Server, "addService">, roots: readonly DescFile[]): void {
-  const descriptors = fileDescriptorProtos(roots);
-  // One entry is enough: the reflection service reads `fileDescriptorProtos` from every value.
+  // The reflection service reads `fileDescriptorProtos` from every value; one entry carries them all.
   // (Typed as the enum flavour of a proto-loader definition, the one that needs no codecs.)
   const packageDefinition: PackageDefinition = {
     "chatmemory.descriptors": {
       format: "Protocol Buffer 3 EnumDescriptorProto",
       type: {},
-      fileDescriptorProtos: descriptors,
+      fileDescriptorProtos: fileDescriptorProtos(roots),
     },
   };
   new ReflectionService(packageDefinition).addToServer(server);
