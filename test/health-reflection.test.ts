@@ -125,7 +125,7 @@ describe("reflection of the health service", () => {
     const [health] = files;
     if (!health) throw new Error("health.proto not served");
     const registry = createFileRegistry(health, () => undefined);
-    expect(registry.getService("grpc.health.v1.Health")?.methods.map((m) => m.name)).toEqual(["Check", "List", "Watch"]);
+    expect(registry.getService("grpc.health.v1.Health")?.methods.map((m) => m.name).sort()).toEqual(["Check", "List", "Watch"]);
     const statuses = registry.getMessage("grpc.health.v1.HealthListResponse")?.field.statuses;
     expect(statuses?.fieldKind).toBe("map");
   });
