@@ -1,0 +1,129 @@
+/**
+ * The server as a process: --help, configuration errors (exit 2), the startup
+ * log, and graceful shutdown on SIGTERM/SIGINT with calls in flight.
+ */
+import { status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createChatMemoryClient } from "../src/client.js";
+import { RedisServerProcess } from "./helpers/redis-server.js";
+import { runMain, startServerProcess } from "./helpers/server-process.js";
+import { servingStatus } from "./helpers/health-client.js";
+import { sleep, uniqueId, waitFor } from "./helpers/test-server.js";
+
+const SETTINGS = [
+  "CHATMEMORY_LISTEN",
+  "REDIS_URL",
+  "CHATMEMORY_MAX_TURNS",
+  "CHATMEMORY_TTL_SECONDS",
+  "CHATMEMORY_KEY_PREFIX",
+  "CHATMEMORY_MAX_BATCH",
+  "CHATMEMORY_MAX_CONTENT_BYTES",
+  "CHATMEMORY_LOG_LEVEL",
+  "CHATMEMORY_MAX_RECEIVE_BYTES",
+  "CHATMEMORY_REDIS_TIMEOUT_MS",
+  "CHATMEMORY_REDIS_CONNECTIONS",
+  "CHATMEMORY_SHUTDOWN_GRACE_MS",
+  "CHATMEMORY_HEALTH_INTERVAL_MS",
+];
+
+describe("configuration", () => {
+  it("--help lists every setting and exits 0", async () => {
+    const { code, stdout } = await runMain(["--help"]);
+    expect(code).toBe(0);
+    for (const name of SETTINGS) expect(stdout).toContain(name);
+  });
+
+  const badValues: [string, Record<string, string>, string[], RegExp][] = [
+    ["max turns 0", { CHATMEMORY_MAX_TURNS: "0" }, [], /CHATMEMORY_MAX_TURNS/],
+    ["max turns not a number", { CHATMEMORY_MAX_TURNS: "ten" }, [], /CHATMEMORY_MAX_TURNS/],
+    ["negative TTL", { CHATMEMORY_TTL_SECONDS: "-1" }, [], /CHATMEMORY_TTL_SECONDS/],
+    ["zero TTL", { CHATMEMORY_TTL_SECONDS: "0" }, [], /CHATMEMORY_TTL_SECONDS/],
+    ["a non-Redis URL", { REDIS_URL: "http://127.0.0.1:6379" }, [], /REDIS_URL.*redis:\/\//s],
+    ["a malformed URL", { REDIS_URL: "not a url" }, [], /REDIS_URL/],
+    ["a bad listen address", { CHATMEMORY_LISTEN: "localhost" }, [], /CHATMEMORY_LISTEN/],
+    ["a bad log level", { CHATMEMORY_LOG_LEVEL: "loud" }, [], /CHATMEMORY_LOG_LEVEL/],
+    ["a prefix with braces", { CHATMEMORY_KEY_PREFIX: "{x}" }, [], /CHATMEMORY_KEY_PREFIX/],
+    ["max batch over 1000", { CHATMEMORY_MAX_BATCH: "5000" }, [], /CHATMEMORY_MAX_BATCH/],
+    ["a bad flag value", {}, ["--max-turns", "-3"], /--max-turns/],
+    ["an unknown flag", {}, ["--max-turn", "3"], /--max-turn/],
+    ["content limit above the receive limit", { CHATMEMORY_MAX_CONTENT_BYTES: "9000000" }, [], /CHATMEMORY_MAX_CONTENT_BYTES/],
+  ];
+  it.each(badValues)("rejects %s with exit code 2 and a message naming it", async (_label, env, args, pattern) => {
+    const { code, stderr } = await runMain(args, env);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(pattern);
+  });
+
+  it("lets a flag override its environment variable", async () => {
+    // The variable alone is invalid; the flag replaces it, so the server starts with the flag's value.
+    const server = await startServerProcess({ CHATMEMORY_MAX_TURNS: "0" }, ["--max-turns", "5"]);
+    const startup = server.logs.find((entry) => String(entry.msg).startsWith("chatmemory listening"));
+    expect(startup).toMatchObject({ maxTurns: 5, windowMessages: 10 });
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+  });
+});
+
+describe("embedded store process", () => {
+  it("logs the address, store, window and TTL, warns that data is not durable, and exits 0 on SIGTERM", async () => {
+    const server = await startServerProcess({ CHATMEMORY_MAX_TURNS: "7", CHATMEMORY_TTL_SECONDS: "1.5" });
+    const startup = server.logs.find((entry) => String(entry.msg).startsWith("chatmemory listening"));
+    expect(startup).toMatchObject({ store: "memory", windowMessages: 14, ttlSeconds: 1.5 });
+    expect(server.logs.some((entry) => /lost on restart and NOT shared between replicas/.test(String(entry.msg)))).toBe(true);
+    const client = createChatMemoryClient({ address: server.address });
+    expect((await client.append({ conversationId: "p1", messages: [{ role: "user", content: "x" }] })).count).toBe(1n);
+    client.close();
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+  });
+
+  it("exits 0 on SIGINT", async () => {
+    const server = await startServerProcess();
+    server.child.kill("SIGINT");
+    expect(await server.exited).toBe(0);
+  });
+});
+
+describe("graceful shutdown with Redis", () => {
+  let redis: RedisServerProcess;
+  beforeAll(async () => {
+    redis = await RedisServerProcess.start();
+  });
+  afterAll(() => redis.stop());
+
+  it("answers every in-flight append, stops serving, closes Redis and exits 0", async () => {
+    const server = await startServerProcess({ REDIS_URL: redis.url, CHATMEMORY_MAX_TURNS: "100", CHATMEMORY_REDIS_TIMEOUT_MS: "3000" });
+    await waitFor(async () => (await servingStatus(server.address)) === "SERVING", 5000);
+    const client = createChatMemoryClient({ address: server.address, defaultDeadlineMs: 10_000 });
+    const id = uniqueId("drain");
+    await client.append({ conversationId: id, messages: [{ role: "system", content: "start" }] });
+
+    // Freeze Redis so the appends are provably in flight inside the server when SIGTERM lands.
+    redis.pause();
+    const appends = Array.from({ length: 50 }, (_, i) =>
+      client.append({ conversationId: id, messages: [{ role: "user", content: `in-flight ${i}` }] }),
+    );
+    await sleep(300);
+    server.child.kill("SIGTERM");
+    await sleep(300);
+    // Draining: a new connection is refused (the listener is closed) while the old calls wait.
+    const late = createChatMemoryClient({ address: server.address, defaultDeadlineMs: 2000 });
+    const lateCall = await late.count({ conversationId: id }).then(() => "answered", (e: { code: number }) => status[e.code]);
+    late.close();
+    expect(lateCall).toBe("UNAVAILABLE");
+    redis.resume();
+
+    const results = await Promise.allSettled(appends);
+    expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+    expect(await server.exited).toBe(0);
+    expect(server.logs.some((entry) => entry.msg === "stopped")).toBe(true);
+    client.close();
+
+    const check = redis.client();
+    expect(await check.llen(`ractogateway:memory:${id}`)).toBe(51);
+    // The server closed its connections: only this checking client remains.
+    const clients = (await check.client("LIST")) as string;
+    expect(clients.split("\n").filter((line) => line.includes("name=chatmemory"))).toEqual([]);
+    check.disconnect();
+  });
+});
