@@ -5,11 +5,11 @@
  * Redis connections. The client is a grpc-js process too, so throughput here
  * is bounded by the client as much as by the server.
  *
- *   npm run build && node bench/quick-loop.ts redis://127.0.0.1:6379/0
+ *   npm run build && node_modules/.bin/node dist/bench/quick-loop.js redis://127.0.0.1:6379/0
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { createChatMemoryClient } from "../dist/src/index.js";
+import { createChatMemoryClient } from "../src/index.js";
 
 const redisUrl = process.argv[2];
 const CONTENT = "x".repeat(200);
