@@ -41,6 +41,21 @@ async function main(): Promise<void> {
     healthIntervalMs: config.healthIntervalMs,
   });
 
+  // Handlers go in before the server listens: a signal that arrives right after the startup
+  // line must drain, not kill the process with the default action.
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
+    await server.shutdown(config.shutdownGraceMs);
+    await store.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", (signal) => void stop(signal));
+  process.on("SIGINT", (signal) => void stop(signal));
+
   let port: number;
   try {
     port = await server.listen(config.listen);
@@ -62,19 +77,6 @@ async function main(): Promise<void> {
     },
     `chatmemory listening on ${host}:${port}`,
   );
-
-  let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
-    await server.shutdown(config.shutdownGraceMs);
-    await store.close();
-    logger.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", (signal) => void stop(signal));
-  process.on("SIGINT", (signal) => void stop(signal));
 }
 
 await main();
