@@ -25,7 +25,12 @@ export interface Config {
   redisConnections: number;
   shutdownGraceMs: number;
   healthIntervalMs: number;
+  /** How long a request_id is remembered after its append, in seconds. */
+  requestIdTtlSeconds: number;
 }
+
+/** A day: long enough for any client's retries, short enough to keep companion keys small. */
+export const DEFAULT_REQUEST_ID_TTL_SECONDS = 86_400;
 
 /** Exit code for a configuration error (a usage error, as in sysexits' convention for CLIs). */
 export const CONFIG_ERROR_EXIT_CODE = 2;
@@ -123,6 +128,7 @@ function buildCommand(): Command {
     .addOption(option("--redis-timeout-ms <ms>", "CHATMEMORY_REDIS_TIMEOUT_MS", "every Redis command fails with UNAVAILABLE after this long", integerIn(10, 60_000), 1000))
     .addOption(option("--redis-connections <n>", "CHATMEMORY_REDIS_CONNECTIONS", "Redis connections shared by all requests (auto-pipelined)", integerIn(1, 64), 1))
     .addOption(option("--shutdown-grace-ms <ms>", "CHATMEMORY_SHUTDOWN_GRACE_MS", "on SIGTERM/SIGINT, how long in-flight calls may take to finish", integerIn(0, 600_000), 10_000))
+    .addOption(option("--request-id-ttl-seconds <s>", "CHATMEMORY_REQUEST_ID_TTL_SECONDS", "how long an Append's request_id is remembered for idempotent retries", positiveSeconds, DEFAULT_REQUEST_ID_TTL_SECONDS))
     .addOption(option("--health-interval-ms <ms>", "CHATMEMORY_HEALTH_INTERVAL_MS", "how often the store is pinged for the health service", integerIn(50, 60_000), 500))
     .helpOption("-h, --help", "show this help")
     .allowExcessArguments(false);
@@ -165,6 +171,8 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     redisConnections: options.redisConnections,
     shutdownGraceMs: options.shutdownGraceMs,
     healthIntervalMs: options.healthIntervalMs,
+    // An empty variable parses as unset: fall back to the default rather than "never forget".
+    requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
   };
   if (config.maxContentBytes > config.maxReceiveBytes) {
     throw new ConfigError(
@@ -174,7 +182,12 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
   return Object.freeze(config);
 }
 
-/** PEXPIRE milliseconds for a TTL in seconds: rounded, at least 1 (never the Python class's EXPIRE 0). */
+/** PEXPIRE milliseconds for a duration in seconds: rounded, at least 1 (never the Python class's EXPIRE 0). */
+export function secondsToPexpireMs(seconds: number): number {
+  return Math.max(1, Math.round(seconds * 1000));
+}
+
+/** The conversation TTL in PEXPIRE milliseconds; undefined = no expiry. */
 export function ttlMilliseconds(ttlSeconds: number | undefined): number | undefined {
-  return ttlSeconds === undefined ? undefined : Math.max(1, Math.round(ttlSeconds * 1000));
+  return ttlSeconds === undefined ? undefined : secondsToPexpireMs(ttlSeconds);
 }

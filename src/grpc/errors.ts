@@ -4,7 +4,7 @@
  * sent to the caller.
  */
 import { status } from "@grpc/grpc-js";
-import { StoreUnavailableError } from "../store/chat-store.js";
+import { RequestIdReusedError, StoreUnavailableError } from "../store/chat-store.js";
 import { StoreDataError } from "../store/redis-errors.js";
 
 export class ChatMemoryError extends Error {
@@ -27,6 +27,11 @@ export function toChatMemoryError(error: unknown): ChatMemoryError {
   if (error instanceof ChatMemoryError) return error;
   if (error instanceof StoreUnavailableError) {
     return new ChatMemoryError(status.UNAVAILABLE, "the conversation store is unavailable; retry later", { cause: error });
+  }
+  if (error instanceof RequestIdReusedError) {
+    return new ChatMemoryError(status.INVALID_ARGUMENT, "request_id: already used for different messages in this conversation", {
+      cause: error,
+    });
   }
   if (error instanceof StoreDataError) {
     return new ChatMemoryError(status.FAILED_PRECONDITION, error.message, { cause: error });

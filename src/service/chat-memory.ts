@@ -12,6 +12,7 @@ import {
 } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import type { ServiceImpl } from "../grpc/adapter.js";
 import type { ChatStore, StoredMessage } from "../store/chat-store.js";
+import { requestFingerprint } from "./request-fingerprint.js";
 import { type RequestLimits, validateAppendRequest, validateConversationId, validateLimit } from "./validate.js";
 
 export interface ChatMemoryServiceOptions {
@@ -53,9 +54,12 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
       validateAppendRequest(request, limits);
       // One server timestamp for the whole batch: order is decided by Redis, not by clocks.
       const createdAtMs = now();
-      const count = await store.append(
+      const idempotency =
+        request.requestId === "" ? undefined : { requestId: request.requestId, fingerprint: requestFingerprint(request.messages) };
+      const { count } = await store.append(
         request.conversationId,
         request.messages.map((message) => toStoredMessage(message, createdAtMs)),
+        idempotency,
       );
       return { count: BigInt(count) };
     },

@@ -46,8 +46,14 @@ function validateMessage(message: Message, index: number, limits: RequestLimits)
   }
 }
 
+/** Printable ASCII without spaces: UUIDs, ULIDs, base64 and the like. */
+export const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
 export function validateAppendRequest(request: AppendRequest, limits: RequestLimits): void {
   validateConversationId(request.conversationId);
+  if (request.requestId !== "" && !REQUEST_ID_PATTERN.test(request.requestId)) {
+    throw ChatMemoryError.invalidArgument("request_id", "must be empty or 1..128 printable ASCII characters without spaces");
+  }
   if (request.messages.length === 0) {
     throw ChatMemoryError.invalidArgument("messages", "must hold at least one message");
   }

@@ -27,16 +27,36 @@ export interface WindowPolicy {
   maxMessages: number;
   /** TTL refreshed on every append, in milliseconds; undefined = no expiry. */
   ttlMs: number | undefined;
+  /** How long a request_id is remembered after the append that used it, in milliseconds. */
+  requestIdTtlMs: number;
+}
+
+/** Idempotency of one append: a retry with the same id stores nothing and returns the first result. */
+export interface AppendIdempotency {
+  requestId: string;
+  /** Digest of the request's messages, so reusing an id for different messages is caught. */
+  fingerprint: string;
+}
+
+export interface AppendResult {
+  /** Stored elements after the append and trim (for a replay: the first call's count). */
+  count: number;
+  /** True when this was a retry of an append already applied: nothing was stored. */
+  replayed: boolean;
 }
 
 export interface ChatStore {
   /** Human-readable kind for logs and health ("redis", "memory"). */
   readonly kind: string;
-  /** Appends atomically and in order, trims to the window, refreshes the TTL; returns the stored count. */
-  append(conversationId: string, messages: readonly StoredMessage[]): Promise<number>;
+  /**
+   * Appends atomically and in order, trims to the window, refreshes the TTL. With `idempotency`,
+   * the request id is recorded in the same atomic step, and a repeated id stores nothing.
+   * Rejects with RequestIdReusedError when the id was used for different messages.
+   */
+  append(conversationId: string, messages: readonly StoredMessage[], idempotency?: AppendIdempotency): Promise<AppendResult>;
   /** Reads the window oldest first; `limit` > 0 reads only the newest `limit` stored elements. */
   getHistory(conversationId: string, limit: number): Promise<HistoryReadResult>;
-  /** Deletes the conversation; resolves true when anything was stored. */
+  /** Deletes the conversation and forgets its request ids; resolves true when any message was stored. */
   clear(conversationId: string): Promise<boolean>;
   /** Number of stored elements; 0 for unknown or expired conversations. */
   count(conversationId: string): Promise<number>;
@@ -52,4 +72,9 @@ export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
+}
+
+/** A request_id came back with different messages than the append that first used it. */
+export class RequestIdReusedError extends Error {
+  override readonly name = "RequestIdReusedError";
 }

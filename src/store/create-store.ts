@@ -1,12 +1,16 @@
 /** Picks the store from the configuration: Redis when a URL is set, else the embedded memory store. */
 import type { Logger } from "pino";
-import { type Config, ttlMilliseconds } from "../config.js";
+import { type Config, secondsToPexpireMs, ttlMilliseconds } from "../config.js";
 import type { ChatStore, WindowPolicy } from "./chat-store.js";
 import { MemoryChatStore } from "./memory-chat-store.js";
 import { RedisChatStore } from "./redis-chat-store.js";
 
-export function windowPolicy(config: Pick<Config, "maxTurns" | "ttlSeconds">): WindowPolicy {
-  return { maxMessages: config.maxTurns * 2, ttlMs: ttlMilliseconds(config.ttlSeconds) };
+export function windowPolicy(config: Pick<Config, "maxTurns" | "ttlSeconds" | "requestIdTtlSeconds">): WindowPolicy {
+  return {
+    maxMessages: config.maxTurns * 2,
+    ttlMs: ttlMilliseconds(config.ttlSeconds),
+    requestIdTtlMs: secondsToPexpireMs(config.requestIdTtlSeconds),
+  };
 }
 
 export async function createStore(config: Readonly<Config>, logger: Logger): Promise<ChatStore> {

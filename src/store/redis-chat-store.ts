@@ -6,42 +6,32 @@
 import { Redis, type RedisOptions, type Result } from "ioredis";
 import type { Logger } from "pino";
 import {
+  type AppendIdempotency,
+  type AppendResult,
   type ChatStore,
   type HistoryReadResult,
+  RequestIdReusedError,
   type StoredMessage,
-  StoreUnavailableError,
   type WindowPolicy,
 } from "./chat-store.js";
 import { decodeStoredWindow, encodeStoredMessage } from "./message-codec.js";
 import { toStoreError } from "./redis-errors.js";
-
-/**
- * Push, trim and expire in one atomic script: one round trip, no
- * read-modify-write from Node, so concurrent appends from many replicas never
- * interleave inside a batch. KEYS[1] = list; ARGV = maxMessages, ttlMs (0 = none), elements...
- */
-const APPEND_LUA = `
-local count = redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
-local maxMessages = tonumber(ARGV[1])
-if count > maxMessages then
-  redis.call('LTRIM', KEYS[1], -maxMessages, -1)
-  count = maxMessages
-end
-local ttlMs = tonumber(ARGV[2])
-if ttlMs > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttlMs)
-end
-return count
-`;
+import { APPEND_LUA, CLEAR_LUA, conversationKeys, listKey } from "./redis-scripts.js";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
     chatmemoryAppend(
-      key: string,
+      list: string,
+      requestIds: string,
+      requestExpiry: string,
       maxMessages: number,
       ttlMs: number,
+      requestId: string,
+      fingerprint: string,
+      requestIdTtlMs: number,
       ...elements: string[]
-    ): Result<number, Context>;
+    ): Result<[number, string], Context>;
+    chatmemoryClear(list: string, requestIds: string, requestExpiry: string): Result<number, Context>;
   }
 }
 
@@ -82,7 +72,8 @@ export class RedisChatStore implements ChatStore {
     };
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
       const client = new Redis(options.url, redisOptions);
-      client.defineCommand("chatmemoryAppend", { numberOfKeys: 1, lua: APPEND_LUA });
+      client.defineCommand("chatmemoryAppend", { numberOfKeys: 3, lua: APPEND_LUA });
+      client.defineCommand("chatmemoryClear", { numberOfKeys: 3, lua: CLEAR_LUA });
       // ioredis emits 'error' on every failed reconnect; health reports the outage, so keep this at debug.
       client.on("error", (error: Error) => options.logger.debug({ err: error, connection: index }, "redis connection error"));
       return client;
@@ -111,13 +102,26 @@ export class RedisChatStore implements ChatStore {
   }
 
   #key(conversationId: string): string {
-    return `${this.#keyPrefix}:${conversationId}`;
+    return listKey(this.#keyPrefix, conversationId);
   }
 
-  async append(conversationId: string, messages: readonly StoredMessage[]): Promise<number> {
+  async append(conversationId: string, messages: readonly StoredMessage[], idempotency?: AppendIdempotency): Promise<AppendResult> {
     const elements = messages.map(encodeStoredMessage);
-    const ttlMs = this.#window.ttlMs ?? 0;
-    return this.#run(() => this.#client().chatmemoryAppend(this.#key(conversationId), this.#window.maxMessages, ttlMs, ...elements));
+    const { maxMessages, ttlMs, requestIdTtlMs } = this.#window;
+    const [count, previousFingerprint] = await this.#run(() =>
+      this.#client().chatmemoryAppend(
+        ...conversationKeys(this.#keyPrefix, conversationId),
+        maxMessages,
+        ttlMs ?? 0,
+        idempotency?.requestId ?? "",
+        idempotency?.fingerprint ?? "",
+        requestIdTtlMs,
+        ...elements,
+      ),
+    );
+    if (previousFingerprint === "") return { count, replayed: false };
+    if (previousFingerprint !== idempotency?.fingerprint) throw new RequestIdReusedError("request_id was used for different messages");
+    return { count, replayed: true };
   }
 
   async getHistory(conversationId: string, limit: number): Promise<HistoryReadResult> {
@@ -127,8 +131,8 @@ export class RedisChatStore implements ChatStore {
   }
 
   async clear(conversationId: string): Promise<boolean> {
-    const deleted = await this.#run(() => this.#client().del(this.#key(conversationId)));
-    return deleted > 0;
+    const existed = await this.#run(() => this.#client().chatmemoryClear(...conversationKeys(this.#keyPrefix, conversationId)));
+    return existed === 1;
   }
 
   async count(conversationId: string): Promise<number> {
@@ -159,5 +163,3 @@ export class RedisChatStore implements ChatStore {
     }
   }
 }
-
-export { StoreUnavailableError };

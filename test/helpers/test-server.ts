@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { type ChatMemoryClient, createChatMemoryClient } from "../../src/client.js";
+import { DEFAULT_REQUEST_ID_TTL_SECONDS } from "../../src/config.js";
 import { type ChatMemoryServer, createChatMemoryServer } from "../../src/server.js";
 import type { ChatStore } from "../../src/store/chat-store.js";
 import { windowPolicy } from "../../src/store/create-store.js";
@@ -20,6 +21,7 @@ export interface TestServerOptions {
   keyPrefix?: string;
   maxTurns?: number;
   ttlSeconds?: number;
+  requestIdTtlSeconds?: number;
   maxBatch?: number;
   maxContentBytes?: number;
   maxReceiveBytes?: number;
@@ -39,7 +41,11 @@ export interface TestServer {
 export const testLogger = pino({ level: process.env.CHATMEMORY_TEST_LOG_LEVEL ?? "silent" });
 
 export function createTestStore(options: TestServerOptions, keyPrefix: string): ChatStore {
-  const window = windowPolicy({ maxTurns: options.maxTurns ?? 10, ttlSeconds: options.ttlSeconds });
+  const window = windowPolicy({
+    maxTurns: options.maxTurns ?? 10,
+    ttlSeconds: options.ttlSeconds,
+    requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
+  });
   if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100 });
   if (!options.redisUrl) throw new Error("redis store needs redisUrl");
   return new RedisChatStore({

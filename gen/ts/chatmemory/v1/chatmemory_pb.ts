@@ -114,9 +114,14 @@ export type AppendRequest = Message$1<"chatmemory.v1.AppendRequest"> & {
   messages: Message[];
 
   /**
-   * Reserved for idempotent retries (a retry with the same id stores nothing
-   * new). Not yet implemented: the server currently ignores it, so a retried
-   * Append without it may store its messages twice.
+   * Optional idempotency key, e.g. a UUID made once per logical append and
+   * sent again on every retry of it: 1..128 printable ASCII characters, no
+   * spaces. A retry with the same id on the same conversation stores nothing
+   * new and returns the first call's `count`. The id is recorded in the same
+   * atomic step as the append, remembered for the server's request-id TTL
+   * (default 24 h) after it was first used, and forgotten by Clear. Reusing
+   * an id with different messages is INVALID_ARGUMENT (`request_id`). Empty =
+   * no idempotency: a retried Append may then store its messages twice.
    *
    * @generated from field: string request_id = 3;
    */
@@ -292,11 +297,11 @@ export const CountResponseSchema: GenMessage<CountResponse> = /*@__PURE__*/
  * ChatMemory stores bounded, shared conversation histories.
  *
  * Every RPC validates its request first: a bad request gets INVALID_ARGUMENT
- * with a message naming the field (for example `messages[3].role`) plus
- * google.rpc.BadRequest details, and changes nothing in the store. When the
+ * with a message that starts with the field's path (for example
+ * `messages[3].role: ...`), and changes nothing in the store. When the
  * store (Redis) is unreachable or slower than the server's command timeout
  * (default 1 s) the call fails with UNAVAILABLE, which is safe to retry for
- * the read RPCs and for Append with a `request_id`.
+ * the read RPCs, Clear, and Append with a `request_id`.
  *
  * @generated from service chatmemory.v1.ChatMemory
  */
