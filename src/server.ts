@@ -36,6 +36,8 @@ export interface ChatMemoryServer {
   shutdown(graceMs: number): Promise<void>;
   readonly grpcServer: grpc.Server;
   readonly health: StoreHealthMonitor;
+  /** ChatMemory calls being handled right now (for tests and diagnostics). */
+  readonly activeCalls: number;
 }
 
 /** Keepalive: ping idle clients so dead peers (and their sessions) are noticed within a minute. */
@@ -67,7 +69,15 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
   });
 
   const service = createChatMemoryService({ store, limits: options.limits, logger });
-  const binding = createServiceBinding(ChatMemory, service, { onCallEnd: logCallOutcome(logger) });
+  let activeCalls = 0;
+  const logOutcome = logCallOutcome(logger);
+  const binding = createServiceBinding(ChatMemory, service, {
+    onCallStart: () => activeCalls++,
+    onCallEnd: (outcome) => {
+      activeCalls--;
+      logOutcome(outcome);
+    },
+  });
   grpcServer.addService(binding.definition, binding.handlers);
 
   const healthService = new HealthImplementation(
@@ -93,6 +103,9 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
   return {
     grpcServer,
     health,
+    get activeCalls() {
+      return activeCalls;
+    },
     async listen(address) {
       const port = await new Promise<number>((resolve, reject) =>
         grpcServer.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>

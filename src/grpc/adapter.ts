@@ -47,6 +47,7 @@ export interface CallOutcome {
 }
 
 export interface AdapterOptions {
+  onCallStart?: (method: string) => void;
   onCallEnd?: (outcome: CallOutcome) => void;
 }
 
@@ -138,13 +139,17 @@ function unaryCallHandler(
   const methodName = `${method.parent.typeName}/${method.name}`;
   return (call, callback) => {
     const started = performance.now();
+    options.onCallStart?.(methodName);
     const abort = new AbortController();
     call.on("cancelled", () => abort.abort());
     const finish = (code: grpc.status, error?: ChatMemoryError) =>
       options.onCallEnd?.({ method: methodName, code, durationMs: performance.now() - started, error });
 
     const decoded = call.request;
-    const result = decoded.ok
+    // A call whose caller already gave up (deadline passed while queued) does no store work.
+    const result = call.cancelled
+      ? Promise.reject(new ChatMemoryError(grpc.status.CANCELLED, "the call was cancelled before it started"))
+      : decoded.ok
       ? Promise.resolve().then(() =>
           handler(decoded.message, { signal: abort.signal, metadata: call.metadata, peer: call.getPeer() }),
         )
