@@ -1,0 +1,119 @@
+/**
+ * Several server processes on one Redis: ordering across servers, and
+ * draining restarts under load with a retrying, load-balancing client.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ChatMemoryClient, createChatMemoryClient } from "../src/client.js";
+import { servingStatus } from "../test/helpers/health-client.js";
+import { RedisServerProcess, freePort } from "../test/helpers/redis-server.js";
+import { type ServerProcess, startServerProcess } from "../test/helpers/server-process.js";
+import { sleep, waitFor } from "../test/helpers/test-server.js";
+
+let redis: RedisServerProcess;
+beforeAll(async () => {
+  redis = await RedisServerProcess.start();
+});
+afterAll(() => redis.stop());
+
+async function startServing(env: Record<string, string>): Promise<ServerProcess> {
+  const server = await startServerProcess({ REDIS_URL: redis.url, ...env });
+  await waitFor(async () => (await servingStatus(server.address)) === "SERVING", 5000);
+  return server;
+}
+
+async function stop(server: ServerProcess): Promise<number | string> {
+  server.child.kill("SIGTERM");
+  return server.exited;
+}
+
+describe("3 servers, 16 writers, shared conversations", () => {
+  it("keeps every window a correctly ordered, gap-free suffix of each writer's messages", async () => {
+    const servers = await Promise.all([0, 1, 2].map(() => startServing({ CHATMEMORY_MAX_TURNS: "50" })));
+    const clients = servers.map((server) => createChatMemoryClient({ address: server.address, defaultDeadlineMs: 10_000 }));
+    const conversations = ["order-a", "order-b", "order-c", "order-d"];
+    const perWriter = 60;
+    try {
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, w) => {
+          const client = clients[w % clients.length] as ChatMemoryClient;
+          for (let n = 0; n < perWriter; n++) {
+            for (const conversationId of conversations) {
+              await client.append({ conversationId, requestId: `w${w}-${n}`, messages: [{ role: "user", content: `w${w}:${n}` }] });
+            }
+          }
+        }),
+      );
+      let checkedWindows = 0;
+      for (const conversationId of conversations) {
+        const window = (await clients[0]!.getHistory({ conversationId })).messages.map((m) => m.content);
+        expect(window).toHaveLength(100);
+        for (let w = 0; w < 16; w++) {
+          const mine = window.filter((c) => c.startsWith(`w${w}:`)).map((c) => Number(c.split(":")[1]));
+          if (mine.length === 0) continue;
+          // A gap-free suffix of 0..59: consecutive numbers ending with the writer's last message.
+          const expected = Array.from({ length: mine.length }, (_, i) => perWriter - mine.length + i);
+          expect(mine, `writer ${w} in ${conversationId}`).toEqual(expected);
+        }
+        checkedWindows++;
+      }
+      console.log(`[faults] ordering: 16 writers x ${perWriter} x ${conversations.length} conversations over 3 servers; ${checkedWindows} windows of 100 are ordered gap-free suffixes`);
+    } finally {
+      clients.forEach((client) => client.close());
+      await Promise.all(servers.map(stop));
+    }
+  });
+});
+
+describe("draining restarts", () => {
+  it("loses no call while one of two servers is SIGTERMed and restarted, repeatedly", async () => {
+    const ports = [await freePort(), await freePort()];
+    const start = (port: number) => startServing({ CHATMEMORY_LISTEN: `127.0.0.1:${port}` });
+    const servers = [await start(ports[0]!), await start(ports[1]!)];
+    // The standard gRPC service config: round robin over both servers, retry UNAVAILABLE.
+    const serviceConfig = {
+      loadBalancingConfig: [{ round_robin: {} }],
+      methodConfig: [
+        {
+          name: [{ service: "chatmemory.v1.ChatMemory" }],
+          retryPolicy: { maxAttempts: 5, initialBackoff: "0.05s", maxBackoff: "0.5s", backoffMultiplier: 2, retryableStatusCodes: ["UNAVAILABLE"] },
+        },
+      ],
+    };
+    const client = createChatMemoryClient({
+      address: `ipv4:127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`,
+      defaultDeadlineMs: 10_000,
+      channelOptions: { "grpc.service_config": JSON.stringify(serviceConfig), "grpc.enable_retries": 1 },
+    });
+
+    let running = true;
+    let succeeded = 0;
+    const failures: string[] = [];
+    const load = Array.from({ length: 8 }, async (_, worker) => {
+      for (let n = 0; running; n++) {
+        try {
+          await client.append({ conversationId: `drain-${worker}`, requestId: `d${worker}-${n}`, messages: [{ role: "user", content: `${n}` }] });
+          succeeded++;
+        } catch (error: unknown) {
+          failures.push(String((error as Error).message));
+        }
+      }
+    });
+
+    const exitCodes: (number | string)[] = [];
+    for (let cycle = 0; cycle < 6; cycle++) {
+      await sleep(400);
+      const index = cycle % 2;
+      exitCodes.push(await stop(servers[index]!));
+      servers[index] = await start(ports[index]!);
+    }
+    await sleep(300);
+    running = false;
+    await Promise.all(load);
+    client.close();
+    exitCodes.push(...(await Promise.all(servers.map(stop))));
+    console.log(`[faults] draining restarts: 6 SIGTERM/restart cycles; ${succeeded} calls succeeded, ${failures.length} failed; exit codes ${exitCodes.join(",")}`);
+    expect(failures).toEqual([]);
+    expect(succeeded).toBeGreaterThan(200);
+    expect(exitCodes.every((code) => code === 0)).toBe(true);
+  });
+});
