@@ -27,6 +27,8 @@ export interface Config {
   healthIntervalMs: number;
   /** How long a request_id is remembered after its append, in seconds. */
   requestIdTtlSeconds: number;
+  /** Connections with no call for this long are closed (GOAWAY), idle sockets included. */
+  maxConnectionIdleMs: number;
 }
 
 /** A day: long enough for any client's retries, short enough to keep companion keys small. */
@@ -129,6 +131,7 @@ function buildCommand(): Command {
     .addOption(option("--redis-connections <n>", "CHATMEMORY_REDIS_CONNECTIONS", "Redis connections shared by all requests (auto-pipelined)", integerIn(1, 64), 1))
     .addOption(option("--shutdown-grace-ms <ms>", "CHATMEMORY_SHUTDOWN_GRACE_MS", "on SIGTERM/SIGINT, how long in-flight calls may take to finish", integerIn(0, 600_000), 10_000))
     .addOption(option("--request-id-ttl-seconds <s>", "CHATMEMORY_REQUEST_ID_TTL_SECONDS", "how long an Append's request_id is remembered for idempotent retries", positiveSeconds, DEFAULT_REQUEST_ID_TTL_SECONDS))
+    .addOption(option("--max-connection-idle-ms <ms>", "CHATMEMORY_MAX_CONNECTION_IDLE_MS", "close connections (idle sockets included) with no call for this long", integerIn(1000, 86_400_000), 300_000))
     .addOption(option("--health-interval-ms <ms>", "CHATMEMORY_HEALTH_INTERVAL_MS", "how often the store is pinged for the health service", integerIn(50, 60_000), 500))
     .helpOption("-h, --help", "show this help")
     .allowExcessArguments(false);
@@ -173,6 +176,7 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     healthIntervalMs: options.healthIntervalMs,
     // An empty variable parses as unset: fall back to the default rather than "never forget".
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
+    maxConnectionIdleMs: options.maxConnectionIdleMs,
   };
   if (config.maxContentBytes > config.maxReceiveBytes) {
     throw new ConfigError(

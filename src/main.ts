@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     limits: { maxBatch: config.maxBatch, maxContentBytes: config.maxContentBytes },
     maxReceiveBytes: config.maxReceiveBytes,
     healthIntervalMs: config.healthIntervalMs,
+    maxConnectionIdleMs: config.maxConnectionIdleMs,
   });
 
   // Handlers go in before the server listens: a signal that arrives right after the startup

@@ -27,6 +27,8 @@ export interface ChatMemoryServerOptions {
   /** Largest request accepted; larger ones get RESOURCE_EXHAUSTED from grpc-js. */
   maxReceiveBytes: number;
   healthIntervalMs: number;
+  /** Close connections that carried no call for this long (default 5 min). */
+  maxConnectionIdleMs?: number;
 }
 
 export interface ChatMemoryServer {
@@ -40,13 +42,19 @@ export interface ChatMemoryServer {
   readonly activeCalls: number;
 }
 
-/** Keepalive: ping idle clients so dead peers (and their sessions) are noticed within a minute. */
+/**
+ * Connection hygiene: keepalive pings find dead peers (and free their sessions)
+ * within a minute; a bounded number of concurrent calls per connection; idle
+ * connections (including sockets that never speak HTTP/2) are closed.
+ */
 const SERVER_CHANNEL_OPTIONS: grpc.ServerOptions = {
   "grpc.keepalive_time_ms": 30_000,
   "grpc.keepalive_timeout_ms": 10_000,
   // Let clients ping as often as every 10 s without being sent GOAWAY (too_many_pings).
   "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+  "grpc.max_concurrent_streams": 1000,
 };
+const DEFAULT_MAX_CONNECTION_IDLE_MS = 300_000;
 
 function logCallOutcome(logger: Logger) {
   return ({ method, code, durationMs, error }: CallOutcome) => {
@@ -66,6 +74,7 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
   const grpcServer = new grpc.Server({
     ...SERVER_CHANNEL_OPTIONS,
     "grpc.max_receive_message_length": options.maxReceiveBytes,
+    "grpc.max_connection_idle_ms": options.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
   });
 
   const service = createChatMemoryService({ store, limits: options.limits, logger });

@@ -82,7 +82,14 @@ describe("draining restarts", () => {
     const client = createChatMemoryClient({
       address: `ipv4:127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`,
       defaultDeadlineMs: 10_000,
-      channelOptions: { "grpc.service_config": JSON.stringify(serviceConfig), "grpc.enable_retries": 1 },
+      channelOptions: {
+        "grpc.service_config": JSON.stringify(serviceConfig),
+        "grpc.enable_retries": 1,
+        // Reconnect to a restarted server within a second (grpc-js starts at 1 s and backs off to 120 s):
+        // otherwise the next restart can find the other server still in reconnect backoff, and no server ready.
+        "grpc.initial_reconnect_backoff_ms": 100,
+        "grpc.max_reconnect_backoff_ms": 1000,
+      },
     });
 
     let running = true;
@@ -101,7 +108,8 @@ describe("draining restarts", () => {
 
     const exitCodes: (number | string)[] = [];
     for (let cycle = 0; cycle < 6; cycle++) {
-      await sleep(400);
+      // A rolling restart moves on once the restarted replica is serving and clients are back on it.
+      await sleep(1000);
       const index = cycle % 2;
       exitCodes.push(await stop(servers[index]!));
       servers[index] = await start(ports[index]!);
@@ -111,7 +119,10 @@ describe("draining restarts", () => {
     await Promise.all(load);
     client.close();
     exitCodes.push(...(await Promise.all(servers.map(stop))));
-    console.log(`[faults] draining restarts: 6 SIGTERM/restart cycles; ${succeeded} calls succeeded, ${failures.length} failed; exit codes ${exitCodes.join(",")}`);
+    console.log(
+      `[faults] draining restarts: 6 SIGTERM/restart cycles; ${succeeded} calls succeeded, ${failures.length} failed` +
+        `${failures.length ? ` (${[...new Set(failures)].join("; ")})` : ""}; exit codes ${exitCodes.join(",")}`,
+    );
     expect(failures).toEqual([]);
     expect(succeeded).toBeGreaterThan(200);
     expect(exitCodes.every((code) => code === 0)).toBe(true);
