@@ -19,6 +19,8 @@ export interface ChatMemoryClientOptions {
   defaultDeadlineMs?: number;
   /** Extra grpc-js channel options (keepalive, service config, ...). */
   channelOptions?: grpc.ChannelOptions;
+  /** Tenant token for servers with CHATMEMORY_AUTH=token: sent as `authorization: Bearer <token>`. */
+  bearerToken?: string;
 }
 
 export interface CallOptions {
@@ -41,6 +43,7 @@ type Response<M extends Method> = MessageShape<M["output"]>;
 export class ChatMemoryClient {
   readonly #client: grpc.Client;
   readonly #defaultDeadlineMs: number;
+  readonly #authorization: string | undefined;
 
   constructor(options: ChatMemoryClientOptions) {
     this.#client = new grpc.Client(
@@ -49,6 +52,7 @@ export class ChatMemoryClient {
       options.channelOptions,
     );
     this.#defaultDeadlineMs = options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.#authorization = options.bearerToken === undefined ? undefined : `Bearer ${options.bearerToken}`;
   }
 
   /** Appends messages atomically and in order; resolves to the conversation's count after the trim. */
@@ -91,13 +95,15 @@ export class ChatMemoryClient {
     options: CallOptions = {},
   ): Promise<MessageShape<O>> {
     const deadline = Date.now() + (options.deadlineMs ?? this.#defaultDeadlineMs);
+    const metadata = options.metadata?.clone() ?? new grpc.Metadata();
+    if (this.#authorization !== undefined) metadata.set("authorization", this.#authorization);
     return new Promise((resolve, reject) => {
       const call = this.#client.makeUnaryRequest(
         codec.path,
         codec.serializeRequest,
         codec.deserializeResponse,
         request,
-        options.metadata ?? new grpc.Metadata(),
+        metadata,
         { deadline },
         (error, response) => (error || !response ? reject(error) : resolve(response)),
       );

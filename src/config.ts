@@ -3,7 +3,9 @@
  * (`CHATMEMORY_MAX_TURNS` <-> `--max-turns`; a flag wins over its variable),
  * parsed and validated once with commander into a frozen object.
  */
+import { accessSync, constants } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { AUTH_MODES, type AuthMode, loadTenantTokens } from "./auth/tenants.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -29,6 +31,18 @@ export interface Config {
   requestIdTtlSeconds: number;
   /** Connections with no call for this long are closed (GOAWAY), idle sockets included. */
   maxConnectionIdleMs: number;
+  /** Server certificate chain and key (PEM paths); both set = TLS. */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** CA bundle for client certificates (PEM path); set = mTLS, a verified client certificate required. */
+  tlsClientCa: string | undefined;
+  /** How often certificate files are re-read, so rotated certificates apply without a restart. */
+  tlsReloadMs: number;
+  /** CA bundle to verify a rediss:// server with (PEM path); default: the system's CAs. */
+  redisTlsCa: string | undefined;
+  auth: AuthMode;
+  /** Token digest -> tenant, from the tenants file (auth mode `token`). */
+  tenantTokens: ReadonlyMap<string, string> | undefined;
 }
 
 /** A day: long enough for any client's retries, short enough to keep companion keys small. */
@@ -102,6 +116,23 @@ function keyPrefix(raw: string): string {
   return raw;
 }
 
+/** A file path that exists and can be read now (certificates, keys, tenant files). */
+function readableFile(raw: string): string | undefined {
+  if (raw.trim() === "") return undefined;
+  try {
+    accessSync(raw, constants.R_OK);
+  } catch {
+    throw new InvalidArgumentError(`cannot read ${raw}.`);
+  }
+  return raw;
+}
+
+function authMode(raw: string): AuthMode {
+  const mode = raw.trim().toLowerCase();
+  if (!(AUTH_MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`must be one of ${AUTH_MODES.join(", ")}.`);
+  return mode as AuthMode;
+}
+
 function logLevel(raw: string): LogLevel {
   const level = raw.trim().toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
@@ -132,6 +163,13 @@ function buildCommand(): Command {
     .addOption(option("--shutdown-grace-ms <ms>", "CHATMEMORY_SHUTDOWN_GRACE_MS", "on SIGTERM/SIGINT, how long in-flight calls may take to finish", integerIn(0, 600_000), 10_000))
     .addOption(option("--request-id-ttl-seconds <s>", "CHATMEMORY_REQUEST_ID_TTL_SECONDS", "how long an Append's request_id is remembered for idempotent retries", positiveSeconds, DEFAULT_REQUEST_ID_TTL_SECONDS))
     .addOption(option("--max-connection-idle-ms <ms>", "CHATMEMORY_MAX_CONNECTION_IDLE_MS", "close connections (idle sockets included) with no call for this long", integerIn(1000, 86_400_000), 300_000))
+    .addOption(option("--tls-cert <path>", "CHATMEMORY_TLS_CERT", "server certificate chain (PEM); with --tls-key: serve TLS", readableFile))
+    .addOption(option("--tls-key <path>", "CHATMEMORY_TLS_KEY", "server private key (PEM)", readableFile))
+    .addOption(option("--tls-client-ca <path>", "CHATMEMORY_TLS_CLIENT_CA", "CA bundle (PEM) for client certificates: require mTLS", readableFile))
+    .addOption(option("--tls-reload-ms <ms>", "CHATMEMORY_TLS_RELOAD_MS", "re-read certificate files this often (rotation without restart)", integerIn(100, 86_400_000), 60_000))
+    .addOption(option("--redis-tls-ca <path>", "CHATMEMORY_REDIS_TLS_CA", "CA bundle (PEM) to verify a rediss:// server; default: system CAs", readableFile))
+    .addOption(option("--auth <mode>", "CHATMEMORY_AUTH", `tenant scoping: ${AUTH_MODES.join(", ")} (token: bearer tokens from --tenants-file; mtls: client certificate CN)`, authMode, "none"))
+    .addOption(option("--tenants-file <path>", "CHATMEMORY_TENANTS_FILE", 'JSON {"<tenant>": {"token_sha256": ["<hex>"]}} for --auth token', readableFile))
     .addOption(option("--health-interval-ms <ms>", "CHATMEMORY_HEALTH_INTERVAL_MS", "how often the store is pinged for the health service", integerIn(50, 60_000), 500))
     .helpOption("-h, --help", "show this help")
     .allowExcessArguments(false);
@@ -159,7 +197,7 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     }
     throw error;
   }
-  const options = command.opts<Config>();
+  const options = command.opts<Config & { tenantsFile: string | undefined }>();
   const config: Config = {
     listen: options.listen,
     redisUrl: options.redisUrl,
@@ -177,13 +215,44 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     // An empty variable parses as unset: fall back to the default rather than "never forget".
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
     maxConnectionIdleMs: options.maxConnectionIdleMs,
+    tlsCert: options.tlsCert,
+    tlsKey: options.tlsKey,
+    tlsClientCa: options.tlsClientCa,
+    tlsReloadMs: options.tlsReloadMs,
+    redisTlsCa: options.redisTlsCa,
+    auth: options.auth,
+    tenantTokens: undefined,
   };
+  checkSecuritySettings(config, options.tenantsFile);
   if (config.maxContentBytes > config.maxReceiveBytes) {
     throw new ConfigError(
       `CHATMEMORY_MAX_CONTENT_BYTES (${config.maxContentBytes}) must not exceed CHATMEMORY_MAX_RECEIVE_BYTES (${config.maxReceiveBytes}).`,
     );
   }
   return Object.freeze(config);
+}
+
+/** TLS and tenant settings that only make sense together; loads the tenants file. */
+function checkSecuritySettings(config: Config, tenantsFile: string | undefined): void {
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError("CHATMEMORY_TLS_CERT and CHATMEMORY_TLS_KEY must be set together.");
+  }
+  if (config.tlsClientCa !== undefined && config.tlsCert === undefined) {
+    throw new ConfigError("CHATMEMORY_TLS_CLIENT_CA (mTLS) needs CHATMEMORY_TLS_CERT and CHATMEMORY_TLS_KEY.");
+  }
+  if (config.auth === "mtls" && config.tlsClientCa === undefined) {
+    throw new ConfigError("CHATMEMORY_AUTH=mtls needs CHATMEMORY_TLS_CLIENT_CA (and the server certificate and key).");
+  }
+  if (config.auth === "token") {
+    if (tenantsFile === undefined) throw new ConfigError("CHATMEMORY_AUTH=token needs CHATMEMORY_TENANTS_FILE.");
+    try {
+      config.tenantTokens = loadTenantTokens(tenantsFile);
+    } catch (error: unknown) {
+      throw new ConfigError(`CHATMEMORY_TENANTS_FILE: ${(error as Error).message}`);
+    }
+  } else if (tenantsFile !== undefined) {
+    throw new ConfigError("CHATMEMORY_TENANTS_FILE is only used with CHATMEMORY_AUTH=token.");
+  }
 }
 
 /** PEXPIRE milliseconds for a duration in seconds: rounded, at least 1 (never the Python class's EXPIRE 0). */

@@ -4,6 +4,7 @@
  * definition from the descriptor, with binary codecs from the generated
  * schemas, and wraps typed handlers that never see a grpc-js call object.
  */
+import type { PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import {
   create,
@@ -24,6 +25,8 @@ export interface CallContext {
   readonly signal: AbortSignal;
   readonly metadata: grpc.Metadata;
   readonly peer: string;
+  /** The verified client certificate on an mTLS connection; undefined otherwise. */
+  readonly peerCertificate: PeerCertificate | undefined;
 }
 
 type UnaryHandler<M> = M extends {
@@ -151,7 +154,12 @@ function unaryCallHandler(
       ? Promise.reject(new ChatMemoryError(grpc.status.CANCELLED, "the call was cancelled before it started"))
       : decoded.ok
       ? Promise.resolve().then(() =>
-          handler(decoded.message, { signal: abort.signal, metadata: call.metadata, peer: call.getPeer() }),
+          handler(decoded.message, {
+            signal: abort.signal,
+            metadata: call.metadata,
+            peer: call.getPeer(),
+            peerCertificate: call.getAuthContext().sslPeerCertificate,
+          }),
         )
       : Promise.reject(
           new ChatMemoryError(grpc.status.INVALID_ARGUMENT, `request: not a valid ${method.input.typeName} message`, {

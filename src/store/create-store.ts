@@ -1,4 +1,5 @@
 /** Picks the store from the configuration: Redis when a URL is set, else the embedded memory store. */
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { type Config, secondsToPexpireMs, ttlMilliseconds } from "../config.js";
 import type { ChatStore, WindowPolicy } from "./chat-store.js";
@@ -22,6 +23,7 @@ export async function createStore(config: Readonly<Config>, logger: Logger): Pro
     window,
     connections: config.redisConnections,
     commandTimeoutMs: config.redisTimeoutMs,
+    tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
     logger,
   });
   if (!(await store.waitUntilReady(Math.max(config.redisTimeoutMs, 2000)))) {

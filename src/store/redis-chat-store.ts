@@ -43,6 +43,8 @@ export interface RedisChatStoreOptions {
   connections: number;
   /** Every Redis command fails after this long (then UNAVAILABLE), so no call hangs on a stuck Redis. */
   commandTimeoutMs: number;
+  /** PEM CA bundle to verify a rediss:// server with; default: the system's CAs. */
+  tlsCa?: string | Buffer;
   logger: Logger;
 }
 
@@ -70,6 +72,8 @@ export class RedisChatStore implements ChatStore {
       retryStrategy: (attempt: number) => Math.min(attempt * 50, MAX_RECONNECT_DELAY_MS),
       connectionName: "chatmemory",
     };
+    // rediss:// turns TLS on in ioredis; a private CA is added here.
+    if (options.tlsCa !== undefined && options.url.startsWith("rediss:")) redisOptions.tls = { ca: options.tlsCa };
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
       const client = new Redis(options.url, redisOptions);
       client.defineCommand("chatmemoryAppend", { numberOfKeys: 3, lua: APPEND_LUA });

@@ -5,8 +5,10 @@
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
-import { type ChatMemoryClient, createChatMemoryClient } from "../../src/client.js";
+import type { TenantResolver } from "../../src/auth/tenants.js";
+import { type ChatMemoryClient, type ChatMemoryClientOptions, createChatMemoryClient } from "../../src/client.js";
 import { DEFAULT_REQUEST_ID_TTL_SECONDS } from "../../src/config.js";
+import type { ServerSecurity } from "../../src/grpc/server-credentials.js";
 import { type ChatMemoryServer, createChatMemoryServer } from "../../src/server.js";
 import type { ChatStore } from "../../src/store/chat-store.js";
 import { windowPolicy } from "../../src/store/create-store.js";
@@ -27,6 +29,12 @@ export interface TestServerOptions {
   maxReceiveBytes?: number;
   redisTimeoutMs?: number;
   healthIntervalMs?: number;
+  /** CA for a rediss:// test Redis. */
+  redisTlsCa?: Buffer;
+  security?: ServerSecurity;
+  resolveTenant?: TenantResolver;
+  /** Options for the ready-made client (TLS credentials, bearer token, ...). */
+  clientOptions?: Omit<ChatMemoryClientOptions, "address">;
 }
 
 export interface TestServer {
@@ -54,6 +62,7 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
     window,
     connections: 1,
     commandTimeoutMs: options.redisTimeoutMs ?? 1000,
+    tlsCa: options.redisTlsCa,
     logger: testLogger,
   });
 }
@@ -68,10 +77,12 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     limits: { maxBatch: options.maxBatch ?? 100, maxContentBytes: options.maxContentBytes ?? 1024 * 1024 },
     maxReceiveBytes: options.maxReceiveBytes ?? 8 * 1024 * 1024,
     healthIntervalMs: options.healthIntervalMs ?? 100,
+    security: options.security,
+    resolveTenant: options.resolveTenant,
   });
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
-  const client = createChatMemoryClient({ address });
+  const client = createChatMemoryClient({ address, ...options.clientOptions });
   return {
     address,
     keyPrefix,
