@@ -6,6 +6,7 @@
 import { accessSync, constants } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { AUTH_MODES, type AuthMode, loadTenantTokens } from "./auth/tenants.js";
+import { type HostPort, parseHostPorts } from "./store/redis-connection.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -13,8 +14,13 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   /** host:port the gRPC server binds. */
   listen: string;
-  /** Redis URL; undefined selects the embedded in-process store. */
+  /** Redis URL; undefined (and no cluster or sentinels) selects the embedded in-process store. */
   redisUrl: string | undefined;
+  /** Redis Cluster seed nodes (REDIS_CLUSTER_NODES). */
+  redisClusterNodes: HostPort[] | undefined;
+  /** Sentinels and the monitored primary's name (REDIS_SENTINELS, REDIS_SENTINEL_MASTER). */
+  redisSentinels: HostPort[] | undefined;
+  redisSentinelMaster: string | undefined;
   maxTurns: number;
   /** Conversation TTL in seconds (fractional allowed); undefined = never expire. */
   ttlSeconds: number | undefined;
@@ -108,6 +114,21 @@ function redisUrl(raw: string): string | undefined {
   return raw.trim();
 }
 
+function hostPorts(raw: string): HostPort[] | undefined {
+  if (raw.trim() === "") return undefined;
+  try {
+    return parseHostPorts(raw);
+  } catch (error: unknown) {
+    throw new InvalidArgumentError(`${(error as Error).message}, e.g. 10.0.0.1:6379,10.0.0.2:6379.`);
+  }
+}
+
+function sentinelMasterName(raw: string): string | undefined {
+  if (raw.trim() === "") return undefined;
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(raw.trim())) throw new InvalidArgumentError("must be a Sentinel master name like mymaster.");
+  return raw.trim();
+}
+
 function keyPrefix(raw: string): string {
   // Braces would turn part of the prefix into a Redis Cluster hash tag and break the companion-key rule.
   if (!/^[A-Za-z0-9._:@/-]{1,128}$/.test(raw)) {
@@ -151,6 +172,9 @@ function buildCommand(): Command {
     .description("gRPC service for shared, bounded LLM conversation history")
     .addOption(option("--listen <host:port>", "CHATMEMORY_LISTEN", "address to serve gRPC on", listenAddress, "127.0.0.1:50051"))
     .addOption(option("--redis-url <url>", "REDIS_URL", "Redis URL; unset = embedded in-process store (not shared, lost on restart)", redisUrl))
+    .addOption(option("--redis-cluster-nodes <list>", "REDIS_CLUSTER_NODES", "Redis Cluster seed nodes host:port,host:port (instead of REDIS_URL)", hostPorts))
+    .addOption(option("--redis-sentinels <list>", "REDIS_SENTINELS", "Sentinels host:port,host:port (instead of REDIS_URL; with --redis-sentinel-master)", hostPorts))
+    .addOption(option("--redis-sentinel-master <name>", "REDIS_SENTINEL_MASTER", "name of the primary the Sentinels monitor", sentinelMasterName))
     .addOption(option("--max-turns <n>", "CHATMEMORY_MAX_TURNS", "turns kept per conversation; the window is max-turns * 2 messages", integerIn(1, 100_000), 10))
     .addOption(option("--ttl-seconds <s>", "CHATMEMORY_TTL_SECONDS", "expire a conversation this long after its last append (fractions allowed); unset = never", positiveSeconds))
     .addOption(option("--key-prefix <prefix>", "CHATMEMORY_KEY_PREFIX", "Redis key prefix (the Python class's default)", keyPrefix, "ractogateway:memory"))
@@ -201,6 +225,9 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
   const config: Config = {
     listen: options.listen,
     redisUrl: options.redisUrl,
+    redisClusterNodes: options.redisClusterNodes,
+    redisSentinels: options.redisSentinels,
+    redisSentinelMaster: options.redisSentinelMaster,
     maxTurns: options.maxTurns,
     ttlSeconds: options.ttlSeconds,
     keyPrefix: options.keyPrefix,
@@ -223,6 +250,7 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     auth: options.auth,
     tenantTokens: undefined,
   };
+  checkRedisSettings(config);
   checkSecuritySettings(config, options.tenantsFile);
   if (config.maxContentBytes > config.maxReceiveBytes) {
     throw new ConfigError(
@@ -230,6 +258,15 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     );
   }
   return Object.freeze(config);
+}
+
+/** At most one way to reach Redis. */
+function checkRedisSettings(config: Config): void {
+  const ways = [config.redisUrl, config.redisClusterNodes, config.redisSentinels].filter((way) => way !== undefined);
+  if (ways.length > 1) throw new ConfigError("set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS.");
+  if ((config.redisSentinels === undefined) !== (config.redisSentinelMaster === undefined)) {
+    throw new ConfigError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together.");
+  }
 }
 
 /** TLS and tenant settings that only make sense together; loads the tenants file. */

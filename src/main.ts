@@ -75,6 +75,8 @@ async function main(): Promise<void> {
       address: `${host}:${port}`,
       store: store.kind,
       redis: config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl),
+      redisCluster: config.redisClusterNodes?.map(({ host, port }) => `${host}:${port}`).join(","),
+      redisSentinels: config.redisSentinels?.map(({ host, port }) => `${host}:${port}`).join(","),
       keyPrefix: config.keyPrefix,
       windowMessages: config.maxTurns * 2,
       maxTurns: config.maxTurns,

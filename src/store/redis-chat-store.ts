@@ -3,7 +3,7 @@
  * per conversation under `<keyPrefix>:<conversationId>`, one JSON element per
  * message. Connections are made once and shared by every request.
  */
-import { Redis, type RedisOptions, type Result } from "ioredis";
+import type { Result } from "ioredis";
 import type { Logger } from "pino";
 import {
   type AppendIdempotency,
@@ -16,6 +16,7 @@ import {
 } from "./chat-store.js";
 import { decodeStoredWindow, encodeStoredMessage } from "./message-codec.js";
 import { toStoreError } from "./redis-errors.js";
+import { openRedisConnection, type RedisConnection, type RedisTarget } from "./redis-connection.js";
 import { APPEND_LUA, CLEAR_LUA, conversationKeys, listKey } from "./redis-scripts.js";
 
 declare module "ioredis" {
@@ -36,7 +37,7 @@ declare module "ioredis" {
 }
 
 export interface RedisChatStoreOptions {
-  url: string;
+  target: RedisTarget;
   keyPrefix: string;
   window: WindowPolicy;
   /** How many connections to open; requests are spread over them round-robin. */
@@ -44,16 +45,13 @@ export interface RedisChatStoreOptions {
   /** Every Redis command fails after this long (then UNAVAILABLE), so no call hangs on a stuck Redis. */
   commandTimeoutMs: number;
   /** PEM CA bundle to verify a rediss:// server with; default: the system's CAs. */
-  tlsCa?: string | Buffer;
+  tlsCa?: string | Buffer | undefined;
   logger: Logger;
 }
 
-/** Upper bound for reconnect back-off, so a returning Redis is picked up within about a second. */
-const MAX_RECONNECT_DELAY_MS = 500;
-
 export class RedisChatStore implements ChatStore {
   readonly kind = "redis";
-  readonly #clients: Redis[];
+  readonly #clients: RedisConnection[];
   readonly #keyPrefix: string;
   readonly #window: WindowPolicy;
   #next = 0;
@@ -61,21 +59,8 @@ export class RedisChatStore implements ChatStore {
   constructor(options: RedisChatStoreOptions) {
     this.#keyPrefix = options.keyPrefix;
     this.#window = options.window;
-    const redisOptions: RedisOptions = {
-      enableAutoPipelining: true,
-      // Fail fast while disconnected instead of queueing: callers get UNAVAILABLE and can retry elsewhere.
-      enableOfflineQueue: false,
-      // Never replay a command after a dropped connection: an Append may already have run.
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs,
-      connectTimeout: Math.max(options.commandTimeoutMs, 1000),
-      retryStrategy: (attempt: number) => Math.min(attempt * 50, MAX_RECONNECT_DELAY_MS),
-      connectionName: "chatmemory",
-    };
-    // rediss:// turns TLS on in ioredis; a private CA is added here.
-    if (options.tlsCa !== undefined && options.url.startsWith("rediss:")) redisOptions.tls = { ca: options.tlsCa };
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
-      const client = new Redis(options.url, redisOptions);
+      const client = openRedisConnection(options.target, { commandTimeoutMs: options.commandTimeoutMs, tlsCa: options.tlsCa });
       client.defineCommand("chatmemoryAppend", { numberOfKeys: 3, lua: APPEND_LUA });
       client.defineCommand("chatmemoryClear", { numberOfKeys: 3, lua: CLEAR_LUA });
       // ioredis emits 'error' on every failed reconnect; health reports the outage, so keep this at debug.
@@ -86,7 +71,7 @@ export class RedisChatStore implements ChatStore {
 
   /** Resolves once every connection is ready, or after `timeoutMs` (the health monitor reports the rest). */
   async waitUntilReady(timeoutMs: number): Promise<boolean> {
-    const ready = (client: Redis) =>
+    const ready = (client: RedisConnection) =>
       client.status === "ready" ? Promise.resolve() : new Promise<void>((resolve) => client.once("ready", resolve));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => {
@@ -99,8 +84,8 @@ export class RedisChatStore implements ChatStore {
     }
   }
 
-  #client(): Redis {
-    const client = this.#clients[this.#next] as Redis;
+  #client(): RedisConnection {
+    const client = this.#clients[this.#next] as RedisConnection;
     this.#next = (this.#next + 1) % this.#clients.length;
     return client;
   }

@@ -27,6 +27,8 @@ export interface RedisServerOptions {
   port?: number;
   /** Serve TLS only (rediss://) with this certificate; clients are not asked for one. */
   tls?: { cert: string; key: string; ca: string; caPem: Buffer };
+  /** More redis-server arguments (cluster mode, replication, ...). */
+  extraArgs?: string[];
 }
 
 export class RedisServerProcess {
@@ -35,13 +37,15 @@ export class RedisServerProcess {
   readonly #dir: string;
   readonly #durable: boolean;
   readonly #tls: RedisServerOptions["tls"];
+  readonly #extraArgs: string[];
   #child: ChildProcess | undefined;
 
-  private constructor(port: number, durable: boolean, tls: RedisServerOptions["tls"]) {
+  private constructor(port: number, durable: boolean, tls: RedisServerOptions["tls"], extraArgs: string[]) {
     this.port = port;
     this.url = `${tls ? "rediss" : "redis"}://127.0.0.1:${port}/0`;
     this.#durable = durable;
     this.#tls = tls;
+    this.#extraArgs = extraArgs;
     this.#dir = mkdtempSync(join(tmpdir(), "chatmemory-redis-"));
   }
 
@@ -51,7 +55,7 @@ export class RedisServerProcess {
   }
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServerProcess> {
-    const server = new RedisServerProcess(options.port ?? (await freePort()), options.durable ?? false, options.tls);
+    const server = new RedisServerProcess(options.port ?? (await freePort()), options.durable ?? false, options.tls, options.extraArgs ?? []);
     await server.start();
     return server;
   }
@@ -67,7 +71,7 @@ export class RedisServerProcess {
       : ["--port", String(this.port)];
     const child = spawn(
       "redis-server",
-      [...listen, "--bind", "127.0.0.1", "--save", "", "--dir", this.#dir, "--daemonize", "no", ...persistence],
+      [...listen, "--bind", "127.0.0.1", "--save", "", "--dir", this.#dir, "--daemonize", "no", ...persistence, ...this.#extraArgs],
       { stdio: "ignore" },
     );
     this.#child = child;

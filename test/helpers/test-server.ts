@@ -14,12 +14,15 @@ import type { ChatStore } from "../../src/store/chat-store.js";
 import { windowPolicy } from "../../src/store/create-store.js";
 import { MemoryChatStore } from "../../src/store/memory-chat-store.js";
 import { RedisChatStore } from "../../src/store/redis-chat-store.js";
+import type { HostPort, RedisTarget } from "../../src/store/redis-connection.js";
 
 export type StoreKind = "memory" | "redis";
 
 export interface TestServerOptions {
   store: StoreKind;
   redisUrl?: string;
+  /** Redis Cluster seed nodes, instead of redisUrl. */
+  redisClusterNodes?: HostPort[];
   keyPrefix?: string;
   maxTurns?: number;
   ttlSeconds?: number;
@@ -55,9 +58,14 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
   });
   if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100 });
-  if (!options.redisUrl) throw new Error("redis store needs redisUrl");
+  const target: RedisTarget | undefined = options.redisClusterNodes
+    ? { kind: "cluster", nodes: options.redisClusterNodes }
+    : options.redisUrl
+      ? { kind: "standalone", url: options.redisUrl }
+      : undefined;
+  if (!target) throw new Error("redis store needs redisUrl or redisClusterNodes");
   return new RedisChatStore({
-    url: options.redisUrl,
+    target,
     keyPrefix,
     window,
     connections: 1,
