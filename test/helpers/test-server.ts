@@ -23,6 +23,8 @@ export interface TestServerOptions {
   redisUrl?: string;
   /** Redis Cluster seed nodes, instead of redisUrl. */
   redisClusterNodes?: HostPort[];
+  /** Sentinels and the primary's name, instead of redisUrl. */
+  redisSentinels?: { sentinels: HostPort[]; masterName: string };
   keyPrefix?: string;
   maxTurns?: number;
   ttlSeconds?: number;
@@ -60,10 +62,12 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
   if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100 });
   const target: RedisTarget | undefined = options.redisClusterNodes
     ? { kind: "cluster", nodes: options.redisClusterNodes }
-    : options.redisUrl
-      ? { kind: "standalone", url: options.redisUrl }
-      : undefined;
-  if (!target) throw new Error("redis store needs redisUrl or redisClusterNodes");
+    : options.redisSentinels
+      ? { kind: "sentinel", ...options.redisSentinels }
+      : options.redisUrl
+        ? { kind: "standalone", url: options.redisUrl }
+        : undefined;
+  if (!target) throw new Error("redis store needs redisUrl, redisClusterNodes or redisSentinels");
   return new RedisChatStore({
     target,
     keyPrefix,
