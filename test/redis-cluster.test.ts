@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { defineContractSuite } from "./helpers/contract-suite.js";
 import { servingStatus } from "./helpers/health-client.js";
 import { RedisClusterProcesses } from "./helpers/redis-cluster.js";
+import { lostMessages, startRetryingWriter } from "./helpers/retrying-writer.js";
 import { sleep, startTestServer, uniqueId, waitFor } from "./helpers/test-server.js";
 
 const cluster = await RedisClusterProcesses.start();
@@ -49,24 +50,8 @@ describe("Redis Cluster failover", () => {
     const slot = Number(await cluster.command(cluster.nodes[0]!, "CLUSTER", "KEYSLOT", `${server.keyPrefix}:${conversationId}`));
     const primary = await cluster.primaryFor(slot);
 
-    const acknowledged: number[] = [];
-    let failures = 0;
-    let running = true;
-    const writer = (async () => {
-      for (let n = 0; running; n++) {
-        // Retry each message (same request_id) until it is acknowledged.
-        for (;;) {
-          try {
-            await server.client.append({ conversationId, requestId: `m${n}`, messages: [{ role: "user", content: `${n}` }] }, { deadlineMs: 2000 });
-            acknowledged.push(n);
-            break;
-          } catch {
-            failures++;
-            await sleep(50);
-          }
-        }
-      }
-    })();
+    const writer = startRetryingWriter(server.client, conversationId);
+    const { acknowledged } = writer;
 
     await sleep(500);
     const acknowledgedBeforeKill = acknowledged.length;
@@ -78,17 +63,15 @@ describe("Redis Cluster failover", () => {
     const failoverMs = Date.now() - killedAt;
     const lengthAtRecovery = acknowledged.length;
     await waitFor(() => acknowledged.length > lengthAtRecovery + 50, 15_000);
-    running = false;
-    await writer;
+    await writer.stop();
     await waitFor(async () => (await servingStatus(server.address)) === "SERVING", 10_000);
 
-    const stored = new Set((await server.client.getHistory({ conversationId })).messages.map((m) => Number(m.content)));
-    const lost = acknowledged.filter((n) => !stored.has(n));
-    if (lost.length > 0) console.log(`[cluster] lost: ${lost.slice(0, 10).join(",")}${lost.length > 10 ? ",..." : ""}; stored ${stored.size}`);
+    const lost = await lostMessages(server.client, conversationId, acknowledged);
+    if (lost.length > 0) console.log(`[cluster] lost: ${lost.slice(0, 10).join(",")}${lost.length > 10 ? ",..." : ""}`);
     const lostAfterFailover = lost.filter((n) => n >= lengthAtRecovery);
     console.log(
       `[cluster] failover of the primary for slot ${slot} took ${failoverMs} ms; ${acknowledged.length} appends acknowledged ` +
-        `(${acknowledgedBeforeKill} before the kill), ${failures} failed attempts retried, ${lost.length} acknowledged appends lost ` +
+        `(${acknowledgedBeforeKill} before the kill), ${writer.failures} failed attempts retried, ${lost.length} acknowledged appends lost ` +
         `(asynchronous replication), ${lostAfterFailover.length} lost after the failover`,
     );
     expect(acknowledged.length).toBeGreaterThan(acknowledgedBeforeKill + 50);

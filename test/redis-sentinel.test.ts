@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { servingStatus } from "./helpers/health-client.js";
 import { RedisSentinelDeployment, SENTINEL_MASTER } from "./helpers/redis-sentinel.js";
+import { lostMessages, startRetryingWriter } from "./helpers/retrying-writer.js";
 import { type TestServer, sleep, startTestServer, uniqueId, waitFor } from "./helpers/test-server.js";
 
 let deployment: RedisSentinelDeployment;
@@ -32,23 +33,8 @@ describe("Redis Sentinel", () => {
 
   it("follows a failover during load: acknowledged appends survive, appends resume, no restart", async () => {
     const conversationId = uniqueId("failover");
-    const acknowledged: number[] = [];
-    let failures = 0;
-    let running = true;
-    const writer = (async () => {
-      for (let n = 0; running; n++) {
-        for (;;) {
-          try {
-            await server.client.append({ conversationId, requestId: `m${n}`, messages: [{ role: "user", content: `${n}` }] }, { deadlineMs: 2000 });
-            acknowledged.push(n);
-            break;
-          } catch {
-            failures++;
-            await sleep(50);
-          }
-        }
-      }
-    })();
+    const writer = startRetryingWriter(server.client, conversationId);
+    const { acknowledged } = writer;
 
     await sleep(500);
     const before = acknowledged.length;
@@ -59,15 +45,13 @@ describe("Redis Sentinel", () => {
     const atPromotion = acknowledged.length;
     await waitFor(() => acknowledged.length > atPromotion + 50, 15_000);
     const resumedMs = Date.now() - killedAt;
-    running = false;
-    await writer;
+    await writer.stop();
     await waitFor(async () => (await servingStatus(server.address)) === "SERVING", 10_000);
 
-    const stored = new Set((await server.client.getHistory({ conversationId })).messages.map((m) => Number(m.content)));
-    const lost = acknowledged.filter((n) => !stored.has(n));
+    const lost = await lostMessages(server.client, conversationId, acknowledged);
     console.log(
       `[sentinel] replica promoted ${promotedMs} ms after the primary was killed; 50 more appends done by ${resumedMs} ms; ` +
-        `${acknowledged.length} appends acknowledged (${before} before the kill), ${failures} failed attempts retried, ${lost.length} acknowledged lost`,
+        `${acknowledged.length} appends acknowledged (${before} before the kill), ${writer.failures} failed attempts retried, ${lost.length} acknowledged lost`,
     );
     expect(acknowledged.length).toBeGreaterThan(atPromotion + 50);
     // Replication is asynchronous: only an append in flight at the kill could be lost.
