@@ -55,6 +55,7 @@ describe("Redis Cluster failover", () => {
 
     await sleep(500);
     const acknowledgedBeforeKill = acknowledged.length;
+    await cluster.waitUntilReplicasSynced(10_000);
     await primary.kill();
     const killedAt = Date.now();
     // Failed over: the surviving nodes name a new primary for the slot and report the cluster ok.

@@ -38,10 +38,17 @@ describe("Redis Sentinel", () => {
 
     await sleep(500);
     const before = acknowledged.length;
+    // The replica must be replicating now (it may have resynced during setup), or the kill loses everything.
+    await deployment.waitUntilReplicaSynced(10_000);
+    // What the replica holds when its primary dies, and after promotion: the evidence if anything is lost.
+    const key = `${server.keyPrefix}:${conversationId}`;
+    const replica = deployment.replica.client();
+    const replicaBeforeKill = await replica.llen(key);
     await deployment.primary.kill();
     const killedAt = Date.now();
     await deployment.waitForPrimary(deployment.replica.port, 20_000);
     const promotedMs = Date.now() - killedAt;
+    const replicaAtPromotion = await replica.llen(key);
     const atPromotion = acknowledged.length;
     await waitFor(() => acknowledged.length > atPromotion + 50, 15_000);
     const resumedMs = Date.now() - killedAt;
@@ -49,9 +56,11 @@ describe("Redis Sentinel", () => {
     await waitFor(async () => (await servingStatus(server.address)) === "SERVING", 10_000);
 
     const lost = await lostMessages(server.client, conversationId, acknowledged);
+    replica.disconnect();
     console.log(
       `[sentinel] replica promoted ${promotedMs} ms after the primary was killed; 50 more appends done by ${resumedMs} ms; ` +
-        `${acknowledged.length} appends acknowledged (${before} before the kill), ${writer.failures} failed attempts retried, ${lost.length} acknowledged lost`,
+        `${acknowledged.length} appends acknowledged (${before} before the kill), ${writer.failures} failed attempts retried, ${lost.length} acknowledged lost; ` +
+        `replica held ${replicaBeforeKill} at the kill and ${replicaAtPromotion} at promotion`,
     );
     expect(acknowledged.length).toBeGreaterThan(atPromotion + 50);
     // Replication is asynchronous: only an append in flight at the kill could be lost.

@@ -46,6 +46,7 @@ export class RedisSentinelDeployment {
     }
     const deployment = new RedisSentinelDeployment(primary, replica, sentinels);
     await deployment.waitForPrimary(primary.port, 15_000);
+    await deployment.waitUntilReplicaSynced(15_000);
     return deployment;
   }
 
@@ -76,6 +77,19 @@ export class RedisSentinelDeployment {
       const ports = await this.primaryPorts().catch(() => []);
       if (ports.length === this.sentinels.length && ports.every((p) => p === port)) return;
       if (Date.now() > deadline) throw new Error(`sentinels did not agree on primary ${port} in time (saw ${ports.join(",")})`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Resolves when the replica's link to the primary is up: until then a failover would lose everything. */
+  async waitUntilReplicaSynced(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const client = this.replica.client();
+      const info = await client.info("replication").catch(() => "");
+      client.disconnect();
+      if (info.includes("master_link_status:up")) return;
+      if (Date.now() > deadline) throw new Error("the replica did not sync in time");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
