@@ -48,8 +48,9 @@ const DEFAULT_DEADLINE_MS = 5000;
  * Attempts share the call's deadline. Other codes are never retried: INVALID_ARGUMENT and the
  * like would fail again, and DEADLINE_EXCEEDED means the caller's time is up.
  *
- * A retried Append without a `request_id` may store its messages twice (the first attempt can
- * fail after Redis ran it); idempotent `request_id`s are the server's fix for that.
+ * Retries resend the same request: give an Append a `requestId` (e.g. a UUID per logical
+ * append) and a retry of it stores nothing new. Without one, a retried Append may store its
+ * messages twice (the first attempt can fail after Redis ran it).
  */
 export const DEFAULT_SERVICE_CONFIG = {
   methodConfig: [

@@ -37,7 +37,7 @@ with grpc.insecure_channel(address) as channel:
 
 # The wrapper: the Python RedisChatMemory class's method names, retries on UNAVAILABLE.
 with ChatMemory(address) as memory:
-    memory.append(conversation, "user", "And of Italy?")
+    memory.append(conversation, "user", "And of Italy?", request_id=str(uuid.uuid4()))
     print("history:", memory.get_history(conversation, limit=2))
     print("count:", memory.count(conversation))
     print("cleared:", memory.clear(conversation))

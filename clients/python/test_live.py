@@ -117,12 +117,16 @@ def test_wrapper_has_the_python_class_methods(address: str, conversation_id: str
     with ChatMemory(address) as memory:
         assert memory.append(conversation_id, "user", "Hello") == 1
         assert memory.append(conversation_id, "tool", "42", name="calc", tool_call_id="call-1", metadata={"k": "v"}) == 2
+        # The same request_id again (a retry) stores nothing new and returns the first call's count.
+        for _ in range(2):
+            assert memory.append(conversation_id, "user", "once", request_id="retry-test-1") == 3
+        assert memory.count(conversation_id) == 3
         assert memory.get_history(conversation_id) == [
             {"role": "user", "content": "Hello"},
             {"role": "tool", "content": "42", "name": "calc", "tool_call_id": "call-1", "metadata": {"k": "v"}},
+            {"role": "user", "content": "once"},
         ]
-        assert memory.get_history(conversation_id, limit=1)[0]["content"] == "42"
-        assert memory.count(conversation_id) == 2
+        assert memory.get_history(conversation_id, limit=1)[0]["content"] == "once"
         assert memory.clear(conversation_id) is True
         assert memory.count(conversation_id) == 0
         assert memory.get_history(conversation_id) == []

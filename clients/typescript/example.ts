@@ -10,6 +10,7 @@ const conversationId = `ts-example-${Date.now()}`;
 
 const { count } = await memory.append({
   conversationId,
+  requestId: crypto.randomUUID(), // idempotency key: a retry of this append stores nothing new
   messages: [
     { role: "user", content: "What is the capital of France?" },
     { role: "assistant", content: "Paris.", metadata: { model: "m1" } },

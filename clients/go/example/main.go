@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log"
 	"os"
@@ -15,8 +16,8 @@ import (
 )
 
 // retryPolicy retries UNAVAILABLE (Redis down, a replica draining) with gRPC's standard service
-// config, as the TypeScript and Python clients do. A retried Append without a request_id may
-// store its messages twice.
+// config, as the TypeScript and Python clients do. Retries resend the same request, so an Append
+// with a RequestId is stored once however often it is retried.
 const retryPolicy = `{"methodConfig": [{
   "name": [{"service": "chatmemory.v1.ChatMemory"}],
   "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.1s", "maxBackoff": "1s",
@@ -42,6 +43,7 @@ func main() {
 
 	appended, err := memory.Append(ctx, &chatmemoryv1.AppendRequest{
 		ConversationId: conversation,
+		RequestId:      rand.Text(), // idempotency key: one per logical append
 		Messages: []*chatmemoryv1.Message{
 			{Role: "user", Content: "What is the capital of France?"},
 			{Role: "assistant", Content: "Paris.", Metadata: map[string]string{"model": "m1"}},

@@ -21,7 +21,8 @@ DEFAULT_TIMEOUT_SECONDS = 5.0
 
 # The TypeScript client's policy (src/client.ts): retry UNAVAILABLE (Redis down, a replica
 # draining) up to 4 attempts with jittered backoff, through gRPC's standard service config rather
-# than a loop of our own. A retried Append without a request_id may store its messages twice.
+# than a loop of our own. Retries resend the same request: an Append with a request_id is stored
+# once however often it is retried; without one, a retried Append may store its messages twice.
 RETRY_SERVICE_CONFIG = json.dumps(
     {
         "methodConfig": [
@@ -86,12 +87,17 @@ class ChatMemory:
         name: str = "",
         tool_call_id: str = "",
         metadata: Mapping[str, str] | None = None,
+        request_id: str = "",
     ) -> int:
-        """Appends one message; returns how many messages the conversation holds after the trim."""
+        """Appends one message; returns how many messages the conversation holds after the trim.
+
+        `request_id` (e.g. `str(uuid.uuid4())`, the same for every retry of this append) makes it
+        idempotent: a repeat stores nothing new and returns the first call's count.
+        """
         message = chatmemory_pb2.Message(
             role=role, content=content, name=name, tool_call_id=tool_call_id, metadata=dict(metadata or {})
         )
-        request = chatmemory_pb2.AppendRequest(conversation_id=conversation_id, messages=[message])
+        request = chatmemory_pb2.AppendRequest(conversation_id=conversation_id, messages=[message], request_id=request_id)
         return self._stub.Append(request, timeout=self._timeout).count
 
     def get_history(self, conversation_id: str, limit: int = 0) -> list[HistoryMessage]:
