@@ -3,7 +3,8 @@
 #   1. starts redis-server (free loopback port, own temp dir) and the built server against it,
 #      waits for health SERVING and exports CHATMEMORY_ADDRESS;
 #   2. Go: the live `go test` suite and the README example (clients/go);
-#   3. Python: installs gen/python into the tools venv, pytest (clients/python), the example;
+#   3. Python: installs gen/python into the tools venv, mypy --strict against its .pyi stubs,
+#      pytest (clients/python), the example;
 #   4. grpcurl: the README's commands, checked (scripts/check-grpcurl.sh);
 #   5. TypeScript: packs the package, installs it into a scratch project, type-checks and runs the
 #      README example there; then the polyglot interop test (clients/interop.test.ts).
@@ -87,15 +88,18 @@ set -e
 grep -q "count after append: 2" "$work/go-example.log" && grep -q "cleared: true" "$work/go-example.log" || example=1
 finish "go example" "$example"
 
-part "Python: install the package, pytest (live) and the example"
+part "Python: install the package, type-check against its stubs, pytest (live) and the example"
 set +e
 "$python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall ./gen/python
 install=$?
+"$python" -m mypy --config-file clients/python/mypy.ini clients/python
+typecheck=$?
 "$python" -m pytest clients/python -v -p no:cacheprovider 2>&1 | tee "$work/pytest.log"
 status=${PIPESTATUS[0]}
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 [ "$status" -eq 5 ] && echo "pytest collected no tests"
 [ "$install" -ne 0 ] && status=1
+[ "$typecheck" -ne 0 ] && status=1
 totals "pytest" "$work/pytest.log" ' PASSED( |$)' ' (FAILED|ERROR)( |$)' ' SKIPPED( |$)'
 finish "pytest" "$status"
 part_started=$SECONDS
