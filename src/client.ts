@@ -73,7 +73,10 @@ export const DEFAULT_SERVICE_CONFIG = {
  * - keepalive: while calls are in flight, ping after 30 s without traffic and drop the
  *   connection when no answer comes within 10 s, so a dead peer fails the call (UNAVAILABLE,
  *   then retried on a new connection) instead of waiting for the deadline. The server allows
- *   pings every 10 s or slower; more frequent ones get the connection closed (too_many_pings).
+ *   pings every 10 s or slower; more frequent ones get the connection closed (too_many_pings);
+ * - reconnect backoff 0.1 s growing to 1 s (grpc-js defaults: 1 s growing to 120 s), so after a
+ *   replica restarts the channel is ready again within about a second and the retries above
+ *   meet a live server (the fault suite's rolling-restart finding, README "Reliability").
  */
 export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.service_config": JSON.stringify(DEFAULT_SERVICE_CONFIG),
@@ -81,6 +84,8 @@ export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.keepalive_time_ms": 30_000,
   "grpc.keepalive_timeout_ms": 10_000,
   "grpc.keepalive_permit_without_calls": 0,
+  "grpc.initial_reconnect_backoff_ms": 100,
+  "grpc.max_reconnect_backoff_ms": 1000,
 };
 
 type Method = (typeof ChatMemory.method)[keyof typeof ChatMemory.method];

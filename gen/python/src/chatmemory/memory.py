@@ -47,6 +47,9 @@ CHANNEL_OPTIONS: list[tuple[str, str | int]] = [
     # server accepts pings every 10 s or slower.
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
+    # Reconnect within about a second after a replica restarts, so the retries meet a live server.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
 ]
 
 
