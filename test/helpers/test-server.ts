@@ -94,7 +94,13 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   });
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
-  const client = createChatMemoryClient({ address, ...options.clientOptions });
+  // Retries off unless a test asks: these tests observe the server's answer to each call (fault
+  // timings, status codes); the retry policy itself is tested in client-retry.test.ts.
+  const client = createChatMemoryClient({
+    address,
+    ...options.clientOptions,
+    channelOptions: { "grpc.enable_retries": 0, ...options.clientOptions?.channelOptions },
+  });
   return {
     address,
     keyPrefix,
