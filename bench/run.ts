@@ -18,6 +18,7 @@
  *   BENCH_RESULTS_DIR [bench/results]  results.json, the plot and profiles
  *   BENCH_CPU_PROFILE [unset]  1 = servers run with --cpu-prof into <results dir>/profiles/
  *                              (summarize with dist/bench/profile-summary.js)
+ *   BENCH_SERVER_SCRIPT [dist/src/main.js]  another build of the server, for A/B comparisons
  *   BENCH_OUT [BENCHMARKS.md]  the report (its notes come from bench/notes.md)
  */
 import { spawn } from "node:child_process";
