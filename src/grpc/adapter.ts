@@ -31,8 +31,20 @@ type UnaryHandler<M> = M extends {
   input: infer I extends DescMessage;
   output: infer O extends DescMessage;
 }
-  ? (request: MessageShape<I>, context: CallContext) => Promise<MessageInitShape<O>>
+  ? (request: MessageShape<I>, context: CallContext) => Promise<MessageInitShape<O> | EncodedMessage<O>>
   : never;
+
+/**
+ * A response a handler has already encoded with a specialised encoder (a hot
+ * path where building messages for toBinary costs too much); sent as is. The
+ * schema ties the bytes to the method's output type.
+ */
+export class EncodedMessage<D extends DescMessage> {
+  constructor(
+    readonly schema: D,
+    readonly bytes: Uint8Array,
+  ) {}
+}
 
 /** The implementation of a generated service: one async handler per method, keyed by its local name. */
 export type ServiceImpl<S extends GenServiceMethods> = { [K in keyof S]: UnaryHandler<S[K]> };
@@ -85,8 +97,8 @@ export function methodCodec<I extends DescMessage, O extends DescMessage>(
  */
 type DecodedRequest = { ok: true; message: unknown } | { ok: false; error: unknown };
 
-/** Any response a handler returns: an init object (or message) of the method's output schema. */
-type ResponseInit = MessageInitShape<DescMessage>;
+/** Any response a handler returns: an init object (or message) of the method's output schema, or its bytes. */
+type ResponseInit = MessageInitShape<DescMessage> | EncodedMessage<DescMessage>;
 type UntypedHandler = (request: unknown, context: CallContext) => Promise<ResponseInit>;
 
 function unaryMethods(service: DescService): DescMethod[] {
@@ -121,7 +133,8 @@ export function createServiceBinding<S extends GenServiceMethods>(
           return { ok: false, error };
         }
       },
-      responseSerialize: codec.serializeResponse,
+      responseSerialize: (value: ResponseInit) =>
+        value instanceof EncodedMessage ? asBuffer(value.bytes) : codec.serializeResponse(value),
       responseDeserialize: codec.deserializeResponse,
     };
     const handler = (impl as Record<string, UntypedHandler>)[method.localName];
