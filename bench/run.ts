@@ -18,6 +18,7 @@
  *   BENCH_RESULTS_DIR [bench/results]  results.json, the plot and profiles
  *   BENCH_CPU_PROFILE [unset]  1 = servers run with --cpu-prof into <results dir>/profiles/
  *                              (summarize with dist/bench/profile-summary.js)
+ *   BENCH_SERVER_ENV [unset]   extra server settings, e.g. "CHATMEMORY_REDIS_CONNECTIONS=2"
  *   BENCH_SERVER_SCRIPT [dist/src/main.js]  another build of the server, for A/B comparisons
  *   BENCH_OUT [BENCHMARKS.md]  the report (its notes come from bench/notes.md)
  */
@@ -97,6 +98,13 @@ const stores = envList("BENCH_STORES", ["redis", "memory"]) as StoreKind[];
 const parts = new Set(envList("BENCH_PARTS", ["main", "baselines", "ghz", "memory", "soak"]));
 const rpcs = new Set(envList("BENCH_RPCS", ["ceiling", "append", "history"]));
 const profile = process.env.BENCH_CPU_PROFILE === "1";
+/** Extra server settings, e.g. BENCH_SERVER_ENV="CHATMEMORY_REDIS_CONNECTIONS=2" to compare configurations. */
+const extraServerEnv = Object.fromEntries(
+  (process.env.BENCH_SERVER_ENV ?? "")
+    .split(/\s+/)
+    .filter((pair) => pair.includes("="))
+    .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
+);
 
 /**
  * Concurrency semantics for h2load: c in-flight calls = connections × streams.
@@ -145,7 +153,7 @@ class Bench {
   }
 
   async startServer(store: StoreKind): Promise<BenchServer> {
-    const env: Record<string, string> = { CHATMEMORY_MAX_TURNS: String(BENCH_MAX_TURNS) };
+    const env: Record<string, string> = { CHATMEMORY_MAX_TURNS: String(BENCH_MAX_TURNS), ...extraServerEnv };
     if (store === "redis") env.REDIS_URL = this.redis.url;
     const nodeArgs = profile
       ? ["--cpu-prof", `--cpu-prof-dir=${join(RESULTS_DIR, "profiles")}`, `--cpu-prof-name=server-${store}-${Date.now()}.cpuprofile`]
