@@ -19,6 +19,7 @@
  *   BENCH_CPU_PROFILE [unset]  1 = servers run with --cpu-prof into <results dir>/profiles/
  *                              (summarize with dist/bench/profile-summary.js)
  *   BENCH_SERVER_ENV [unset]   extra server settings, e.g. "CHATMEMORY_REDIS_CONNECTIONS=2"
+ *   BENCH_SERVER_NODE_ARGS [unset]  node flags for the server, e.g. "--max-semi-space-size=32"
  *   BENCH_SERVER_SCRIPT [dist/src/main.js]  another build of the server, for A/B comparisons
  *   BENCH_OUT [BENCHMARKS.md]  the report (its notes come from bench/notes.md)
  */
@@ -155,9 +156,10 @@ class Bench {
   async startServer(store: StoreKind): Promise<BenchServer> {
     const env: Record<string, string> = { CHATMEMORY_MAX_TURNS: String(BENCH_MAX_TURNS), ...extraServerEnv };
     if (store === "redis") env.REDIS_URL = this.redis.url;
-    const nodeArgs = profile
-      ? ["--cpu-prof", `--cpu-prof-dir=${join(RESULTS_DIR, "profiles")}`, `--cpu-prof-name=server-${store}-${Date.now()}.cpuprofile`]
-      : [];
+    const nodeArgs = [
+      ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean),
+      ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${join(RESULTS_DIR, "profiles")}`, `--cpu-prof-name=server-${store}-${Date.now()}.cpuprofile`] : []),
+    ];
     const server = await startBenchServer({ env, nodeArgs });
     log(`server (${store} store) on ${server.address}, pid ${server.pid}`);
     return server;
