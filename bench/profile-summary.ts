@@ -48,12 +48,48 @@ export function summarize(profile: CpuProfile, top: number): string {
     byFunction.set(key, (byFunction.get(key) ?? 0) + us);
     byOwner.set(owner, (byOwner.get(owner) ?? 0) + us);
   }
+  const inclusive = inclusiveTimes(profile, selfUs);
   const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
   const lines = [`busy (non-idle) CPU: ${(busy / 1e6).toFixed(2)} s`, "", "self time by package:"];
   for (const [owner, us] of [...byOwner].sort((a, b) => b[1] - a[1])) lines.push(`  ${pct(us)}  ${owner}`);
   lines.push("", `top ${top} functions by self time:`);
   for (const [key, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${key}`);
+  lines.push("", `top ${top} functions by total time (self + callees, recursion counted once):`);
+  for (const [key, us] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${key}`);
   return lines.join("\n");
+}
+
+/** Self plus callees per function, counting a function once when it appears again below itself. */
+function inclusiveTimes(profile: CpuProfile, selfUs: Map<number, number>): Map<string, number> {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const subtree = new Map<number, number>();
+  const total = (id: number): number => {
+    const known = subtree.get(id);
+    if (known !== undefined) return known;
+    const node = byId.get(id);
+    let sum = selfUs.get(id) ?? 0;
+    for (const child of node?.children ?? []) sum += total(child);
+    subtree.set(id, sum);
+    return sum;
+  };
+  const result = new Map<string, number>();
+  const active = new Map<string, number>();
+  const walk = (id: number) => {
+    const node = byId.get(id);
+    if (!node) return;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const key = `${functionName || "(anonymous)"}  ${url.replace(/^.*node_modules\//, "").replace(/^.*\/dist\//, "dist/")}${url ? `:${lineNumber + 1}` : ""}`;
+    const outermost = !active.get(key);
+    if (outermost && functionName !== "(root)" && functionName !== "(idle)" && functionName !== "(program)") {
+      result.set(key, (result.get(key) ?? 0) + total(id));
+    }
+    active.set(key, (active.get(key) ?? 0) + 1);
+    for (const child of node.children ?? []) walk(child);
+    active.set(key, (active.get(key) ?? 1) - 1);
+  };
+  const root = profile.nodes[0];
+  if (root) walk(root.id);
+  return result;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
