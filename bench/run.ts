@@ -47,10 +47,9 @@ import { benchEnvironment } from "./lib/environment.js";
 import { encodeFrame, responseFrameBytes } from "./lib/frames.js";
 import { runGhz } from "./lib/ghz.js";
 import { runH2load } from "./lib/h2load.js";
-import { plotResults } from "./lib/plot.js";
 import { cpuTimeUs, memoryMiB } from "./lib/process-stats.js";
 import { commandDelta, commandStats, redisPid, usedMemoryBytes } from "./lib/redis-stats.js";
-import { writeReport } from "./lib/report.js";
+import { publish } from "./lib/publish.js";
 import type {
   BaselineMeasurement,
   BenchResults,
@@ -539,9 +538,7 @@ async function main(): Promise<void> {
   }
   const results: BenchResults = { environment: benchEnvironment(PYTHON), ...bench.results };
   writeFileSync(join(RESULTS_DIR, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-  const plot = await plotResults(results, join(RESULTS_DIR, "throughput-p99.png"));
-  const out = resolve(ROOT, process.env.BENCH_OUT ?? "BENCHMARKS.md");
-  const summary = writeReport(results, { out, plotPath: plot, notesPath: join(ROOT, "bench", "notes.md") });
+  const { out, summary } = await publish(results, RESULTS_DIR);
   process.stdout.write(`${summary}\n`);
   log(`done in ${Math.round((performance.now() - started) / 1000)} s; wrote ${out}`);
   const failed = [...results.rpcs, ...results.baselines, ...results.ghz, ...results.soak].filter((m) => !m.verified).length;
