@@ -466,7 +466,8 @@ class Bench {
       this.results.rpcs.find((m) => m.store === "redis" && m.rpc === rpc && m.window === window && m.concurrency === concurrency)?.rps ?? 2000;
     const half = settings.soakSliceS / 2;
     const started = performance.now();
-    log(`soak: ${settings.soakS} s in ${settings.soakSliceS} s slices`);
+    this.results.soakStartRssMiB = round(memoryMiB(server.pid).rssMiB, 1);
+    log(`soak: ${settings.soakS} s in ${settings.soakSliceS} s slices; server RSS ${this.results.soakStartRssMiB} MiB`);
     while ((performance.now() - started) / 1000 < settings.soakS) {
       const runSlice = async (target: Target, rps: number) => {
         const requests = Math.max(100, Math.round(rps * half * 0.9));

@@ -2,7 +2,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
-import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ghzBinary } from "./ghz.js";
 
 export interface BenchEnvironment {
@@ -22,11 +23,11 @@ function run(command: string, args: string[]): string {
   }
 }
 
-const require = createRequire(import.meta.url);
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+/** The installed version, read from node_modules (some packages do not export their package.json). */
 function packageVersion(name: string): string {
   try {
-    const path = require.resolve(`${name}/package.json`);
-    return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
   } catch {
     return "unknown";
   }

@@ -57,14 +57,15 @@ set logscale xy
 set xtics (${concurrencies.map((c) => `"${c}" ${c}`).join(", ")})
 set xrange [${Math.max(0.7, (concurrencies[0] ?? 1) * 0.7)}:${(concurrencies.at(-1) ?? 64) * 1.4}]
 set grid
-set key bottom right font ",9"
+# One legend (on the p99 panel, where the top left is free); both panels use the same lines.
+unset key
 set xlabel "concurrency (calls in flight)"
 set ylabel "calls per second"
 set title "Throughput"
 plot ${plots(2)}
 set ylabel "p99 latency (ms)"
 set title "p99 latency"
-set key top left font ",9"
+set key top left font ",9" opaque
 plot ${plots(3)}
 unset multiplot
 `;

@@ -158,7 +158,7 @@ function soakSection(results: BenchResults): string {
   );
   const summary =
     first && last
-      ? `RSS ${fmt(first.rssMiB, 1)} → ${fmt(last.rssMiB, 1)} MiB; Append p99 ${fmt(first.appendP99Ms, 3)} → ${fmt(last.appendP99Ms, 3)} ms; GetHistory(40) p99 ${fmt(first.historyP99Ms, 3)} → ${fmt(last.historyP99Ms, 3)} ms (first → last slice).`
+      ? `RSS ${results.soakStartRssMiB === undefined ? "" : `${fmt(results.soakStartRssMiB, 1)} before, `}${fmt(first.rssMiB, 1)} → ${fmt(last.rssMiB, 1)} MiB; Append p99 ${fmt(first.appendP99Ms, 3)} → ${fmt(last.appendP99Ms, 3)} ms; GetHistory(40) p99 ${fmt(first.historyP99Ms, 3)} → ${fmt(last.historyP99Ms, 3)} ms (first → last slice).`
       : "";
   return [
     `Redis store, c=16 (4×4), ${results.settings.soakS} s: each slice runs Append then GetHistory(40) for about ${results.settings.soakSliceS / 2} s each (h2load, every call verified), then samples the server's RSS.`,

@@ -93,5 +93,7 @@ export interface BenchResults {
   baselines: BaselineMeasurement[];
   ghz: GhzMeasurement[];
   memory?: MemoryPerMessage;
+  /** Server RSS just before the soak's first slice. */
+  soakStartRssMiB?: number;
   soak: SoakSlice[];
 }
