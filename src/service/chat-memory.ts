@@ -2,17 +2,12 @@
  * The four ChatMemory RPCs: validate, call the store, shape the response.
  * No grpc-js here; transport concerns live in src/grpc.
  */
-import { create } from "@bufbuild/protobuf";
-import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
-import {
-  type ChatMemory,
-  type Message,
-  MessageSchema,
-} from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { type ChatMemory, GetHistoryResponseSchema, type Message } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { scopedConversationId, type TenantResolver } from "../auth/tenants.js";
-import type { CallContext, ServiceImpl } from "../grpc/adapter.js";
+import { type CallContext, EncodedMessage, type ServiceImpl } from "../grpc/adapter.js";
 import type { ChatStore, StoredMessage } from "../store/chat-store.js";
+import { encodeHistoryResponse } from "./history-response.js";
 import { requestFingerprint } from "./request-fingerprint.js";
 import { type RequestLimits, validateAppendRequest, validateConversationId, validateLimit } from "./validate.js";
 
@@ -32,21 +27,6 @@ function toStoredMessage(message: Message, createdAtMs: number): StoredMessage {
   if (message.toolCallId) stored.toolCallId = message.toolCallId;
   if (Object.keys(message.metadata).length > 0) stored.metadata = message.metadata;
   return stored;
-}
-
-function timestampFromMs(ms: number): Timestamp {
-  return create(TimestampSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
-}
-
-function toMessage(stored: StoredMessage): Message {
-  return create(MessageSchema, {
-    role: stored.role,
-    content: stored.content,
-    name: stored.name ?? "",
-    toolCallId: stored.toolCallId ?? "",
-    metadata: stored.metadata ?? {},
-    createdAt: stored.createdAtMs === undefined ? undefined : timestampFromMs(stored.createdAtMs),
-  });
 }
 
 export function createChatMemoryService(options: ChatMemoryServiceOptions): ServiceImpl<typeof ChatMemory.method> {
@@ -80,7 +60,7 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
       if (skippedCorrupt > 0) {
         logger.debug({ conversationId: request.conversationId, skippedCorrupt }, "skipped corrupt stored elements");
       }
-      return { messages: messages.map(toMessage) };
+      return new EncodedMessage(GetHistoryResponseSchema, encodeHistoryResponse(messages));
     },
 
     async clear(request, context) {

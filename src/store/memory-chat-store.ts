@@ -15,9 +15,11 @@ import {
   type WindowPolicy,
 } from "./chat-store.js";
 import { decodeStoredWindow, encodeStoredMessage } from "./message-codec.js";
+import { RingWindow } from "./ring-window.js";
 
 interface Conversation {
-  elements: string[];
+  /** The stored JSON elements, at most the window's size. */
+  elements: RingWindow<string>;
   /** Epoch ms after which the conversation is gone; undefined = no expiry. */
   expiresAt: number | undefined;
 }
@@ -100,12 +102,10 @@ export class MemoryChatStore implements ChatStore {
     const encoded = messages.map(encodeStoredMessage);
     let conversation = this.#live(conversationId);
     if (!conversation) {
-      conversation = { elements: [], expiresAt: undefined };
+      conversation = { elements: new RingWindow(this.#window.maxMessages), expiresAt: undefined };
       this.#conversations.set(conversationId, conversation);
     }
-    conversation.elements.push(...encoded);
-    const excess = conversation.elements.length - this.#window.maxMessages;
-    if (excess > 0) conversation.elements.splice(0, excess);
+    conversation.elements.push(encoded);
     if (this.#window.ttlMs !== undefined) conversation.expiresAt = now + this.#window.ttlMs;
     const count = conversation.elements.length;
 
@@ -120,8 +120,8 @@ export class MemoryChatStore implements ChatStore {
   }
 
   async getHistory(conversationId: string, limit: number): Promise<HistoryReadResult> {
-    const elements = this.#live(conversationId)?.elements ?? [];
-    return decodeStoredWindow(limit > 0 ? elements.slice(-limit) : elements);
+    const elements = this.#live(conversationId)?.elements;
+    return decodeStoredWindow(elements ? elements.newest(limit) : []);
   }
 
   async clear(conversationId: string): Promise<boolean> {

@@ -1,0 +1,99 @@
+/** The shape of bench/results/results.json: what one `npm run bench` measured. */
+import type { BenchEnvironment } from "./environment.js";
+
+export type StoreKind = "redis" | "memory";
+/** "ceiling" is grpc.health.v1.Health/Check on the same server; "history" carries a window size. */
+export type RpcKind = "ceiling" | "append" | "history";
+
+export interface RpcMeasurement {
+  store: StoreKind;
+  rpc: RpcKind;
+  /** Messages in the conversation GetHistory reads (whole window). */
+  window?: number;
+  concurrency: number;
+  connections: number;
+  streams: number;
+  requests: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  serverCpuUsPerRpc: number;
+  /** Redis's CPU per RPC (0 for the memory store and the ceiling). */
+  redisCpuUsPerRpc: number;
+  generatorCpuUsPerRpc: number;
+  serverRssMiB: number;
+  /** DATA bytes of one response, gRPC prefix included. */
+  responseFrameBytes: number;
+  verified: boolean;
+  verification: string;
+}
+
+export interface BaselineMeasurement {
+  name: string;
+  concurrency: number;
+  calls: number;
+  failures: number;
+  rps: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  generatorCpuUsPerCall: number;
+  /** Server CPU per call, when a ChatMemory server is involved. */
+  serverCpuUsPerCall?: number;
+  redisCpuUsPerCall?: number;
+  verified: boolean;
+  verification: string;
+}
+
+export interface GhzMeasurement {
+  name: string;
+  concurrency: number;
+  connections: number;
+  count: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  statusCodes: Record<string, number>;
+  verified: boolean;
+}
+
+export interface SoakSlice {
+  atS: number;
+  appendRps: number;
+  appendP99Ms: number;
+  historyRps: number;
+  historyP99Ms: number;
+  rssMiB: number;
+  verified: boolean;
+}
+
+export interface MemoryPerMessage {
+  messages: number;
+  conversations: number;
+  elementBytes: number;
+  usedMemoryDeltaBytes: number;
+  bytesPerMessage: number;
+}
+
+export interface BenchSettings {
+  durationS: number;
+  warmupS: number;
+  baselineS: number;
+  soakS: number;
+  soakSliceS: number;
+  concurrencies: number[];
+  windows: number[];
+  linearityWindows: number[];
+  command: string;
+}
+
+export interface BenchResults {
+  environment: BenchEnvironment;
+  settings: BenchSettings;
+  rpcs: RpcMeasurement[];
+  baselines: BaselineMeasurement[];
+  ghz: GhzMeasurement[];
+  memory?: MemoryPerMessage;
+  /** Server RSS just before the soak's first slice. */
+  soakStartRssMiB?: number;
+  soak: SoakSlice[];
+}

@@ -1,0 +1,143 @@
+/**
+ * GetHistoryResponse encoded straight from stored messages, the hot path of
+ * GetHistory: building a protobuf-es Message (and a Timestamp) per element and
+ * running the reflective toBinary took about a fifth of the server's CPU at 40
+ * messages and grew with the window. The bytes are what
+ * toBinary(GetHistoryResponseSchema, ...) writes for the same messages
+ * (test/history-response.test.ts compares them on random input); the field
+ * numbers are fixed by proto/chatmemory/v1/chatmemory.proto.
+ */
+import type { StoredMessage } from "../store/chat-store.js";
+
+// Tags: field number << 3 | wire type (0 = varint, 2 = length-delimited).
+const RESPONSE_MESSAGES = 0x0a; // GetHistoryResponse.messages = 1
+const MESSAGE_ROLE = 0x0a; // Message.role = 1
+const MESSAGE_CONTENT = 0x12; // Message.content = 2
+const MESSAGE_NAME = 0x1a; // Message.name = 3
+const MESSAGE_TOOL_CALL_ID = 0x22; // Message.tool_call_id = 4
+const MESSAGE_METADATA = 0x2a; // Message.metadata = 5 (map entries: key = 1, value = 2)
+const MESSAGE_CREATED_AT = 0x32; // Message.created_at = 6
+const ENTRY_KEY = 0x0a;
+const ENTRY_VALUE = 0x12;
+const TIMESTAMP_SECONDS = 0x08; // google.protobuf.Timestamp.seconds = 1
+const TIMESTAMP_NANOS = 0x10; // google.protobuf.Timestamp.nanos = 2
+
+/** Bytes of a varint for a non-negative safe integer (division, not bit shifts: values may exceed 32 bits). */
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(buffer: Buffer, offset: number, value: number): number {
+  while (value >= 0x80) {
+    buffer[offset++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  buffer[offset++] = value;
+  return offset;
+}
+
+/**
+ * Sizes first, then one buffer: `lengths` collects, in write order, the UTF-8
+ * length of every string and the size of every nested message, so the write
+ * pass needs no second measurement.
+ */
+class HistoryEncoder {
+  readonly lengths: number[] = [];
+
+  /** Size of a length-delimited string field, recording its byte length; 0 when empty (proto3 leaves it out) unless `always`. */
+  #stringField(value: string, always = false): number {
+    if (value === "" && !always) return 0;
+    const bytes = Buffer.byteLength(value, "utf8");
+    this.lengths.push(bytes);
+    return 1 + varintSize(bytes) + bytes;
+  }
+
+  /** Size of one Message's body; records the lengths the write pass needs. */
+  messageSize(message: StoredMessage): number {
+    const slot = this.lengths.push(0) - 1;
+    let size = this.#stringField(message.role) + this.#stringField(message.content);
+    if (message.name) size += this.#stringField(message.name);
+    if (message.toolCallId) size += this.#stringField(message.toolCallId);
+    if (message.metadata) {
+      // A map entry always carries its key and value, empty or not (as toBinary writes it).
+      for (const key of Object.keys(message.metadata)) {
+        const entrySlot = this.lengths.push(0) - 1;
+        const entry = this.#stringField(key, true) + this.#stringField(message.metadata[key] as string, true);
+        this.lengths[entrySlot] = entry;
+        size += 1 + varintSize(entry) + entry;
+      }
+    }
+    if (message.createdAtMs !== undefined) {
+      const timestamp = timestampSize(message.createdAtMs);
+      size += 1 + varintSize(timestamp) + timestamp;
+    }
+    this.lengths[slot] = size;
+    return size;
+  }
+}
+
+function timestampParts(ms: number): { seconds: number; nanos: number } {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+function timestampSize(ms: number): number {
+  const { seconds, nanos } = timestampParts(ms);
+  return (seconds === 0 ? 0 : 1 + varintSize(seconds)) + (nanos === 0 ? 0 : 1 + varintSize(nanos));
+}
+
+/** GetHistoryResponse{messages} as protobuf bytes. `createdAtMs` must be a non-negative safe integer (the stores' decoder guarantees it). */
+export function encodeHistoryResponse(messages: readonly StoredMessage[]): Uint8Array {
+  const encoder = new HistoryEncoder();
+  let total = 0;
+  for (const message of messages) {
+    const size = encoder.messageSize(message);
+    total += 1 + varintSize(size) + size;
+  }
+  const buffer = Buffer.allocUnsafe(total);
+  const lengths = encoder.lengths;
+  let next = 0;
+  let offset = 0;
+  const string = (tag: number, value: string, always = false) => {
+    if (value === "" && !always) return;
+    const bytes = lengths[next++] as number;
+    buffer[offset++] = tag;
+    offset = writeVarint(buffer, offset, bytes);
+    offset += buffer.write(value, offset, bytes, "utf8");
+  };
+  for (const message of messages) {
+    buffer[offset++] = RESPONSE_MESSAGES;
+    offset = writeVarint(buffer, offset, lengths[next++] as number);
+    string(MESSAGE_ROLE, message.role);
+    string(MESSAGE_CONTENT, message.content);
+    if (message.name) string(MESSAGE_NAME, message.name);
+    if (message.toolCallId) string(MESSAGE_TOOL_CALL_ID, message.toolCallId);
+    if (message.metadata) {
+      for (const key of Object.keys(message.metadata)) {
+        buffer[offset++] = MESSAGE_METADATA;
+        offset = writeVarint(buffer, offset, lengths[next++] as number);
+        string(ENTRY_KEY, key, true);
+        string(ENTRY_VALUE, message.metadata[key] as string, true);
+      }
+    }
+    if (message.createdAtMs !== undefined) {
+      const { seconds, nanos } = timestampParts(message.createdAtMs);
+      buffer[offset++] = MESSAGE_CREATED_AT;
+      offset = writeVarint(buffer, offset, timestampSize(message.createdAtMs));
+      if (seconds !== 0) {
+        buffer[offset++] = TIMESTAMP_SECONDS;
+        offset = writeVarint(buffer, offset, seconds);
+      }
+      if (nanos !== 0) {
+        buffer[offset++] = TIMESTAMP_NANOS;
+        offset = writeVarint(buffer, offset, nanos);
+      }
+    }
+  }
+  if (offset !== total) throw new Error(`GetHistoryResponse encoder wrote ${offset} bytes, sized ${total}`);
+  return buffer;
+}

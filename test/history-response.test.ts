@@ -1,0 +1,74 @@
+/**
+ * The hand-written GetHistoryResponse encoder against protobuf-es: for random
+ * stored messages (any Unicode, lone surrogates, empty and optional fields,
+ * metadata, timestamps up to the largest safe integer) it writes exactly the
+ * bytes toBinary writes for the messages the service used to build.
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { GetHistoryResponseSchema, MessageSchema } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { encodeHistoryResponse } from "../src/service/history-response.js";
+import type { StoredMessage } from "../src/store/chat-store.js";
+
+/** The reference: a protobuf-es Message per stored message, then toBinary. */
+function referenceBytes(messages: StoredMessage[]): Uint8Array {
+  return toBinary(
+    GetHistoryResponseSchema,
+    create(GetHistoryResponseSchema, {
+      messages: messages.map((stored) =>
+        create(MessageSchema, {
+          role: stored.role,
+          content: stored.content,
+          name: stored.name ?? "",
+          toolCallId: stored.toolCallId ?? "",
+          metadata: stored.metadata ?? {},
+          createdAt:
+            stored.createdAtMs === undefined
+              ? undefined
+              : create(TimestampSchema, { seconds: BigInt(Math.floor(stored.createdAtMs / 1000)), nanos: (stored.createdAtMs % 1000) * 1_000_000 }),
+        }),
+      ),
+    }),
+  );
+}
+
+const text = fc.oneof(fc.string({ unit: "grapheme", maxLength: 40 }), fc.string({ unit: "binary", maxLength: 40 }), fc.constant(""), fc.constant("x".repeat(300)));
+const storedMessage: fc.Arbitrary<StoredMessage> = fc.record(
+  {
+    role: text,
+    content: fc.oneof(text, fc.constant("y".repeat(20_000))),
+    name: text,
+    toolCallId: text,
+    metadata: fc.dictionary(text, text, { maxKeys: 4 }),
+    createdAtMs: fc.oneof(fc.constantFrom(0, 999, 1000, 1_795_806_168_589, Number.MAX_SAFE_INTEGER), fc.nat()),
+  },
+  { requiredKeys: ["role", "content"] },
+);
+
+describe("encodeHistoryResponse", () => {
+  it("writes the same bytes as toBinary for random windows", () => {
+    fc.assert(
+      fc.property(fc.array(storedMessage, { maxLength: 12 }), (messages) => {
+        expect(Buffer.from(encodeHistoryResponse(messages)).equals(Buffer.from(referenceBytes(messages)))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("round-trips a typical window through fromBinary", () => {
+    const messages: StoredMessage[] = [
+      { role: "user", content: "What is the capital of France? 🇫🇷", createdAtMs: 1_795_806_168_589 },
+      { role: "assistant", content: "", toolCallId: "call_1", metadata: { model: "m1", "": "" }, createdAtMs: 0 },
+      { role: "tool", content: "Paris", name: "lookup" },
+    ];
+    const decoded = fromBinary(GetHistoryResponseSchema, encodeHistoryResponse(messages));
+    expect(decoded.messages.map((m) => [m.role, m.content, m.name, m.toolCallId, m.metadata, m.createdAt?.seconds, m.createdAt?.nanos])).toEqual([
+      ["user", "What is the capital of France? 🇫🇷", "", "", {}, 1_795_806_168n, 589_000_000],
+      ["assistant", "", "", "call_1", { model: "m1", "": "" }, 0n, 0],
+      ["tool", "Paris", "lookup", "", {}, undefined, undefined],
+    ]);
+    expect(encodeHistoryResponse([]).byteLength).toBe(0);
+  });
+});

@@ -1,0 +1,30 @@
+/** The embedded store's ring against a plain array model: same newest elements, in order, for any pushes and limits. */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { RingWindow } from "../src/store/ring-window.js";
+
+describe("RingWindow", () => {
+  it("keeps the newest `capacity` elements in order, like push + splice on an array", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(fc.tuple(fc.array(fc.nat(), { maxLength: 20 }), fc.integer({ min: 0, max: 15 })), { maxLength: 30 }),
+        (capacity, steps) => {
+          const ring = new RingWindow<number>(capacity);
+          let model: number[] = [];
+          for (const [batch, limit] of steps) {
+            ring.push(batch);
+            model = [...model, ...batch].slice(-capacity);
+            expect(ring.length).toBe(model.length);
+            expect(ring.newest(limit)).toEqual(limit > 0 ? model.slice(-limit) : model);
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("rejects a capacity below 1", () => {
+    expect(() => new RingWindow(0)).toThrow(RangeError);
+  });
+});
