@@ -190,8 +190,12 @@ function unaryCallHandler(
 
     const decoded = call.request;
     // A call whose caller already gave up (deadline passed while queued) does no store work.
+    const deadline = call.getDeadline();
+    const expired = (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now();
     const result = call.cancelled
       ? Promise.reject(new ChatMemoryError(grpc.status.CANCELLED, "the call was cancelled before it started"))
+      : expired
+      ? Promise.reject(new ChatMemoryError(grpc.status.DEADLINE_EXCEEDED, "the deadline passed before the call started"))
       : decoded.ok
       ? Promise.resolve().then(() =>
           handler(decoded.message, callContext(call)),
