@@ -55,9 +55,18 @@ export class RedisServerProcess {
   }
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServerProcess> {
-    const server = new RedisServerProcess(options.port ?? (await freePort()), options.durable ?? false, options.tls, options.extraArgs ?? []);
-    await server.start();
-    return server;
+    // A free port can be taken by another test's process between the probe and redis-server's bind:
+    // then this one exits, or (worse) PING answers from the other server. Try another port.
+    for (let attempt = 1; ; attempt++) {
+      const server = new RedisServerProcess(options.port ?? (await freePort()), options.durable ?? false, options.tls, options.extraArgs ?? []);
+      try {
+        await server.start();
+        return server;
+      } catch (error: unknown) {
+        await server.stop();
+        if (options.port !== undefined || attempt >= 5) throw error;
+      }
+    }
   }
 
   /** Starts (or restarts) redis-server on the same port and waits until it answers PING. */
@@ -80,6 +89,14 @@ export class RedisServerProcess {
     );
     exited.catch(() => {});
     await Promise.race([waitForPing(this.url, 10_000, this.clientOptions), exited]);
+    // Make sure the server that answered is this process, not another one on a reused port.
+    const client = this.client();
+    try {
+      const info = await client.info("server");
+      if (!info.includes(`process_id:${child.pid}\r\n`)) throw new Error(`port ${this.port} is served by another redis-server`);
+    } finally {
+      client.disconnect();
+    }
   }
 
   /** SIGKILL, as a crash: no shutdown save, connections dropped at once. */
