@@ -1,7 +1,9 @@
 /**
  * The TypeScript client for ChatMemory: a typed Promise API over the generated
- * protobuf-es types and grpc-js, with a default deadline on every call.
+ * protobuf-es types and grpc-js, with a default deadline on every call and
+ * retries of UNAVAILABLE through gRPC's standard service config.
  *
+ *   import { createChatMemoryClient } from "chatmemory/client";
  *   const client = createChatMemoryClient({ address: "127.0.0.1:50051" });
  *   await client.append({ conversationId: "c1", messages: [{ role: "user", content: "hi" }] });
  */
@@ -17,8 +19,13 @@ export interface ChatMemoryClientOptions {
   credentials?: grpc.ChannelCredentials;
   /** Deadline for each call unless the call sets its own; default 5000 ms. */
   defaultDeadlineMs?: number;
-  /** Extra grpc-js channel options (keepalive, service config, ...). */
+  /**
+   * grpc-js channel options, merged over DEFAULT_CHANNEL_OPTIONS (retry service config,
+   * keepalive): e.g. `{ "grpc.enable_retries": 0 }` turns retries off.
+   */
   channelOptions?: grpc.ChannelOptions;
+  /** Tenant token for servers with CHATMEMORY_AUTH=token: sent as `authorization: Bearer <token>`. */
+  bearerToken?: string;
 }
 
 export interface CallOptions {
@@ -34,6 +41,53 @@ export type ChatMemoryCallError = grpc.ServiceError;
 
 const DEFAULT_DEADLINE_MS = 5000;
 
+/**
+ * Retry UNAVAILABLE (Redis unreachable, a replica draining or restarting) up to 4 attempts with
+ * jittered exponential backoff (0.1 s, then up to 1 s), done by grpc-js itself: the standard
+ * retryPolicy, so every gRPC language reads the same policy and no hand-written loop is needed.
+ * Attempts share the call's deadline. Other codes are never retried: INVALID_ARGUMENT and the
+ * like would fail again, and DEADLINE_EXCEEDED means the caller's time is up.
+ *
+ * Retries resend the same request: give an Append a `requestId` (e.g. a UUID per logical
+ * append) and a retry of it stores nothing new. Without one, a retried Append may store its
+ * messages twice (the first attempt can fail after Redis ran it).
+ */
+export const DEFAULT_SERVICE_CONFIG = {
+  methodConfig: [
+    {
+      name: [{ service: ChatMemory.typeName }],
+      retryPolicy: {
+        maxAttempts: 4,
+        initialBackoff: "0.1s",
+        maxBackoff: "1s",
+        backoffMultiplier: 2,
+        retryableStatusCodes: ["UNAVAILABLE"],
+      },
+    },
+  ],
+} as const;
+
+/**
+ * Channel options every client starts from (`channelOptions` overrides any of them):
+ * - the retrying service config above, with retries enabled;
+ * - keepalive: while calls are in flight, ping after 30 s without traffic and drop the
+ *   connection when no answer comes within 10 s, so a dead peer fails the call (UNAVAILABLE,
+ *   then retried on a new connection) instead of waiting for the deadline. The server allows
+ *   pings every 10 s or slower; more frequent ones get the connection closed (too_many_pings);
+ * - reconnect backoff 0.1 s growing to 1 s (grpc-js defaults: 1 s growing to 120 s), so after a
+ *   replica restarts the channel is ready again within about a second and the retries above
+ *   meet a live server (the fault suite's rolling-restart finding, README "Reliability").
+ */
+export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc.service_config": JSON.stringify(DEFAULT_SERVICE_CONFIG),
+  "grpc.enable_retries": 1,
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.keepalive_permit_without_calls": 0,
+  "grpc.initial_reconnect_backoff_ms": 100,
+  "grpc.max_reconnect_backoff_ms": 1000,
+};
+
 type Method = (typeof ChatMemory.method)[keyof typeof ChatMemory.method];
 type Request<M extends Method> = MessageInitShape<M["input"]>;
 type Response<M extends Method> = MessageShape<M["output"]>;
@@ -41,14 +95,16 @@ type Response<M extends Method> = MessageShape<M["output"]>;
 export class ChatMemoryClient {
   readonly #client: grpc.Client;
   readonly #defaultDeadlineMs: number;
+  readonly #authorization: string | undefined;
 
   constructor(options: ChatMemoryClientOptions) {
     this.#client = new grpc.Client(
       options.address,
       options.credentials ?? grpc.credentials.createInsecure(),
-      options.channelOptions,
+      { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions },
     );
     this.#defaultDeadlineMs = options.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.#authorization = options.bearerToken === undefined ? undefined : `Bearer ${options.bearerToken}`;
   }
 
   /** Appends messages atomically and in order; resolves to the conversation's count after the trim. */
@@ -91,13 +147,15 @@ export class ChatMemoryClient {
     options: CallOptions = {},
   ): Promise<MessageShape<O>> {
     const deadline = Date.now() + (options.deadlineMs ?? this.#defaultDeadlineMs);
+    const metadata = options.metadata?.clone() ?? new grpc.Metadata();
+    if (this.#authorization !== undefined) metadata.set("authorization", this.#authorization);
     return new Promise((resolve, reject) => {
       const call = this.#client.makeUnaryRequest(
         codec.path,
         codec.serializeRequest,
         codec.deserializeResponse,
         request,
-        options.metadata ?? new grpc.Metadata(),
+        metadata,
         { deadline },
         (error, response) => (error || !response ? reject(error) : resolve(response)),
       );

@@ -3,7 +3,10 @@
  * (`CHATMEMORY_MAX_TURNS` <-> `--max-turns`; a flag wins over its variable),
  * parsed and validated once with commander into a frozen object.
  */
+import { accessSync, constants } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { AUTH_MODES, type AuthMode, loadTenantTokens } from "./auth/tenants.js";
+import { type HostPort, parseHostPorts } from "./store/redis-connection.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -11,8 +14,13 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   /** host:port the gRPC server binds. */
   listen: string;
-  /** Redis URL; undefined selects the embedded in-process store. */
+  /** Redis URL; undefined (and no cluster or sentinels) selects the embedded in-process store. */
   redisUrl: string | undefined;
+  /** Redis Cluster seed nodes (REDIS_CLUSTER_NODES). */
+  redisClusterNodes: HostPort[] | undefined;
+  /** Sentinels and the monitored primary's name (REDIS_SENTINELS, REDIS_SENTINEL_MASTER). */
+  redisSentinels: HostPort[] | undefined;
+  redisSentinelMaster: string | undefined;
   maxTurns: number;
   /** Conversation TTL in seconds (fractional allowed); undefined = never expire. */
   ttlSeconds: number | undefined;
@@ -29,6 +37,18 @@ export interface Config {
   requestIdTtlSeconds: number;
   /** Connections with no call for this long are closed (GOAWAY), idle sockets included. */
   maxConnectionIdleMs: number;
+  /** Server certificate chain and key (PEM paths); both set = TLS. */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** CA bundle for client certificates (PEM path); set = mTLS, a verified client certificate required. */
+  tlsClientCa: string | undefined;
+  /** How often certificate files are re-read, so rotated certificates apply without a restart. */
+  tlsReloadMs: number;
+  /** CA bundle to verify a rediss:// server with (PEM path); default: the system's CAs. */
+  redisTlsCa: string | undefined;
+  auth: AuthMode;
+  /** Token digest -> tenant, from the tenants file (auth mode `token`). */
+  tenantTokens: ReadonlyMap<string, string> | undefined;
 }
 
 /** A day: long enough for any client's retries, short enough to keep companion keys small. */
@@ -94,12 +114,44 @@ function redisUrl(raw: string): string | undefined {
   return raw.trim();
 }
 
+function hostPorts(raw: string): HostPort[] | undefined {
+  if (raw.trim() === "") return undefined;
+  try {
+    return parseHostPorts(raw);
+  } catch (error: unknown) {
+    throw new InvalidArgumentError(`${(error as Error).message}, e.g. 10.0.0.1:6379,10.0.0.2:6379.`);
+  }
+}
+
+function sentinelMasterName(raw: string): string | undefined {
+  if (raw.trim() === "") return undefined;
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(raw.trim())) throw new InvalidArgumentError("must be a Sentinel master name like mymaster.");
+  return raw.trim();
+}
+
 function keyPrefix(raw: string): string {
   // Braces would turn part of the prefix into a Redis Cluster hash tag and break the companion-key rule.
   if (!/^[A-Za-z0-9._:@/-]{1,128}$/.test(raw)) {
     throw new InvalidArgumentError("must be 1..128 characters of letters, digits and . _ : @ / - (no spaces or braces).");
   }
   return raw;
+}
+
+/** A file path that exists and can be read now (certificates, keys, tenant files). */
+function readableFile(raw: string): string | undefined {
+  if (raw.trim() === "") return undefined;
+  try {
+    accessSync(raw, constants.R_OK);
+  } catch {
+    throw new InvalidArgumentError(`cannot read ${raw}.`);
+  }
+  return raw;
+}
+
+function authMode(raw: string): AuthMode {
+  const mode = raw.trim().toLowerCase();
+  if (!(AUTH_MODES as readonly string[]).includes(mode)) throw new InvalidArgumentError(`must be one of ${AUTH_MODES.join(", ")}.`);
+  return mode as AuthMode;
 }
 
 function logLevel(raw: string): LogLevel {
@@ -120,6 +172,9 @@ function buildCommand(): Command {
     .description("gRPC service for shared, bounded LLM conversation history")
     .addOption(option("--listen <host:port>", "CHATMEMORY_LISTEN", "address to serve gRPC on", listenAddress, "127.0.0.1:50051"))
     .addOption(option("--redis-url <url>", "REDIS_URL", "Redis URL; unset = embedded in-process store (not shared, lost on restart)", redisUrl))
+    .addOption(option("--redis-cluster-nodes <list>", "REDIS_CLUSTER_NODES", "Redis Cluster seed nodes host:port,host:port (instead of REDIS_URL)", hostPorts))
+    .addOption(option("--redis-sentinels <list>", "REDIS_SENTINELS", "Sentinels host:port,host:port (instead of REDIS_URL; with --redis-sentinel-master)", hostPorts))
+    .addOption(option("--redis-sentinel-master <name>", "REDIS_SENTINEL_MASTER", "name of the primary the Sentinels monitor", sentinelMasterName))
     .addOption(option("--max-turns <n>", "CHATMEMORY_MAX_TURNS", "turns kept per conversation; the window is max-turns * 2 messages", integerIn(1, 100_000), 10))
     .addOption(option("--ttl-seconds <s>", "CHATMEMORY_TTL_SECONDS", "expire a conversation this long after its last append (fractions allowed); unset = never", positiveSeconds))
     .addOption(option("--key-prefix <prefix>", "CHATMEMORY_KEY_PREFIX", "Redis key prefix (the Python class's default)", keyPrefix, "ractogateway:memory"))
@@ -132,6 +187,13 @@ function buildCommand(): Command {
     .addOption(option("--shutdown-grace-ms <ms>", "CHATMEMORY_SHUTDOWN_GRACE_MS", "on SIGTERM/SIGINT, how long in-flight calls may take to finish", integerIn(0, 600_000), 10_000))
     .addOption(option("--request-id-ttl-seconds <s>", "CHATMEMORY_REQUEST_ID_TTL_SECONDS", "how long an Append's request_id is remembered for idempotent retries", positiveSeconds, DEFAULT_REQUEST_ID_TTL_SECONDS))
     .addOption(option("--max-connection-idle-ms <ms>", "CHATMEMORY_MAX_CONNECTION_IDLE_MS", "close connections (idle sockets included) with no call for this long", integerIn(1000, 86_400_000), 300_000))
+    .addOption(option("--tls-cert <path>", "CHATMEMORY_TLS_CERT", "server certificate chain (PEM); with --tls-key: serve TLS", readableFile))
+    .addOption(option("--tls-key <path>", "CHATMEMORY_TLS_KEY", "server private key (PEM)", readableFile))
+    .addOption(option("--tls-client-ca <path>", "CHATMEMORY_TLS_CLIENT_CA", "CA bundle (PEM) for client certificates: require mTLS", readableFile))
+    .addOption(option("--tls-reload-ms <ms>", "CHATMEMORY_TLS_RELOAD_MS", "re-read certificate files this often (rotation without restart)", integerIn(100, 86_400_000), 60_000))
+    .addOption(option("--redis-tls-ca <path>", "CHATMEMORY_REDIS_TLS_CA", "CA bundle (PEM) to verify a rediss:// server; default: system CAs", readableFile))
+    .addOption(option("--auth <mode>", "CHATMEMORY_AUTH", `tenant scoping: ${AUTH_MODES.join(", ")} (token: bearer tokens from --tenants-file; mtls: client certificate CN)`, authMode, "none"))
+    .addOption(option("--tenants-file <path>", "CHATMEMORY_TENANTS_FILE", 'JSON {"<tenant>": {"token_sha256": ["<hex>"]}} for --auth token', readableFile))
     .addOption(option("--health-interval-ms <ms>", "CHATMEMORY_HEALTH_INTERVAL_MS", "how often the store is pinged for the health service", integerIn(50, 60_000), 500))
     .helpOption("-h, --help", "show this help")
     .allowExcessArguments(false);
@@ -159,10 +221,13 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     }
     throw error;
   }
-  const options = command.opts<Config>();
+  const options = command.opts<Config & { tenantsFile: string | undefined }>();
   const config: Config = {
     listen: options.listen,
     redisUrl: options.redisUrl,
+    redisClusterNodes: options.redisClusterNodes,
+    redisSentinels: options.redisSentinels,
+    redisSentinelMaster: options.redisSentinelMaster,
     maxTurns: options.maxTurns,
     ttlSeconds: options.ttlSeconds,
     keyPrefix: options.keyPrefix,
@@ -177,13 +242,54 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     // An empty variable parses as unset: fall back to the default rather than "never forget".
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
     maxConnectionIdleMs: options.maxConnectionIdleMs,
+    tlsCert: options.tlsCert,
+    tlsKey: options.tlsKey,
+    tlsClientCa: options.tlsClientCa,
+    tlsReloadMs: options.tlsReloadMs,
+    redisTlsCa: options.redisTlsCa,
+    auth: options.auth,
+    tenantTokens: undefined,
   };
+  checkRedisSettings(config);
+  checkSecuritySettings(config, options.tenantsFile);
   if (config.maxContentBytes > config.maxReceiveBytes) {
     throw new ConfigError(
       `CHATMEMORY_MAX_CONTENT_BYTES (${config.maxContentBytes}) must not exceed CHATMEMORY_MAX_RECEIVE_BYTES (${config.maxReceiveBytes}).`,
     );
   }
   return Object.freeze(config);
+}
+
+/** At most one way to reach Redis. */
+function checkRedisSettings(config: Config): void {
+  const ways = [config.redisUrl, config.redisClusterNodes, config.redisSentinels].filter((way) => way !== undefined);
+  if (ways.length > 1) throw new ConfigError("set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS.");
+  if ((config.redisSentinels === undefined) !== (config.redisSentinelMaster === undefined)) {
+    throw new ConfigError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together.");
+  }
+}
+
+/** TLS and tenant settings that only make sense together; loads the tenants file. */
+function checkSecuritySettings(config: Config, tenantsFile: string | undefined): void {
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError("CHATMEMORY_TLS_CERT and CHATMEMORY_TLS_KEY must be set together.");
+  }
+  if (config.tlsClientCa !== undefined && config.tlsCert === undefined) {
+    throw new ConfigError("CHATMEMORY_TLS_CLIENT_CA (mTLS) needs CHATMEMORY_TLS_CERT and CHATMEMORY_TLS_KEY.");
+  }
+  if (config.auth === "mtls" && config.tlsClientCa === undefined) {
+    throw new ConfigError("CHATMEMORY_AUTH=mtls needs CHATMEMORY_TLS_CLIENT_CA (and the server certificate and key).");
+  }
+  if (config.auth === "token") {
+    if (tenantsFile === undefined) throw new ConfigError("CHATMEMORY_AUTH=token needs CHATMEMORY_TENANTS_FILE.");
+    try {
+      config.tenantTokens = loadTenantTokens(tenantsFile);
+    } catch (error: unknown) {
+      throw new ConfigError(`CHATMEMORY_TENANTS_FILE: ${(error as Error).message}`);
+    }
+  } else if (tenantsFile !== undefined) {
+    throw new ConfigError("CHATMEMORY_TENANTS_FILE is only used with CHATMEMORY_AUTH=token.");
+  }
 }
 
 /** PEXPIRE milliseconds for a duration in seconds: rounded, at least 1 (never the Python class's EXPIRE 0). */

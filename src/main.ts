@@ -2,7 +2,9 @@
  * Process entry: configuration, logger, store, server, signals. Nothing else.
  */
 import { pino } from "pino";
+import { createTenantResolver } from "./auth/tenants.js";
 import { ConfigError, parseConfig } from "./config.js";
+import { createServerSecurity } from "./grpc/server-credentials.js";
 import { createChatMemoryServer } from "./server.js";
 import { createStore } from "./store/create-store.js";
 
@@ -40,6 +42,8 @@ async function main(): Promise<void> {
     maxReceiveBytes: config.maxReceiveBytes,
     healthIntervalMs: config.healthIntervalMs,
     maxConnectionIdleMs: config.maxConnectionIdleMs,
+    security: createServerSecurity(config),
+    resolveTenant: createTenantResolver(config.auth, config.tenantTokens),
   });
 
   // Handlers go in before the server listens: a signal that arrives right after the startup
@@ -71,10 +75,14 @@ async function main(): Promise<void> {
       address: `${host}:${port}`,
       store: store.kind,
       redis: config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl),
+      redisCluster: config.redisClusterNodes?.map(({ host, port }) => `${host}:${port}`).join(","),
+      redisSentinels: config.redisSentinels?.map(({ host, port }) => `${host}:${port}`).join(","),
       keyPrefix: config.keyPrefix,
       windowMessages: config.maxTurns * 2,
       maxTurns: config.maxTurns,
       ttlSeconds: config.ttlSeconds ?? null,
+      tls: config.tlsClientCa !== undefined ? "mtls" : config.tlsCert !== undefined ? "tls" : "off",
+      auth: config.auth,
     },
     `chatmemory listening on ${host}:${port}`,
   );

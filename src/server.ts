@@ -10,8 +10,10 @@ import { ChatMemory, file_chatmemory_v1_chatmemory } from "../gen/ts/chatmemory/
 import { file_grpc_reflection_v1_reflection } from "../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_health_v1_health } from "../gen/ts/health/v1/health_pb.js";
+import type { TenantResolver } from "./auth/tenants.js";
 import { type CallOutcome, createServiceBinding } from "./grpc/adapter.js";
 import { addReflection } from "./grpc/reflection.js";
+import type { ServerSecurity } from "./grpc/server-credentials.js";
 import { StoreHealthMonitor } from "./health/store-health-monitor.js";
 import { createChatMemoryService } from "./service/chat-memory.js";
 import type { RequestLimits } from "./service/validate.js";
@@ -29,6 +31,10 @@ export interface ChatMemoryServerOptions {
   healthIntervalMs: number;
   /** Close connections that carried no call for this long (default 5 min). */
   maxConnectionIdleMs?: number;
+  /** Transport security for listen(); default plaintext. */
+  security?: ServerSecurity;
+  /** Tenant scoping (src/auth/tenants.ts); default none. */
+  resolveTenant?: TenantResolver;
 }
 
 export interface ChatMemoryServer {
@@ -78,7 +84,7 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
     "grpc.max_connection_idle_ms": options.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
   });
 
-  const service = createChatMemoryService({ store, limits: options.limits, logger });
+  const service = createChatMemoryService({ store, limits: options.limits, logger, resolveTenant: options.resolveTenant });
   let activeCalls = 0;
   const logOutcome = logCallOutcome(logger);
   const binding = createServiceBinding(ChatMemory, service, {
@@ -117,8 +123,10 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
       return activeCalls;
     },
     async listen(address) {
+      await options.security?.ready();
+      const credentials = options.security?.credentials ?? grpc.ServerCredentials.createInsecure();
       const port = await new Promise<number>((resolve, reject) =>
-        grpcServer.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+        grpcServer.bindAsync(address, credentials, (error, boundPort) =>
           error ? reject(error) : resolve(boundPort),
         ),
       );

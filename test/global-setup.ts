@@ -18,16 +18,21 @@ const CONTAINER_IMAGE = process.env.CHATMEMORY_TEST_REDIS_IMAGE ?? "redis:7";
 async function startContainerRedis(): Promise<{ url: string; stop: () => Promise<void> } | undefined> {
   if (process.env.CHATMEMORY_TEST_NO_CONTAINERS === "1") return undefined;
   try {
-    const { GenericContainer, getContainerRuntimeClient } = await import("testcontainers");
+    const { GenericContainer, Wait, getContainerRuntimeClient } = await import("testcontainers");
     await getContainerRuntimeClient();
+    // Wait for Redis's own ready line: the default port probe execs a shell, which a minimal image lacks.
     const container = await new GenericContainer(CONTAINER_IMAGE)
       .withExposedPorts(6379)
-      .withCommand(["redis-server", "--save", "", "--appendonly", "no"])
+      .withWaitStrategy(Wait.forLogMessage("Ready to accept connections"))
+      .withStartupTimeout(30_000)
       .start();
-    // Tests talk to loopback only, whatever address the runtime reports.
+    // Tests talk to loopback only (the port is published there), whatever address the runtime reports.
     return { url: `redis://127.0.0.1:${container.getMappedPort(6379)}/0`, stop: async () => void (await container.stop()) };
   } catch (error: unknown) {
-    console.log(`[chatmemory tests] no usable container runtime (${(error as Error).message.split("\n")[0]})`);
+    const reason = (error as Error).message.split("\n")[0];
+    // CI sets this for its testcontainers run, so a broken container path fails instead of falling back.
+    if (process.env.CHATMEMORY_TEST_REQUIRE_CONTAINERS === "1") throw new Error(`testcontainers required but failed: ${reason}`);
+    console.log(`[chatmemory tests] no usable container runtime (${reason})`);
     return undefined;
   }
 }

@@ -26,6 +26,16 @@ const SETTINGS = [
   "CHATMEMORY_HEALTH_INTERVAL_MS",
   "CHATMEMORY_REQUEST_ID_TTL_SECONDS",
   "CHATMEMORY_MAX_CONNECTION_IDLE_MS",
+  "CHATMEMORY_TLS_CERT",
+  "CHATMEMORY_TLS_KEY",
+  "CHATMEMORY_TLS_CLIENT_CA",
+  "CHATMEMORY_TLS_RELOAD_MS",
+  "CHATMEMORY_REDIS_TLS_CA",
+  "CHATMEMORY_AUTH",
+  "REDIS_CLUSTER_NODES",
+  "REDIS_SENTINELS",
+  "REDIS_SENTINEL_MASTER",
+  "CHATMEMORY_TENANTS_FILE",
 ];
 
 describe("configuration", () => {
@@ -48,6 +58,9 @@ describe("configuration", () => {
     ["max batch over 1000", { CHATMEMORY_MAX_BATCH: "5000" }, [], /CHATMEMORY_MAX_BATCH/],
     ["a bad flag value", {}, ["--max-turns", "-3"], /--max-turns/],
     ["an unknown flag", {}, ["--max-turn", "3"], /--max-turn/],
+    ["two ways to reach Redis", { REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_CLUSTER_NODES: "127.0.0.1:7000" }, [], /only one of REDIS_URL/],
+    ["sentinels without a master name", { REDIS_SENTINELS: "127.0.0.1:26379" }, [], /REDIS_SENTINEL_MASTER/],
+    ["a bad cluster node", { REDIS_CLUSTER_NODES: "127.0.0.1" }, [], /REDIS_CLUSTER_NODES/],
     ["content limit above the receive limit", { CHATMEMORY_MAX_CONTENT_BYTES: "9000000" }, [], /CHATMEMORY_MAX_CONTENT_BYTES/],
   ];
   it.each(badValues)("rejects %s with exit code 2 and a message naming it", async (_label, env, args, pattern) => {

@@ -4,6 +4,7 @@
  * definition from the descriptor, with binary codecs from the generated
  * schemas, and wraps typed handlers that never see a grpc-js call object.
  */
+import type { PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import {
   create,
@@ -24,6 +25,8 @@ export interface CallContext {
   readonly signal: AbortSignal;
   readonly metadata: grpc.Metadata;
   readonly peer: string;
+  /** The verified client certificate on an mTLS connection; undefined otherwise. */
+  readonly peerCertificate: PeerCertificate | undefined;
 }
 
 type UnaryHandler<M> = M extends {
@@ -166,6 +169,9 @@ function callContext(call: grpc.ServerUnaryCall<unknown, unknown>): CallContext 
     metadata: call.metadata,
     get peer() {
       return call.getPeer();
+    },
+    get peerCertificate() {
+      return call.getAuthContext().sslPeerCertificate;
     },
   };
 }

@@ -4,7 +4,8 @@
  */
 import type { Logger } from "pino";
 import { type ChatMemory, GetHistoryResponseSchema, type Message } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
-import { EncodedMessage, type ServiceImpl } from "../grpc/adapter.js";
+import { scopedConversationId, type TenantResolver } from "../auth/tenants.js";
+import { type CallContext, EncodedMessage, type ServiceImpl } from "../grpc/adapter.js";
 import type { ChatStore, StoredMessage } from "../store/chat-store.js";
 import { encodeHistoryResponse } from "./history-response.js";
 import { requestFingerprint } from "./request-fingerprint.js";
@@ -14,6 +15,8 @@ export interface ChatMemoryServiceOptions {
   store: ChatStore;
   limits: RequestLimits;
   logger: Logger;
+  /** Who the caller is, when tenant scoping is on (src/auth/tenants.ts); default: no tenancy. */
+  resolveTenant?: TenantResolver;
   /** Clock in epoch ms for `created_at`; tests may pass their own. */
   now?: () => number;
 }
@@ -29,39 +32,47 @@ function toStoredMessage(message: Message, createdAtMs: number): StoredMessage {
 export function createChatMemoryService(options: ChatMemoryServiceOptions): ServiceImpl<typeof ChatMemory.method> {
   const { store, limits, logger } = options;
   const now = options.now ?? Date.now;
+  const resolveTenant = options.resolveTenant ?? (() => undefined);
+  // Authentication comes first (UNAUTHENTICATED before INVALID_ARGUMENT), then the id is scoped to the tenant.
+  const conversationOf = (request: { conversationId: string }, context: CallContext) =>
+    scopedConversationId(resolveTenant(context), request.conversationId);
   return {
-    async append(request) {
+    async append(request, context) {
+      const conversationId = conversationOf(request, context);
       validateAppendRequest(request, limits);
       // One server timestamp for the whole batch: order is decided by Redis, not by clocks.
       const createdAtMs = now();
       const idempotency =
         request.requestId === "" ? undefined : { requestId: request.requestId, fingerprint: requestFingerprint(request.messages) };
       const { count } = await store.append(
-        request.conversationId,
+        conversationId,
         request.messages.map((message) => toStoredMessage(message, createdAtMs)),
         idempotency,
       );
       return { count: BigInt(count) };
     },
 
-    async getHistory(request) {
+    async getHistory(request, context) {
+      const conversationId = conversationOf(request, context);
       validateConversationId(request.conversationId);
       validateLimit(request.limit);
-      const { messages, skippedCorrupt } = await store.getHistory(request.conversationId, request.limit);
+      const { messages, skippedCorrupt } = await store.getHistory(conversationId, request.limit);
       if (skippedCorrupt > 0) {
         logger.debug({ conversationId: request.conversationId, skippedCorrupt }, "skipped corrupt stored elements");
       }
       return new EncodedMessage(GetHistoryResponseSchema, encodeHistoryResponse(messages));
     },
 
-    async clear(request) {
+    async clear(request, context) {
+      const conversationId = conversationOf(request, context);
       validateConversationId(request.conversationId);
-      return { deleted: await store.clear(request.conversationId) };
+      return { deleted: await store.clear(conversationId) };
     },
 
-    async count(request) {
+    async count(request, context) {
+      const conversationId = conversationOf(request, context);
       validateConversationId(request.conversationId);
-      return { count: BigInt(await store.count(request.conversationId)) };
+      return { count: BigInt(await store.count(conversationId)) };
     },
   };
 }

@@ -1,9 +1,11 @@
 /** Picks the store from the configuration: Redis when a URL is set, else the embedded memory store. */
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { type Config, secondsToPexpireMs, ttlMilliseconds } from "../config.js";
 import type { ChatStore, WindowPolicy } from "./chat-store.js";
 import { MemoryChatStore } from "./memory-chat-store.js";
 import { RedisChatStore } from "./redis-chat-store.js";
+import type { RedisTarget } from "./redis-connection.js";
 
 export function windowPolicy(config: Pick<Config, "maxTurns" | "ttlSeconds" | "requestIdTtlSeconds">): WindowPolicy {
   return {
@@ -13,15 +15,27 @@ export function windowPolicy(config: Pick<Config, "maxTurns" | "ttlSeconds" | "r
   };
 }
 
+/** Where Redis is, from the configuration; undefined = no Redis (the embedded store). */
+export function redisTarget(config: Pick<Config, "redisUrl" | "redisClusterNodes" | "redisSentinels" | "redisSentinelMaster">): RedisTarget | undefined {
+  if (config.redisUrl !== undefined) return { kind: "standalone", url: config.redisUrl };
+  if (config.redisClusterNodes !== undefined) return { kind: "cluster", nodes: config.redisClusterNodes };
+  if (config.redisSentinels !== undefined && config.redisSentinelMaster !== undefined) {
+    return { kind: "sentinel", sentinels: config.redisSentinels, masterName: config.redisSentinelMaster };
+  }
+  return undefined;
+}
+
 export async function createStore(config: Readonly<Config>, logger: Logger): Promise<ChatStore> {
   const window = windowPolicy(config);
-  if (config.redisUrl === undefined) return new MemoryChatStore({ window });
+  const target = redisTarget(config);
+  if (target === undefined) return new MemoryChatStore({ window });
   const store = new RedisChatStore({
-    url: config.redisUrl,
+    target,
     keyPrefix: config.keyPrefix,
     window,
     connections: config.redisConnections,
     commandTimeoutMs: config.redisTimeoutMs,
+    tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
     logger,
   });
   if (!(await store.waitUntilReady(Math.max(config.redisTimeoutMs, 2000)))) {

@@ -3,7 +3,6 @@
  * per conversation under `<keyPrefix>:<conversationId>`, one JSON element per
  * message. Connections are made once and shared by every request.
  */
-import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import {
   type AppendIdempotency,
@@ -16,25 +15,25 @@ import {
 } from "./chat-store.js";
 import { decodeStoredWindow, encodeStoredMessage } from "./message-codec.js";
 import { toStoreError } from "./redis-errors.js";
+import { openRedisConnection, type RedisConnection, type RedisTarget } from "./redis-connection.js";
 import { conversationKeys, defineScriptCommands, listKey } from "./redis-scripts.js";
 
 export interface RedisChatStoreOptions {
-  url: string;
+  target: RedisTarget;
   keyPrefix: string;
   window: WindowPolicy;
   /** How many connections to open; requests are spread over them round-robin. */
   connections: number;
   /** Every Redis command fails after this long (then UNAVAILABLE), so no call hangs on a stuck Redis. */
   commandTimeoutMs: number;
+  /** PEM CA bundle to verify a rediss:// server with; default: the system's CAs. */
+  tlsCa?: string | Buffer | undefined;
   logger: Logger;
 }
 
-/** Upper bound for reconnect back-off, so a returning Redis is picked up within about a second. */
-const MAX_RECONNECT_DELAY_MS = 500;
-
 export class RedisChatStore implements ChatStore {
   readonly kind = "redis";
-  readonly #clients: Redis[];
+  readonly #clients: RedisConnection[];
   readonly #keyPrefix: string;
   readonly #window: WindowPolicy;
   #next = 0;
@@ -42,19 +41,8 @@ export class RedisChatStore implements ChatStore {
   constructor(options: RedisChatStoreOptions) {
     this.#keyPrefix = options.keyPrefix;
     this.#window = options.window;
-    const redisOptions: RedisOptions = {
-      enableAutoPipelining: true,
-      // Fail fast while disconnected instead of queueing: callers get UNAVAILABLE and can retry elsewhere.
-      enableOfflineQueue: false,
-      // Never replay a command after a dropped connection: an Append may already have run.
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs,
-      connectTimeout: Math.max(options.commandTimeoutMs, 1000),
-      retryStrategy: (attempt: number) => Math.min(attempt * 50, MAX_RECONNECT_DELAY_MS),
-      connectionName: "chatmemory",
-    };
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
-      const client = new Redis(options.url, redisOptions);
+      const client = openRedisConnection(options.target, { commandTimeoutMs: options.commandTimeoutMs, tlsCa: options.tlsCa });
       defineScriptCommands(client);
       // ioredis emits 'error' on every failed reconnect; health reports the outage, so keep this at debug.
       client.on("error", (error: Error) => options.logger.debug({ err: error, connection: index }, "redis connection error"));
@@ -64,7 +52,7 @@ export class RedisChatStore implements ChatStore {
 
   /** Resolves once every connection is ready, or after `timeoutMs` (the health monitor reports the rest). */
   async waitUntilReady(timeoutMs: number): Promise<boolean> {
-    const ready = (client: Redis) =>
+    const ready = (client: RedisConnection) =>
       client.status === "ready" ? Promise.resolve() : new Promise<void>((resolve) => client.once("ready", resolve));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => {
@@ -77,8 +65,8 @@ export class RedisChatStore implements ChatStore {
     }
   }
 
-  #client(): Redis {
-    const client = this.#clients[this.#next] as Redis;
+  #client(): RedisConnection {
+    const client = this.#clients[this.#next] as RedisConnection;
     this.#next = (this.#next + 1) % this.#clients.length;
     return client;
   }

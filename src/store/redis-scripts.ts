@@ -9,7 +9,7 @@
  *   KEYS[2] {<prefix>:<id>}:request-ids   Hash request_id -> "<count>:<fingerprint>"
  *   KEYS[3] {<prefix>:<id>}:request-expiry  Sorted set request_id -> expiry (epoch ms)
  */
-import type { Redis, Result } from "ioredis";
+import type { Cluster, Redis, Result } from "ioredis";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -93,7 +93,7 @@ export function conversationKeys(keyPrefix: string, conversationId: string): [li
 }
 
 /** Registers the scripts as commands on a connection: EVALSHA, falling back to EVAL after a Redis restart. */
-export function defineScriptCommands(client: Redis): void {
+export function defineScriptCommands(client: Redis | Cluster): void {
   client.defineCommand("chatmemoryAppend", { numberOfKeys: 3, lua: APPEND_LUA });
   client.defineCommand("chatmemoryClear", { numberOfKeys: 3, lua: CLEAR_LUA });
 }

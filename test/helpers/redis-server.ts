@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -25,6 +25,10 @@ export interface RedisServerOptions {
   /** Durable mode (appendonly yes, appendfsync always) for crash tests. */
   durable?: boolean;
   port?: number;
+  /** Serve TLS only (rediss://) with this certificate; clients are not asked for one. */
+  tls?: { cert: string; key: string; ca: string; caPem: Buffer };
+  /** More redis-server arguments (cluster mode, replication, ...). */
+  extraArgs?: string[];
 }
 
 export class RedisServerProcess {
@@ -32,17 +36,26 @@ export class RedisServerProcess {
   readonly url: string;
   readonly #dir: string;
   readonly #durable: boolean;
+  readonly #tls: RedisServerOptions["tls"];
+  readonly #extraArgs: string[];
   #child: ChildProcess | undefined;
 
-  private constructor(port: number, durable: boolean) {
+  private constructor(port: number, durable: boolean, tls: RedisServerOptions["tls"], extraArgs: string[]) {
     this.port = port;
-    this.url = `redis://127.0.0.1:${port}/0`;
+    this.url = `${tls ? "rediss" : "redis"}://127.0.0.1:${port}/0`;
     this.#durable = durable;
+    this.#tls = tls;
+    this.#extraArgs = extraArgs;
     this.#dir = mkdtempSync(join(tmpdir(), "chatmemory-redis-"));
   }
 
+  /** ioredis options for a client of this server (the test CA for TLS). */
+  get clientOptions(): RedisOptions {
+    return this.#tls ? { tls: { ca: this.#tls.caPem } } : {};
+  }
+
   static async start(options: RedisServerOptions = {}): Promise<RedisServerProcess> {
-    const server = new RedisServerProcess(options.port ?? (await freePort()), options.durable ?? false);
+    const server = new RedisServerProcess(options.port ?? (await freePort()), options.durable ?? false, options.tls, options.extraArgs ?? []);
     await server.start();
     return server;
   }
@@ -52,9 +65,13 @@ export class RedisServerProcess {
     const persistence = this.#durable
       ? ["--appendonly", "yes", "--appendfsync", "always"]
       : ["--appendonly", "no"];
+    const listen = this.#tls
+      ? ["--port", "0", "--tls-port", String(this.port), "--tls-cert-file", this.#tls.cert, "--tls-key-file", this.#tls.key,
+         "--tls-ca-cert-file", this.#tls.ca, "--tls-auth-clients", "no"]
+      : ["--port", String(this.port)];
     const child = spawn(
       "redis-server",
-      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--dir", this.#dir, "--daemonize", "no", ...persistence],
+      [...listen, "--bind", "127.0.0.1", "--save", "", "--dir", this.#dir, "--daemonize", "no", ...persistence, ...this.#extraArgs],
       { stdio: "ignore" },
     );
     this.#child = child;
@@ -62,7 +79,7 @@ export class RedisServerProcess {
       child.once("exit", (code) => reject(new Error(`redis-server exited early (code ${code})`))),
     );
     exited.catch(() => {});
-    await Promise.race([waitForPing(this.url, 10_000), exited]);
+    await Promise.race([waitForPing(this.url, 10_000, this.clientOptions), exited]);
   }
 
   /** SIGKILL, as a crash: no shutdown save, connections dropped at once. */
@@ -81,7 +98,7 @@ export class RedisServerProcess {
 
   /** A fresh ioredis client for raw commands in tests (caller quits it). */
   client(): Redis {
-    return new Redis(this.url, { maxRetriesPerRequest: 1 });
+    return new Redis(this.url, { maxRetriesPerRequest: 1, ...this.clientOptions });
   }
 
   async stop(): Promise<void> {
@@ -101,10 +118,10 @@ export class RedisServerProcess {
 }
 
 /** Resolves once Redis at `url` answers PING; rejects after `timeoutMs`. */
-export async function waitForPing(url: string, timeoutMs: number): Promise<void> {
+export async function waitForPing(url: string, timeoutMs: number, options: RedisOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500 });
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 500, ...options });
     client.on("error", () => {});
     try {
       await client.connect();

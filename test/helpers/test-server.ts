@@ -5,19 +5,26 @@
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
-import { type ChatMemoryClient, createChatMemoryClient } from "../../src/client.js";
+import type { TenantResolver } from "../../src/auth/tenants.js";
+import { type ChatMemoryClient, type ChatMemoryClientOptions, createChatMemoryClient } from "../../src/client.js";
 import { DEFAULT_REQUEST_ID_TTL_SECONDS } from "../../src/config.js";
+import type { ServerSecurity } from "../../src/grpc/server-credentials.js";
 import { type ChatMemoryServer, createChatMemoryServer } from "../../src/server.js";
 import type { ChatStore } from "../../src/store/chat-store.js";
 import { windowPolicy } from "../../src/store/create-store.js";
 import { MemoryChatStore } from "../../src/store/memory-chat-store.js";
 import { RedisChatStore } from "../../src/store/redis-chat-store.js";
+import type { HostPort, RedisTarget } from "../../src/store/redis-connection.js";
 
 export type StoreKind = "memory" | "redis";
 
 export interface TestServerOptions {
   store: StoreKind;
   redisUrl?: string;
+  /** Redis Cluster seed nodes, instead of redisUrl. */
+  redisClusterNodes?: HostPort[];
+  /** Sentinels and the primary's name, instead of redisUrl. */
+  redisSentinels?: { sentinels: HostPort[]; masterName: string };
   keyPrefix?: string;
   maxTurns?: number;
   ttlSeconds?: number;
@@ -27,6 +34,12 @@ export interface TestServerOptions {
   maxReceiveBytes?: number;
   redisTimeoutMs?: number;
   healthIntervalMs?: number;
+  /** CA for a rediss:// test Redis. */
+  redisTlsCa?: Buffer;
+  security?: ServerSecurity;
+  resolveTenant?: TenantResolver;
+  /** Options for the ready-made client (TLS credentials, bearer token, ...). */
+  clientOptions?: Omit<ChatMemoryClientOptions, "address">;
 }
 
 export interface TestServer {
@@ -47,13 +60,21 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
   });
   if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100 });
-  if (!options.redisUrl) throw new Error("redis store needs redisUrl");
+  const target: RedisTarget | undefined = options.redisClusterNodes
+    ? { kind: "cluster", nodes: options.redisClusterNodes }
+    : options.redisSentinels
+      ? { kind: "sentinel", ...options.redisSentinels }
+      : options.redisUrl
+        ? { kind: "standalone", url: options.redisUrl }
+        : undefined;
+  if (!target) throw new Error("redis store needs redisUrl, redisClusterNodes or redisSentinels");
   return new RedisChatStore({
-    url: options.redisUrl,
+    target,
     keyPrefix,
     window,
     connections: 1,
     commandTimeoutMs: options.redisTimeoutMs ?? 1000,
+    tlsCa: options.redisTlsCa,
     logger: testLogger,
   });
 }
@@ -68,10 +89,18 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     limits: { maxBatch: options.maxBatch ?? 100, maxContentBytes: options.maxContentBytes ?? 1024 * 1024 },
     maxReceiveBytes: options.maxReceiveBytes ?? 8 * 1024 * 1024,
     healthIntervalMs: options.healthIntervalMs ?? 100,
+    security: options.security,
+    resolveTenant: options.resolveTenant,
   });
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
-  const client = createChatMemoryClient({ address });
+  // Retries off unless a test asks: these tests observe the server's answer to each call (fault
+  // timings, status codes); the retry policy itself is tested in client-retry.test.ts.
+  const client = createChatMemoryClient({
+    address,
+    ...options.clientOptions,
+    channelOptions: { "grpc.enable_retries": 0, ...options.clientOptions?.channelOptions },
+  });
   return {
     address,
     keyPrefix,

@@ -1,0 +1,143 @@
+"""The generated Python stubs and the ChatMemory wrapper against a live server."""
+
+import socket
+import time
+from collections.abc import Callable
+from importlib import resources
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from chatmemory import ChatMemory
+from chatmemory.v1 import chatmemory_pb2 as pb
+from chatmemory.v1 import chatmemory_pb2_grpc
+
+TIMEOUT = 5.0
+
+
+def test_append_get_history_count_clear(stub: chatmemory_pb2_grpc.ChatMemoryStub, conversation_id: str) -> None:
+    before = time.time() - 1
+    sent = [
+        pb.Message(role="user", content="What is the capital of France?"),
+        pb.Message(role="assistant", content="Paris. 巴黎 🗼", name="geo-bot", metadata={"model": "m1"}),
+    ]
+    appended = stub.Append(pb.AppendRequest(conversation_id=conversation_id, messages=sent), timeout=TIMEOUT)
+    assert appended.count == 2
+
+    history = stub.GetHistory(pb.GetHistoryRequest(conversation_id=conversation_id), timeout=TIMEOUT)
+    assert len(history.messages) == 2
+    for got, want in zip(history.messages, sent):
+        assert got.HasField("created_at")
+        assert before <= got.created_at.ToMilliseconds() / 1000 <= time.time() + 1
+        assert got.created_at.nanos % 1_000_000 == 0, "created_at has millisecond precision"
+        without_time = pb.Message()
+        without_time.CopyFrom(got)
+        without_time.ClearField("created_at")
+        assert without_time == want
+
+    newest = stub.GetHistory(pb.GetHistoryRequest(conversation_id=conversation_id, limit=1), timeout=TIMEOUT)
+    assert [m.content for m in newest.messages] == ["Paris. 巴黎 🗼"]
+
+    assert stub.Count(pb.CountRequest(conversation_id=conversation_id), timeout=TIMEOUT).count == 2
+    assert stub.Clear(pb.ClearRequest(conversation_id=conversation_id), timeout=TIMEOUT).deleted is True
+    assert stub.Count(pb.CountRequest(conversation_id=conversation_id), timeout=TIMEOUT).count == 0
+    assert stub.Clear(pb.ClearRequest(conversation_id=conversation_id), timeout=TIMEOUT).deleted is False
+
+
+INVALID_CALLS: dict[str, tuple[Callable[[chatmemory_pb2_grpc.ChatMemoryStub, str], object], str]] = {
+    "bad conversation_id": (
+        lambda stub, _: stub.Append(
+            pb.AppendRequest(conversation_id="has spaces", messages=[pb.Message(role="user", content="hi")]), timeout=TIMEOUT
+        ),
+        "conversation_id",
+    ),
+    "bad role": (
+        lambda stub, cid: stub.Append(
+            pb.AppendRequest(
+                conversation_id=cid,
+                messages=[pb.Message(role="user", content="fine"), pb.Message(role="wizard", content="not a role")],
+            ),
+            timeout=TIMEOUT,
+        ),
+        "messages[1].role",
+    ),
+    "no messages": (lambda stub, cid: stub.Append(pb.AppendRequest(conversation_id=cid), timeout=TIMEOUT), "messages"),
+    "negative limit": (
+        lambda stub, cid: stub.GetHistory(pb.GetHistoryRequest(conversation_id=cid, limit=-1), timeout=TIMEOUT),
+        "limit",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_CALLS))
+def test_invalid_argument(stub: chatmemory_pb2_grpc.ChatMemoryStub, conversation_id: str, case: str) -> None:
+    call, field = INVALID_CALLS[case]
+    with pytest.raises(grpc.RpcError) as raised:
+        call(stub, conversation_id)
+    error = raised.value
+    assert isinstance(error, grpc.Call)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (error.details() or "")
+    # A rejected batch stores nothing, not even its valid first message.
+    assert stub.Count(pb.CountRequest(conversation_id=conversation_id), timeout=TIMEOUT).count == 0
+
+
+def test_deadlines(stub: chatmemory_pb2_grpc.ChatMemoryStub, conversation_id: str) -> None:
+    # A peer that accepts the connection and never answers (a hung server): the call ends at its
+    # deadline rather than hanging. (A deadline that is over before the call is no test: grpcio
+    # still sends the call, and a fast enough answer wins the race.)
+    with socket.create_server(("127.0.0.1", 0)) as silent, grpc.insecure_channel(
+        f"127.0.0.1:{silent.getsockname()[1]}"
+    ) as channel:
+        hung = chatmemory_pb2_grpc.ChatMemoryStub(channel)
+        started = time.monotonic()
+        with pytest.raises(grpc.RpcError) as raised:
+            hung.Count(pb.CountRequest(conversation_id=conversation_id), timeout=0.3)
+        elapsed = time.monotonic() - started
+        assert isinstance(raised.value, grpc.Call)
+        assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert 0.25 <= elapsed < 3, elapsed
+    # With time to spare the live server answers.
+    assert stub.Count(pb.CountRequest(conversation_id=conversation_id), timeout=TIMEOUT).count == 0
+
+
+def test_health(channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "chatmemory.v1.ChatMemory"):
+        response = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=TIMEOUT)
+        assert response.status == health_pb2.HealthCheckResponse.SERVING
+    with pytest.raises(grpc.RpcError) as raised:
+        health.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=TIMEOUT)
+    assert isinstance(raised.value, grpc.Call)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_wrapper_has_the_python_class_methods(address: str, conversation_id: str) -> None:
+    with ChatMemory(address) as memory:
+        assert memory.append(conversation_id, "user", "Hello") == 1
+        assert memory.append(conversation_id, "tool", "42", name="calc", tool_call_id="call-1", metadata={"k": "v"}) == 2
+        # The same request_id again (a retry) stores nothing new and returns the first call's count.
+        for _ in range(2):
+            assert memory.append(conversation_id, "user", "once", request_id="retry-test-1") == 3
+        assert memory.count(conversation_id) == 3
+        assert memory.get_history(conversation_id) == [
+            {"role": "user", "content": "Hello"},
+            {"role": "tool", "content": "42", "name": "calc", "tool_call_id": "call-1", "metadata": {"k": "v"}},
+            {"role": "user", "content": "once"},
+        ]
+        assert memory.get_history(conversation_id, limit=1)[0]["content"] == "once"
+        assert memory.clear(conversation_id) is True
+        assert memory.count(conversation_id) == 0
+        assert memory.get_history(conversation_id) == []
+        with pytest.raises(grpc.RpcError) as raised:
+            memory.append(conversation_id, "wizard", "not a role")
+        assert isinstance(raised.value, grpc.Call)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_package_ships_type_stubs() -> None:
+    generated = resources.files("chatmemory.v1")
+    for stub_file in ("chatmemory_pb2.pyi", "chatmemory_pb2_grpc.pyi"):
+        assert generated.joinpath(stub_file).is_file(), stub_file
+    assert resources.files("chatmemory").joinpath("py.typed").is_file()

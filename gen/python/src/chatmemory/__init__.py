@@ -1,0 +1,9 @@
+"""Python client for the ChatMemory gRPC service.
+
+- `chatmemory.v1`: the generated messages (`chatmemory_pb2`) and gRPC stubs (`chatmemory_pb2_grpc`).
+- `chatmemory.ChatMemory`: a small wrapper with the Python `RedisChatMemory` class's method names.
+"""
+
+from chatmemory.memory import CHANNEL_OPTIONS, RETRY_SERVICE_CONFIG, ChatMemory, HistoryMessage
+
+__all__ = ["CHANNEL_OPTIONS", "RETRY_SERVICE_CONFIG", "ChatMemory", "HistoryMessage"]

@@ -1,0 +1,140 @@
+"""ChatMemory: the service's four RPCs under the method names of the Python `RedisChatMemory`
+class (`append`, `get_history`, `clear`, `count`), so its callers switch by changing one import.
+
+The difference callers see: the history lives in the ChatMemory service (window, TTL and key
+prefix are the server's settings), and failures raise `grpc.RpcError` with a status code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TypedDict
+
+import grpc
+
+from chatmemory.v1 import chatmemory_pb2, chatmemory_pb2_grpc
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+DEFAULT_TIMEOUT_SECONDS = 5.0
+
+# The TypeScript client's policy (src/client.ts): retry UNAVAILABLE (Redis down, a replica
+# draining) up to 4 attempts with jittered backoff, through gRPC's standard service config rather
+# than a loop of our own. Retries resend the same request: an Append with a request_id is stored
+# once however often it is retried; without one, a retried Append may store its messages twice.
+RETRY_SERVICE_CONFIG = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{"service": "chatmemory.v1.ChatMemory"}],
+                "retryPolicy": {
+                    "maxAttempts": 4,
+                    "initialBackoff": "0.1s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+
+CHANNEL_OPTIONS: list[tuple[str, str | int]] = [
+    ("grpc.service_config", RETRY_SERVICE_CONFIG),
+    ("grpc.enable_retries", 1),
+    # Ping every 30 s while calls are in flight, so a dead connection fails within ~40 s; the
+    # server accepts pings every 10 s or slower.
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    # Reconnect within about a second after a replica restarts, so the retries meet a live server.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+class _RequiredFields(TypedDict):
+    role: str
+    content: str
+
+
+class HistoryMessage(_RequiredFields, total=False):
+    """One message as `get_history` returns it: the optional fields are present only when set."""
+
+    name: str
+    tool_call_id: str
+    metadata: dict[str, str]
+
+
+class ChatMemory:
+    """A ChatMemory client with one shared channel; close it (or use `with`) when done."""
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        """`timeout` is each call's deadline in seconds; pass `channel` for TLS or other options."""
+        self._channel = channel if channel is not None else grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self._stub = chatmemory_pb2_grpc.ChatMemoryStub(self._channel)
+        self._timeout = timeout
+
+    def append(
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        *,
+        name: str = "",
+        tool_call_id: str = "",
+        metadata: Mapping[str, str] | None = None,
+        request_id: str = "",
+    ) -> int:
+        """Appends one message; returns how many messages the conversation holds after the trim.
+
+        `request_id` (e.g. `str(uuid.uuid4())`, the same for every retry of this append) makes it
+        idempotent: a repeat stores nothing new and returns the first call's count.
+        """
+        message = chatmemory_pb2.Message(
+            role=role, content=content, name=name, tool_call_id=tool_call_id, metadata=dict(metadata or {})
+        )
+        request = chatmemory_pb2.AppendRequest(conversation_id=conversation_id, messages=[message], request_id=request_id)
+        return self._stub.Append(request, timeout=self._timeout).count
+
+    def get_history(self, conversation_id: str, limit: int = 0) -> list[HistoryMessage]:
+        """The conversation's messages, oldest first (`limit` > 0: only the newest `limit`)."""
+        request = chatmemory_pb2.GetHistoryRequest(conversation_id=conversation_id, limit=limit)
+        response = self._stub.GetHistory(request, timeout=self._timeout)
+        return [_as_dict(message) for message in response.messages]
+
+    def clear(self, conversation_id: str) -> bool:
+        """Deletes the conversation; True when it held anything."""
+        return self._stub.Clear(chatmemory_pb2.ClearRequest(conversation_id=conversation_id), timeout=self._timeout).deleted
+
+    def count(self, conversation_id: str) -> int:
+        """Number of stored messages (0 for an unknown or expired conversation)."""
+        return self._stub.Count(chatmemory_pb2.CountRequest(conversation_id=conversation_id), timeout=self._timeout).count
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> ChatMemory:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _as_dict(message: chatmemory_pb2.Message) -> HistoryMessage:
+    result: HistoryMessage = {"role": message.role, "content": message.content}
+    if message.name:
+        result["name"] = message.name
+    if message.tool_call_id:
+        result["tool_call_id"] = message.tool_call_id
+    if message.metadata:
+        result["metadata"] = dict(message.metadata)
+    return result

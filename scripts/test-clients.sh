@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# `npm run test:clients`: every shipped client path against one live server, in one run:
+#   1. starts redis-server (free loopback port, own temp dir) and the built server against it,
+#      waits for health SERVING and exports CHATMEMORY_ADDRESS;
+#   2. Go: the live `go test` suite and the README example (clients/go);
+#   3. Python: installs gen/python into the tools venv, mypy --strict against its .pyi stubs,
+#      pytest (clients/python), the example;
+#   4. grpcurl: the README's commands, checked (scripts/check-grpcurl.sh);
+#   5. TypeScript: packs the package, installs it into a scratch project, type-checks and runs the
+#      README example there; then the polyglot interop test (clients/interop.test.ts).
+# Then stops everything. Needs `npm ci` and `npm run tools` first. Every part runs even when an
+# earlier one failed; the exit code is non-zero if any did. Per-part timings and test totals go
+# to test-results/clients-summary.txt (.ci/run prints it).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+for tool in .tools/bin/grpcurl .tools/venv/bin/python; do
+  [ -x "$tool" ] || { echo "missing $tool: run npm run tools first" >&2; exit 1; }
+done
+export PATH="$root/node_modules/.bin:$root/.tools/bin:$PATH"
+export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
+python="$root/.tools/venv/bin/python"
+mkdir -p test-results
+summary="$root/test-results/clients-summary.txt"
+: >"$summary"
+work="$(mktemp -d "${TMPDIR:-/tmp}/chatmemory-clients-XXXXXX")"
+redis_pid="" server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+failed=()
+part_started=0
+part() { printf '\n--- %s\n' "$1"; part_started=$SECONDS; }
+# Records a part's result and duration: `finish NAME STATUS`.
+finish() {
+  local took=$((SECONDS - part_started))
+  if [ "$2" -eq 0 ]; then echo "$1: ok (${took}s)" | tee -a "$summary"; else echo "$1: FAILED (${took}s)" | tee -a "$summary"; failed+=("$1"); fi
+}
+# Prints "NAME: N passed, N failed, N skipped" for a test log, counting lines that match each pattern.
+totals() {
+  local name="$1" log="$2" pass="$3" fail="$4" skip="$5"
+  echo "$name: $(grep -cE "$pass" "$log" || true) passed, $(grep -cE "$fail" "$log" || true) failed, $(grep -cE "$skip" "$log" || true) skipped" | tee -a "$summary"
+}
+free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'; }
+
+part "server: build, Redis, ChatMemory"
+npm run --silent build
+redis_port="$(free_port)"
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --daemonize no >"$work/redis.log" 2>&1 &
+redis_pid=$!
+CHATMEMORY_LISTEN=127.0.0.1:0 REDIS_URL="redis://127.0.0.1:${redis_port}/0" CHATMEMORY_KEY_PREFIX=clients-test \
+  node dist/src/main.js >"$work/server.log" 2>&1 &
+server_pid=$!
+address=""
+for _ in $(seq 1 100); do
+  address="$(sed -n 's/.*"msg":"chatmemory listening.*"address":"\([^"]*\)".*/\1/p; s/.*"address":"\([^"]*\)".*"msg":"chatmemory listening.*/\1/p' "$work/server.log" | head -n1)"
+  [ -n "$address" ] && break
+  sleep 0.1
+done
+[ -n "$address" ] || { echo "server did not start:"; cat "$work/server.log"; exit 1; }
+serving=""
+for _ in $(seq 1 100); do
+  if grpcurl -plaintext -max-time 1 -d '{"service": "chatmemory.v1.ChatMemory"}' "$address" grpc.health.v1.Health/Check 2>/dev/null | grep -q '"SERVING"'; then
+    serving=yes
+    break
+  fi
+  sleep 0.1
+done
+[ -n "$serving" ] || { echo "server at $address never reported SERVING:"; cat "$work/server.log" "$work/redis.log"; exit 1; }
+export CHATMEMORY_ADDRESS="$address"
+echo "ChatMemory at $CHATMEMORY_ADDRESS (Redis on 127.0.0.1:${redis_port}): SERVING"
+finish "server start" 0
+
+part "Go: go test (live) and the example"
+set +e
+(cd clients/go && go test -count=1 -v ./... 2>&1) | tee "$work/go-test.log"
+status=${PIPESTATUS[0]}
+totals "go" "$work/go-test.log" '^ *--- PASS' '^ *--- FAIL' '^ *--- SKIP'
+finish "go test" "$status"
+part_started=$SECONDS
+(cd clients/go && go run ./example 2>&1) | tee "$work/go-example.log"
+example=${PIPESTATUS[0]}
+set -e
+grep -q "count after append: 2" "$work/go-example.log" && grep -q "cleared: true" "$work/go-example.log" || example=1
+finish "go example" "$example"
+
+part "Python: install the package, type-check against its stubs, pytest (live) and the example"
+set +e
+"$python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall ./gen/python
+install=$?
+"$python" -m mypy --config-file clients/python/mypy.ini clients/python
+typecheck=$?
+"$python" -m pytest clients/python -v -p no:cacheprovider 2>&1 | tee "$work/pytest.log"
+status=${PIPESTATUS[0]}
+# pytest exits 5 when it collected no tests: that is a failure here, not a pass.
+[ "$status" -eq 5 ] && echo "pytest collected no tests"
+[ "$install" -ne 0 ] && status=1
+[ "$typecheck" -ne 0 ] && status=1
+totals "pytest" "$work/pytest.log" ' PASSED( |$)' ' (FAILED|ERROR)( |$)' ' SKIPPED( |$)'
+finish "pytest" "$status"
+part_started=$SECONDS
+"$python" clients/python/example.py 2>&1 | tee "$work/py-example.log"
+example=${PIPESTATUS[0]}
+set -e
+grep -q "count after append: 2" "$work/py-example.log" && grep -q "rejected: INVALID_ARGUMENT" "$work/py-example.log" \
+  && grep -q "cleared: True" "$work/py-example.log" || example=1
+finish "python example" "$example"
+
+part "grpcurl: the README's commands, no proto files"
+set +e
+bash scripts/check-grpcurl.sh "$address"
+status=$?
+set -e
+finish "grpcurl" "$status"
+
+part "TypeScript: the packed package in a scratch project, then polyglot interop"
+set +e
+(
+  set -e
+  npm pack --silent --pack-destination "$work" >/dev/null
+  mkdir "$work/consumer" && cd "$work/consumer"
+  echo '{ "name": "consumer", "private": true, "type": "module" }' >package.json
+  npm install --silent --no-audit --no-fund --prefer-offline "$work"/chatmemory-*.tgz
+  cp "$root/clients/typescript/example.ts" .
+  # Resolves "chatmemory/client" through the installed package's exports and its .d.ts files.
+  tsc --noEmit --strict --target es2023 --module nodenext --moduleResolution nodenext \
+    --typeRoots "$root/node_modules/@types" --types node example.ts
+  node example.ts
+) 2>&1 | tee "$work/ts-example.log"
+example=${PIPESTATUS[0]}
+grep -q "count after append: 2n" "$work/ts-example.log" && grep -q "rejected: INVALID_ARGUMENT" "$work/ts-example.log" \
+  && grep -q "cleared: true" "$work/ts-example.log" || example=1
+finish "typescript package example" "$example"
+
+part_started=$SECONDS
+(cd clients/go && go build -o "$work/interop-go" ./interop)
+build=$?
+CHATMEMORY_GO_INTEROP="$work/interop-go" CHATMEMORY_PYTHON="$python" vitest run --config vitest.clients.config.ts
+status=$?
+set -e
+[ "$build" -ne 0 ] && status=1
+node -e '
+  const r = require("./test-results/vitest-clients.json");
+  console.log(`interop: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
+' | tee -a "$summary" || status=1
+finish "interop" "$status"
+
+if [ "${#failed[@]}" -ne 0 ]; then
+  echo "client checks failed: ${failed[*]}"
+  exit 1
+fi
+echo "all client checks passed"

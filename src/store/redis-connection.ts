@@ -1,0 +1,79 @@
+/**
+ * Opens ioredis connections for the three ways Redis is deployed: one server
+ * (REDIS_URL), Redis Cluster (REDIS_CLUSTER_NODES) and Sentinel
+ * (REDIS_SENTINELS + REDIS_SENTINEL_MASTER). All share the settings that keep
+ * calls bounded: fail fast while disconnected, never replay a command after a
+ * dropped connection (an Append may already have run), a timeout per command.
+ */
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export type RedisTarget =
+  | { kind: "standalone"; url: string }
+  | { kind: "cluster"; nodes: HostPort[] }
+  | { kind: "sentinel"; sentinels: HostPort[]; masterName: string };
+
+export type RedisConnection = Redis | Cluster;
+
+export interface RedisConnectionSettings {
+  commandTimeoutMs: number;
+  /** PEM CA bundle for TLS to Redis (rediss://); default: the system's CAs. */
+  tlsCa?: string | Buffer;
+}
+
+/** Upper bound for reconnect back-off, so a returning Redis is picked up within about a second. */
+const MAX_RECONNECT_DELAY_MS = 500;
+const reconnectDelay = (attempt: number) => Math.min(attempt * 50, MAX_RECONNECT_DELAY_MS);
+
+function connectionOptions(settings: RedisConnectionSettings): RedisOptions {
+  return {
+    // Fail fast while disconnected instead of queueing: callers get UNAVAILABLE and can retry elsewhere.
+    enableOfflineQueue: false,
+    // Never replay a command after a dropped connection: an Append may already have run.
+    maxRetriesPerRequest: 0,
+    commandTimeout: settings.commandTimeoutMs,
+    connectTimeout: Math.max(settings.commandTimeoutMs, 1000),
+    retryStrategy: reconnectDelay,
+    connectionName: "chatmemory",
+  };
+}
+
+/** Parses `host:port,host:port` (REDIS_CLUSTER_NODES, REDIS_SENTINELS); throws on a bad entry. */
+export function parseHostPorts(raw: string): HostPort[] {
+  const entries = raw.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+  if (entries.length === 0) throw new Error("expected host:port[,host:port...]");
+  return entries.map((entry) => {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (!match?.[1] || port < 1 || port > 65535) throw new Error(`${JSON.stringify(entry)} is not host:port`);
+    return { host: match[1].replace(/^\[|\]$/g, ""), port };
+  });
+}
+
+export function openRedisConnection(target: RedisTarget, settings: RedisConnectionSettings): RedisConnection {
+  const options = connectionOptions(settings);
+  switch (target.kind) {
+    case "standalone": {
+      // rediss:// turns TLS on in ioredis; a private CA is added here.
+      const tls = settings.tlsCa !== undefined && target.url.startsWith("rediss:") ? { tls: { ca: settings.tlsCa } } : {};
+      return new Redis(target.url, { ...options, ...tls, enableAutoPipelining: true });
+    }
+    case "sentinel":
+      return new Redis({ ...options, sentinels: target.sentinels, name: target.masterName, enableAutoPipelining: true, sentinelRetryStrategy: reconnectDelay });
+    case "cluster": {
+      const clusterOptions: ClusterOptions = {
+        enableAutoPipelining: true,
+        enableOfflineQueue: false,
+        redisOptions: options,
+        clusterRetryStrategy: reconnectDelay,
+        // Writes and reads both go to primaries: GetHistory right after Append must see it.
+        scaleReads: "master",
+      };
+      return new Cluster(target.nodes, clusterOptions);
+    }
+  }
+}

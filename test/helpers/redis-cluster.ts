@@ -1,0 +1,89 @@
+/** A 6-node Redis Cluster (3 primaries, 3 replicas) of redis-server processes on loopback ports. */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
+import type { HostPort } from "../../src/store/redis-connection.js";
+import { RedisServerProcess } from "./redis-server.js";
+
+const run = promisify(execFile);
+
+export class RedisClusterProcesses {
+  private constructor(readonly nodes: RedisServerProcess[]) {}
+
+  static async start(size = 6): Promise<RedisClusterProcesses> {
+    const nodes = await Promise.all(
+      Array.from({ length: size }, () =>
+        RedisServerProcess.start({
+          extraArgs: [
+            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            // A short node timeout so a failover takes about a second, not fifteen.
+            "--cluster-node-timeout", "1000",
+            // Sync replicas at once: the default 5 s diskless-sync delay outlasts the replica's 5 s
+            // wait for the PSYNC reply, so a fresh replica never syncs and cannot fail over.
+            "--repl-diskless-sync-delay", "0",
+          ],
+        }),
+      ),
+    );
+    const cluster = new RedisClusterProcesses(nodes);
+    await run("redis-cli", ["--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", "1", "--cluster-yes"]);
+    await cluster.waitUntilHealthy(20_000);
+    await cluster.waitUntilReplicasSynced(20_000);
+    return cluster;
+  }
+
+  get seeds(): HostPort[] {
+    return this.nodes.map((node) => ({ host: "127.0.0.1", port: node.port }));
+  }
+
+  /** Runs a command on one node (CLUSTER KEYSLOT, CLUSTER NODES, ...). */
+  async command(node: RedisServerProcess, ...args: string[]): Promise<unknown> {
+    const client = new Redis(node.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await client.connect();
+      return await client.call(args[0] as string, ...args.slice(1));
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** The node that the live nodes name as primary for `slot` (skipping nodes known to be down). */
+  async primaryFor(slot: number, skip: RedisServerProcess[] = []): Promise<RedisServerProcess> {
+    for (const node of this.nodes.filter((candidate) => !skip.includes(candidate))) {
+      const shards = (await this.command(node, "CLUSTER", "SLOTS").catch(() => undefined)) as [number, number, [string, number]][] | undefined;
+      const owner = shards?.find(([from, to]) => slot >= from && slot <= to)?.[2];
+      const primary = this.nodes.find((candidate) => candidate.port === owner?.[1]);
+      if (primary) return primary;
+    }
+    throw new Error(`no primary for slot ${slot}`);
+  }
+
+  /** Resolves when every reachable node reports cluster_state:ok. */
+  async waitUntilHealthy(timeoutMs: number, skip: RedisServerProcess[] = []): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const states = await Promise.all(
+        this.nodes.filter((node) => !skip.includes(node)).map((node) => this.command(node, "CLUSTER", "INFO").then(String, () => "")),
+      );
+      if (states.every((info) => info.includes("cluster_state:ok"))) return;
+      if (Date.now() > deadline) throw new Error("the cluster did not become healthy in time");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Resolves when every replica's link to its primary is up (so a failover keeps the data). */
+  async waitUntilReplicasSynced(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const infos = await Promise.all(this.nodes.map((node) => this.command(node, "INFO", "replication").then(String, () => "")));
+      const replicas = infos.filter((info) => info.includes("role:slave"));
+      if (replicas.length > 0 && replicas.every((info) => info.includes("master_link_status:up"))) return;
+      if (Date.now() > deadline) throw new Error("the replicas did not sync in time");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.stop()));
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Redis Cluster: the contract suite across a 6-node cluster, companion keys in
+ * the conversation's slot, and a primary failover under load.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { defineContractSuite } from "./helpers/contract-suite.js";
+import { servingStatus } from "./helpers/health-client.js";
+import { RedisClusterProcesses } from "./helpers/redis-cluster.js";
+import { lostMessages, startRetryingWriter } from "./helpers/retrying-writer.js";
+import { sleep, startTestServer, uniqueId, waitFor } from "./helpers/test-server.js";
+
+const cluster = await RedisClusterProcesses.start();
+afterAll(() => cluster.stop());
+
+defineContractSuite("a 6-node Redis Cluster", { store: "redis", redisClusterNodes: cluster.seeds });
+
+describe("Redis Cluster key placement", () => {
+  it("keeps a conversation's list and request-id keys in one slot: no CROSSSLOT across 200 conversations", async () => {
+    const server = await startTestServer({ store: "redis", redisClusterNodes: cluster.seeds });
+    try {
+      const ids = Array.from({ length: 200 }, () => uniqueId("slot"));
+      await Promise.all(
+        ids.map((conversationId) =>
+          server.client.append({ conversationId, requestId: "r1", messages: [{ role: "user", content: conversationId }] }),
+        ),
+      );
+      const slots = new Set<number>();
+      for (const id of ids.slice(0, 20)) {
+        const list = `${server.keyPrefix}:${id}`;
+        const keys = [list, `{${list}}:request-ids`, `{${list}}:request-expiry`];
+        const keySlots = await Promise.all(keys.map((key) => cluster.command(cluster.nodes[0]!, "CLUSTER", "KEYSLOT", key)));
+        expect(new Set(keySlots).size).toBe(1);
+        slots.add(Number(keySlots[0]));
+      }
+      // The conversations really are spread over the cluster.
+      expect(slots.size).toBeGreaterThan(10);
+      for (const conversationId of ids) {
+        expect((await server.client.count({ conversationId })).count).toBe(1n);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("Redis Cluster failover", () => {
+  it("recovers without a server restart when the primary of a busy slot dies", async () => {
+    const server = await startTestServer({ store: "redis", redisClusterNodes: cluster.seeds, maxTurns: 10_000, redisTimeoutMs: 500 });
+    const conversationId = uniqueId("busy");
+    const slot = Number(await cluster.command(cluster.nodes[0]!, "CLUSTER", "KEYSLOT", `${server.keyPrefix}:${conversationId}`));
+    const primary = await cluster.primaryFor(slot);
+
+    const writer = startRetryingWriter(server.client, conversationId);
+    const { acknowledged } = writer;
+
+    await sleep(500);
+    const acknowledgedBeforeKill = acknowledged.length;
+    await cluster.waitUntilReplicasSynced(10_000);
+    await primary.kill();
+    const killedAt = Date.now();
+    // Failed over: the surviving nodes name a new primary for the slot and report the cluster ok.
+    await waitFor(async () => (await cluster.primaryFor(slot, [primary])) !== primary, 15_000, 100);
+    await cluster.waitUntilHealthy(15_000, [primary]);
+    const failoverMs = Date.now() - killedAt;
+    const lengthAtRecovery = acknowledged.length;
+    await waitFor(() => acknowledged.length > lengthAtRecovery + 50, 15_000);
+    await writer.stop();
+    await waitFor(async () => (await servingStatus(server.address)) === "SERVING", 10_000);
+
+    const lost = await lostMessages(server.client, conversationId, acknowledged);
+    if (lost.length > 0) console.log(`[cluster] lost: ${lost.slice(0, 10).join(",")}${lost.length > 10 ? ",..." : ""}`);
+    const lostAfterFailover = lost.filter((n) => n >= lengthAtRecovery);
+    console.log(
+      `[cluster] failover of the primary for slot ${slot} took ${failoverMs} ms; ${acknowledged.length} appends acknowledged ` +
+        `(${acknowledgedBeforeKill} before the kill), ${writer.failures} failed attempts retried, ${lost.length} acknowledged appends lost ` +
+        `(asynchronous replication), ${lostAfterFailover.length} lost after the failover`,
+    );
+    expect(acknowledged.length).toBeGreaterThan(acknowledgedBeforeKill + 50);
+    expect(lostAfterFailover).toEqual([]);
+    // Redis replication is asynchronous: only writes in flight at the kill may be lost, never many.
+    expect(lost.length).toBeLessThanOrEqual(5);
+    await server.close();
+  });
+});
