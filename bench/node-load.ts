@@ -11,10 +11,10 @@
  * caller sees it (on 2 cores this generator saturates before the server).
  * Prints one JSON line: calls, failures, rps, p50/p99 and its own CPU per call.
  */
-import { Redis, type Result } from "ioredis";
+import { Redis } from "ioredis";
 import { createChatMemoryClient } from "../src/client.js";
 import { encodeStoredMessage } from "../src/store/message-codec.js";
-import { APPEND_LUA, conversationKeys } from "../src/store/redis-scripts.js";
+import { conversationKeys, defineScriptCommands } from "../src/store/redis-scripts.js";
 import { latencySummaryMs, round } from "./lib/stats.js";
 import { BENCH_MAX_TURNS, MESSAGE_CONTENT } from "./lib/workload.js";
 
@@ -59,29 +59,13 @@ async function closedLoop(call: () => Promise<unknown>, concurrency: number, sec
   };
 }
 
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    benchAppend(
-      list: string,
-      requestIds: string,
-      requestExpiry: string,
-      maxMessages: number,
-      ttlMs: number,
-      requestId: string,
-      fingerprint: string,
-      requestIdTtlMs: number,
-      ...elements: string[]
-    ): Result<[number, string], Context>;
-  }
-}
-
 async function ioredisAppend(url: string, concurrency: number, seconds: number): Promise<NodeLoadResult> {
   const redis = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 0 });
-  redis.defineCommand("benchAppend", { numberOfKeys: 3, lua: APPEND_LUA });
+  defineScriptCommands(redis);
   const keys = conversationKeys("ractogateway:memory", `bench-direct-ioredis-c${concurrency}`);
   // The same element the server would store: role, content and a ts.
   const append = () =>
-    redis.benchAppend(...keys, BENCH_MAX_TURNS * 2, 0, "", "", 86_400_000, encodeStoredMessage({ role: "user", content: MESSAGE_CONTENT, createdAtMs: Date.now() }));
+    redis.chatmemoryAppend(...keys, BENCH_MAX_TURNS * 2, 0, "", "", 86_400_000, encodeStoredMessage({ role: "user", content: MESSAGE_CONTENT, createdAtMs: Date.now() }));
   try {
     return await closedLoop(append, concurrency, seconds);
   } finally {

@@ -96,6 +96,21 @@ export function targetChecks(results: BenchResults): TargetCheck[] {
       });
     }
   }
+  const first = results.soak[0];
+  const last = results.soak.at(-1);
+  if (first && last && results.soak.length > 1) {
+    // Flat: no growth beyond noise between the first and the last slice.
+    const rss = last.rssMiB / first.rssMiB;
+    const p99 = Math.max(last.appendP99Ms / first.appendP99Ms, last.historyP99Ms / first.historyP99Ms);
+    checks.push({ target: "Soak: server RSS, last slice ÷ first", measured: `${fmt(last.rssMiB, 1)} ÷ ${fmt(first.rssMiB, 1)} MiB`, ratio: rss, required: "≤ 1.10 (flat)", met: rss <= 1.1 });
+    checks.push({
+      target: "Soak: p99 (Append, GetHistory(40)), last slice ÷ first, the larger",
+      measured: `${fmt(last.appendP99Ms, 1)} ÷ ${fmt(first.appendP99Ms, 1)} ms, ${fmt(last.historyP99Ms, 1)} ÷ ${fmt(first.historyP99Ms, 1)} ms`,
+      ratio: p99,
+      required: "≤ 1.50 (flat)",
+      met: p99 <= 1.5,
+    });
+  }
   return checks;
 }
 

@@ -3,7 +3,6 @@
  * per conversation under `<keyPrefix>:<conversationId>`, one JSON element per
  * message. Connections are made once and shared by every request.
  */
-import type { Result } from "ioredis";
 import type { Logger } from "pino";
 import {
   type AppendIdempotency,
@@ -17,24 +16,7 @@ import {
 import { decodeStoredWindow, encodeStoredMessage } from "./message-codec.js";
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisTarget } from "./redis-connection.js";
-import { APPEND_LUA, CLEAR_LUA, conversationKeys, listKey } from "./redis-scripts.js";
-
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    chatmemoryAppend(
-      list: string,
-      requestIds: string,
-      requestExpiry: string,
-      maxMessages: number,
-      ttlMs: number,
-      requestId: string,
-      fingerprint: string,
-      requestIdTtlMs: number,
-      ...elements: string[]
-    ): Result<[number, string], Context>;
-    chatmemoryClear(list: string, requestIds: string, requestExpiry: string): Result<number, Context>;
-  }
-}
+import { conversationKeys, defineScriptCommands, listKey } from "./redis-scripts.js";
 
 export interface RedisChatStoreOptions {
   target: RedisTarget;
@@ -61,8 +43,7 @@ export class RedisChatStore implements ChatStore {
     this.#window = options.window;
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
       const client = openRedisConnection(options.target, { commandTimeoutMs: options.commandTimeoutMs, tlsCa: options.tlsCa });
-      client.defineCommand("chatmemoryAppend", { numberOfKeys: 3, lua: APPEND_LUA });
-      client.defineCommand("chatmemoryClear", { numberOfKeys: 3, lua: CLEAR_LUA });
+      defineScriptCommands(client);
       // ioredis emits 'error' on every failed reconnect; health reports the outage, so keep this at debug.
       client.on("error", (error: Error) => options.logger.debug({ err: error, connection: index }, "redis connection error"));
       return client;

@@ -9,6 +9,24 @@
  *   KEYS[2] {<prefix>:<id>}:request-ids   Hash request_id -> "<count>:<fingerprint>"
  *   KEYS[3] {<prefix>:<id>}:request-expiry  Sorted set request_id -> expiry (epoch ms)
  */
+import type { Cluster, Redis, Result } from "ioredis";
+
+declare module "ioredis" {
+  interface RedisCommander<Context> {
+    chatmemoryAppend(
+      list: string,
+      requestIds: string,
+      requestExpiry: string,
+      maxMessages: number,
+      ttlMs: number,
+      requestId: string,
+      fingerprint: string,
+      requestIdTtlMs: number,
+      ...elements: string[]
+    ): Result<[number, string], Context>;
+    chatmemoryClear(list: string, requestIds: string, requestExpiry: string): Result<number, Context>;
+  }
+}
 
 /**
  * ARGV: maxMessages, ttlMs (0 = none), requestId ('' = none), fingerprint, requestIdTtlMs, elements...
@@ -72,4 +90,10 @@ export function listKey(keyPrefix: string, conversationId: string): string {
 export function conversationKeys(keyPrefix: string, conversationId: string): [list: string, requestIds: string, requestExpiry: string] {
   const list = listKey(keyPrefix, conversationId);
   return [list, `{${list}}:request-ids`, `{${list}}:request-expiry`];
+}
+
+/** Registers the scripts as commands on a connection: EVALSHA, falling back to EVAL after a Redis restart. */
+export function defineScriptCommands(client: Redis | Cluster): void {
+  client.defineCommand("chatmemoryAppend", { numberOfKeys: 3, lua: APPEND_LUA });
+  client.defineCommand("chatmemoryClear", { numberOfKeys: 3, lua: CLEAR_LUA });
 }
