@@ -56,6 +56,14 @@ export interface GhzMeasurement {
   verified: boolean;
 }
 
+/** One round of c=1 p50s measured back to back (Redis store), for the c=1 latency target. */
+export interface LatencyTriplet {
+  ceilingP50Ms: number;
+  directP50Ms: number;
+  appendP50Ms: number;
+  verified: boolean;
+}
+
 export interface SoakSlice {
   atS: number;
   appendRps: number;
@@ -93,6 +101,8 @@ export interface BenchResults {
   baselines: BaselineMeasurement[];
   ghz: GhzMeasurement[];
   memory?: MemoryPerMessage;
+  /** Rounds of c=1 ceiling, direct ioredis and Append p50, back to back (absent in older results). */
+  latencyTriplets: LatencyTriplet[];
   /** Server RSS just before the soak's first slice. */
   soakStartRssMiB?: number;
   soak: SoakSlice[];
