@@ -6,7 +6,7 @@
 import { accessSync, constants } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { AUTH_MODES, type AuthMode, loadTenantTokens } from "./auth/tenants.js";
-import { type HostPort, parseHostPorts } from "./store/redis-connection.js";
+import { HOST_PORT_PATTERN, type HostPort, parseHostPorts } from "./store/redis-connection.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -89,7 +89,7 @@ function positiveSeconds(raw: string): number | undefined {
 }
 
 function listenAddress(raw: string): string {
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw.trim());
+  const match = HOST_PORT_PATTERN.exec(raw.trim());
   if (!match || Number(match[2]) > 65535) {
     throw new InvalidArgumentError("must be host:port, e.g. 127.0.0.1:50051, 0.0.0.0:50051 or [::1]:50051.");
   }
