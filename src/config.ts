@@ -183,7 +183,7 @@ function buildCommand(): Command {
     .addOption(option("--max-receive-bytes <n>", "CHATMEMORY_MAX_RECEIVE_BYTES", "largest gRPC request accepted (larger: RESOURCE_EXHAUSTED)", integerIn(1024, 256 * 1024 * 1024), 8 * 1024 * 1024))
     .addOption(option("--log-level <level>", "CHATMEMORY_LOG_LEVEL", `log level: ${LOG_LEVELS.join(", ")}`, logLevel, "info"))
     .addOption(option("--redis-timeout-ms <ms>", "CHATMEMORY_REDIS_TIMEOUT_MS", "every Redis command fails with UNAVAILABLE after this long", integerIn(10, 60_000), 1000))
-    .addOption(option("--redis-connections <n>", "CHATMEMORY_REDIS_CONNECTIONS", "Redis connections shared by all requests (auto-pipelined)", integerIn(1, 64), 1))
+    .addOption(option("--redis-connections <n>", "CHATMEMORY_REDIS_CONNECTIONS", "Redis connections shared by all requests (commands batched per event-loop turn)", integerIn(1, 64), 1))
     .addOption(option("--shutdown-grace-ms <ms>", "CHATMEMORY_SHUTDOWN_GRACE_MS", "on SIGTERM/SIGINT, how long in-flight calls may take to finish", integerIn(0, 600_000), 10_000))
     .addOption(option("--request-id-ttl-seconds <s>", "CHATMEMORY_REQUEST_ID_TTL_SECONDS", "how long an Append's request_id is remembered for idempotent retries", positiveSeconds, DEFAULT_REQUEST_ID_TTL_SECONDS))
     .addOption(option("--max-connection-idle-ms <ms>", "CHATMEMORY_MAX_CONNECTION_IDLE_MS", "close connections (idle sockets included) with no call for this long", integerIn(1000, 86_400_000), 300_000))

@@ -5,7 +5,8 @@
  * calls bounded: fail fast while disconnected, never replay a command after a
  * dropped connection (an Append may already have run), a timeout per command.
  */
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, type Redis, type RedisOptions } from "ioredis";
+import { CoalescingRedis } from "./coalescing-redis.js";
 
 export interface HostPort {
   host: string;
@@ -29,7 +30,7 @@ export interface RedisConnectionSettings {
 const MAX_RECONNECT_DELAY_MS = 500;
 const reconnectDelay = (attempt: number) => Math.min(attempt * 50, MAX_RECONNECT_DELAY_MS);
 
-function connectionOptions(settings: RedisConnectionSettings): RedisOptions {
+function connectionOptions(settings: RedisConnectionSettings): RedisOptions & { replyMapping?: "legacy" } {
   return {
     // Fail fast while disconnected instead of queueing: callers get UNAVAILABLE and can retry elsewhere.
     enableOfflineQueue: false,
@@ -63,10 +64,10 @@ export function openRedisConnection(target: RedisTarget, settings: RedisConnecti
     case "standalone": {
       // rediss:// turns TLS on in ioredis; a private CA is added here.
       const tls = settings.tlsCa !== undefined && target.url.startsWith("rediss:") ? { tls: { ca: settings.tlsCa } } : {};
-      return new Redis(target.url, { ...options, ...tls, enableAutoPipelining: true });
+      return new CoalescingRedis(target.url, { ...options, ...tls });
     }
     case "sentinel":
-      return new Redis({ ...options, sentinels: target.sentinels, name: target.masterName, enableAutoPipelining: true, sentinelRetryStrategy: reconnectDelay });
+      return new CoalescingRedis({ ...options, sentinels: target.sentinels, name: target.masterName, sentinelRetryStrategy: reconnectDelay });
     case "cluster": {
       const clusterOptions: ClusterOptions = {
         enableAutoPipelining: true,
