@@ -153,8 +153,8 @@ class Bench {
     return path;
   }
 
-  async startServer(store: StoreKind): Promise<BenchServer> {
-    const env: Record<string, string> = { CHATMEMORY_MAX_TURNS: String(BENCH_MAX_TURNS), ...extraServerEnv };
+  async startServer(store: StoreKind, env: Record<string, string> = {}): Promise<BenchServer> {
+    env = { CHATMEMORY_MAX_TURNS: String(BENCH_MAX_TURNS), ...extraServerEnv, ...env };
     if (store === "redis") env.REDIS_URL = this.redis.url;
     const nodeArgs = [
       ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean),
@@ -301,11 +301,27 @@ class Bench {
       for (const window of rpcs.has("history") ? settings.linearityWindows : []) {
         await this.measure(server, store, "history", history.get(window) as Target, linearityConcurrency, window);
       }
+      const history40 = history.get(40);
+      if (store === "redis" && rpcs.has("history") && history40) await this.uncachedHistory(history40);
       if (store === "redis" && parts.has("baselines") && rpcs.has("ceiling") && rpcs.has("append")) await this.latencyTriplets(server, ceiling, append);
       if (store === "redis" && parts.has("ghz")) await this.ghzCrossCheck(server, append);
       if (store === "redis" && parts.has("baselines")) await this.nodeClientRuns(server);
       if (store === "redis" && parts.has("memory")) this.results.memory = await this.memoryPerMessage(server);
       if (store === "redis" && parts.has("soak") && settings.soakS > 0) await this.soak(server, append, history.get(40));
+    } finally {
+      await server.stop();
+    }
+  }
+
+  /**
+   * GetHistory(40) from a second server with the decoded-element cache off, over the same Redis
+   * data: what a window costs when none of its elements was read before (every element parsed
+   * and encoded), next to the main rows where the benchmark re-reads one window.
+   */
+  async uncachedHistory(history40: Target): Promise<void> {
+    const server = await this.startServer("redis", { CHATMEMORY_DECODE_CACHE_MB: "0" });
+    try {
+      for (const concurrency of settings.concurrencies) await this.measure(server, "redis", "history-uncached", history40, concurrency, 40);
     } finally {
       await server.stop();
     }

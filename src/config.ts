@@ -35,6 +35,8 @@ export interface Config {
   healthIntervalMs: number;
   /** How long a request_id is remembered after its append, in seconds. */
   requestIdTtlSeconds: number;
+  /** Memory for decoded stored elements, keyed by their stored text (never stale); 0 = decode every read. */
+  decodeCacheMb: number;
   /** Connections with no call for this long are closed (GOAWAY), idle sockets included. */
   maxConnectionIdleMs: number;
   /** Server certificate chain and key (PEM paths); both set = TLS. */
@@ -53,6 +55,9 @@ export interface Config {
 
 /** A day: long enough for any client's retries, short enough to keep companion keys small. */
 export const DEFAULT_REQUEST_ID_TTL_SECONDS = 86_400;
+
+/** Enough for ~100k decoded messages of ~150 bytes: the recent windows of a few thousand busy conversations. */
+export const DEFAULT_DECODE_CACHE_MB = 32;
 
 /** Exit code for a configuration error (a usage error, as in sysexits' convention for CLIs). */
 export const CONFIG_ERROR_EXIT_CODE = 2;
@@ -186,6 +191,7 @@ function buildCommand(): Command {
     .addOption(option("--redis-connections <n>", "CHATMEMORY_REDIS_CONNECTIONS", "Redis connections shared by all requests (commands batched per event-loop turn)", integerIn(1, 64), 1))
     .addOption(option("--shutdown-grace-ms <ms>", "CHATMEMORY_SHUTDOWN_GRACE_MS", "on SIGTERM/SIGINT, how long in-flight calls may take to finish", integerIn(0, 600_000), 10_000))
     .addOption(option("--request-id-ttl-seconds <s>", "CHATMEMORY_REQUEST_ID_TTL_SECONDS", "how long an Append's request_id is remembered for idempotent retries", positiveSeconds, DEFAULT_REQUEST_ID_TTL_SECONDS))
+    .addOption(option("--decode-cache-mb <n>", "CHATMEMORY_DECODE_CACHE_MB", "memory for decoded stored messages, keyed by their stored bytes (never stale); 0 = off", integerIn(0, 65_536), DEFAULT_DECODE_CACHE_MB))
     .addOption(option("--max-connection-idle-ms <ms>", "CHATMEMORY_MAX_CONNECTION_IDLE_MS", "close connections (idle sockets included) with no call for this long", integerIn(1000, 86_400_000), 300_000))
     .addOption(option("--tls-cert <path>", "CHATMEMORY_TLS_CERT", "server certificate chain (PEM); with --tls-key: serve TLS", readableFile))
     .addOption(option("--tls-key <path>", "CHATMEMORY_TLS_KEY", "server private key (PEM)", readableFile))
@@ -241,6 +247,7 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     healthIntervalMs: options.healthIntervalMs,
     // An empty variable parses as unset: fall back to the default rather than "never forget".
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
+    decodeCacheMb: options.decodeCacheMb,
     maxConnectionIdleMs: options.maxConnectionIdleMs,
     tlsCert: options.tlsCert,
     tlsKey: options.tlsKey,

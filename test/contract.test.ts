@@ -4,3 +4,4 @@ import { defineContractSuite } from "./helpers/contract-suite.js";
 
 defineContractSuite("the memory store", { store: "memory" });
 defineContractSuite("the redis store", { store: "redis", redisUrl: inject("redisUrl") });
+defineContractSuite("the redis store without the decoded-element cache", { store: "redis", redisUrl: inject("redisUrl"), decodeCacheMb: 0 });

@@ -57,6 +57,24 @@ describe("encodeHistoryResponse", () => {
     );
   });
 
+  it("writes the same bytes when shared (frozen) messages reuse their encoding", () => {
+    const freeze = (message: StoredMessage): StoredMessage => {
+      if (message.metadata) Object.freeze(message.metadata);
+      return Object.freeze(message);
+    };
+    fc.assert(
+      fc.property(fc.array(fc.tuple(storedMessage, fc.boolean()), { maxLength: 12 }), (entries) => {
+        // A mix of shared and one-read messages, and one shared message twice in the window.
+        const messages = entries.map(([message, shared]) => (shared ? freeze({ ...message }) : message));
+        const window = messages.length > 0 ? [...messages, messages[0] as StoredMessage] : messages;
+        const expected = Buffer.from(referenceBytes(window));
+        expect(Buffer.from(encodeHistoryResponse(window)).equals(expected)).toBe(true);
+        expect(Buffer.from(encodeHistoryResponse(window)).equals(expected)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it("round-trips a typical window through fromBinary", () => {
     const messages: StoredMessage[] = [
       { role: "user", content: "What is the capital of France? 🇫🇷", createdAtMs: 1_795_806_168_589 },

@@ -54,6 +54,20 @@ describe("write coalescing", () => {
     expect(await reply).toBe("OK");
   });
 
+  it("while replies are pending, holds a burst until setImmediate, so more I/O callbacks can join it", async () => {
+    const blocked = client.blpop(uniqueId(), 0.3);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(client.commandQueue.length).toBe(1);
+    const reply = client.set(uniqueId(), "v");
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    expect((client.stream as Socket).writableCorked).toBe(1);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect((client.stream as Socket).writableCorked).toBe(0);
+    // Replies come in order: the blocked command's first.
+    expect(await blocked).toBeNull();
+    expect(await reply).toBe("OK");
+  });
+
   it("fails the commands of a tick whose connection drops, and works on the next connection", async () => {
     const key = uniqueId();
     const pending = Array.from({ length: 20 }, () => client.incr(key).then(() => "ok", (error: Error) => error.message));

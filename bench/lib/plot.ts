@@ -15,6 +15,7 @@ interface Series {
 export function rpcLabel(m: Pick<RpcMeasurement, "rpc" | "window">): string {
   if (m.rpc === "ceiling") return "ceiling (Health/Check)";
   if (m.rpc === "append") return "Append";
+  if (m.rpc === "history-uncached") return `GetHistory(${m.window}), decode cache off`;
   return `GetHistory(${m.window})`;
 }
 

@@ -18,6 +18,8 @@ export interface TargetCheck {
   met: boolean;
 }
 
+const RPC_ORDER: RpcMeasurement["rpc"][] = ["ceiling", "append", "history", "history-uncached"];
+
 const fmt = (value: number | null | undefined, digits = 0) =>
   value === null || value === undefined || !Number.isFinite(value) ? "–" : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
@@ -140,7 +142,7 @@ function rpcTable(results: BenchResults, store: StoreKind): string {
   const find = finder(results);
   const rows = results.rpcs
     .filter((m) => m.store === store)
-    .sort((a, b) => a.concurrency - b.concurrency || ["ceiling", "append", "history"].indexOf(a.rpc) - ["ceiling", "append", "history"].indexOf(b.rpc) || (a.window ?? 0) - (b.window ?? 0))
+    .sort((a, b) => a.concurrency - b.concurrency || RPC_ORDER.indexOf(a.rpc) - RPC_ORDER.indexOf(b.rpc) || (a.window ?? 0) - (b.window ?? 0))
     .map((m) => {
       const ceiling = find(store, "ceiling", m.concurrency);
       const ratio = ceiling ? m.rps / ceiling.rps : Number.NaN;

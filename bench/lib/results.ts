@@ -3,7 +3,8 @@ import type { BenchEnvironment } from "./environment.js";
 
 export type StoreKind = "redis" | "memory";
 /** "ceiling" is grpc.health.v1.Health/Check on the same server; "history" carries a window size. */
-export type RpcKind = "ceiling" | "append" | "history";
+/** history-uncached: GetHistory with the decoded-element cache off (CHATMEMORY_DECODE_CACHE_MB=0). */
+export type RpcKind = "ceiling" | "append" | "history" | "history-uncached";
 
 export interface RpcMeasurement {
   store: StoreKind;

@@ -6,6 +6,10 @@
  * toBinary(GetHistoryResponseSchema, ...) writes for the same messages
  * (test/history-response.test.ts compares them on random input); the field
  * numbers are fixed by proto/chatmemory/v1/chatmemory.proto.
+ *
+ * Messages a store shares between reads (frozen: the decoded-element cache's,
+ * src/store/decoded-element-cache.ts) are encoded once and their bytes kept
+ * beside them, so a window read again costs a copy per message.
  */
 import type { StoredMessage } from "../store/chat-store.js";
 
@@ -90,54 +94,108 @@ function timestampSize(ms: number): number {
   return (seconds === 0 ? 0 : 1 + varintSize(seconds)) + (nanos === 0 ? 0 : 1 + varintSize(nanos));
 }
 
-/** GetHistoryResponse{messages} as protobuf bytes. `createdAtMs` must be a non-negative safe integer (the stores' decoder guarantees it). */
-export function encodeHistoryResponse(messages: readonly StoredMessage[]): Uint8Array {
-  const encoder = new HistoryEncoder();
-  let total = 0;
-  for (const message of messages) {
-    const size = encoder.messageSize(message);
-    total += 1 + varintSize(size) + size;
+/** Writes sized messages into one buffer, taking the recorded lengths in the order they were sized. */
+class HistoryWriter {
+  offset = 0;
+  #next = 0;
+  constructor(
+    readonly buffer: Buffer,
+    readonly lengths: readonly number[],
+  ) {}
+
+  #varint(value: number): void {
+    this.offset = writeVarint(this.buffer, this.offset, value);
   }
-  const buffer = Buffer.allocUnsafe(total);
-  const lengths = encoder.lengths;
-  let next = 0;
-  let offset = 0;
-  const string = (tag: number, value: string, always = false) => {
+
+  #string(tag: number, value: string, always = false): void {
     if (value === "" && !always) return;
-    const bytes = lengths[next++] as number;
-    buffer[offset++] = tag;
-    offset = writeVarint(buffer, offset, bytes);
-    offset += buffer.write(value, offset, bytes, "utf8");
-  };
-  for (const message of messages) {
-    buffer[offset++] = RESPONSE_MESSAGES;
-    offset = writeVarint(buffer, offset, lengths[next++] as number);
-    string(MESSAGE_ROLE, message.role);
-    string(MESSAGE_CONTENT, message.content);
-    if (message.name) string(MESSAGE_NAME, message.name);
-    if (message.toolCallId) string(MESSAGE_TOOL_CALL_ID, message.toolCallId);
+    const bytes = this.lengths[this.#next++] as number;
+    this.buffer[this.offset++] = tag;
+    this.#varint(bytes);
+    this.offset += this.buffer.write(value, this.offset, bytes, "utf8");
+  }
+
+  /** One `messages` field: tag, length, then the Message body. */
+  message(message: StoredMessage): void {
+    this.buffer[this.offset++] = RESPONSE_MESSAGES;
+    this.#varint(this.lengths[this.#next++] as number);
+    this.#string(MESSAGE_ROLE, message.role);
+    this.#string(MESSAGE_CONTENT, message.content);
+    if (message.name) this.#string(MESSAGE_NAME, message.name);
+    if (message.toolCallId) this.#string(MESSAGE_TOOL_CALL_ID, message.toolCallId);
     if (message.metadata) {
       for (const key of Object.keys(message.metadata)) {
-        buffer[offset++] = MESSAGE_METADATA;
-        offset = writeVarint(buffer, offset, lengths[next++] as number);
-        string(ENTRY_KEY, key, true);
-        string(ENTRY_VALUE, message.metadata[key] as string, true);
+        this.buffer[this.offset++] = MESSAGE_METADATA;
+        this.#varint(this.lengths[this.#next++] as number);
+        this.#string(ENTRY_KEY, key, true);
+        this.#string(ENTRY_VALUE, message.metadata[key] as string, true);
       }
     }
     if (message.createdAtMs !== undefined) {
       const { seconds, nanos } = timestampParts(message.createdAtMs);
-      buffer[offset++] = MESSAGE_CREATED_AT;
-      offset = writeVarint(buffer, offset, timestampSize(message.createdAtMs));
+      this.buffer[this.offset++] = MESSAGE_CREATED_AT;
+      this.#varint(timestampSize(message.createdAtMs));
       if (seconds !== 0) {
-        buffer[offset++] = TIMESTAMP_SECONDS;
-        offset = writeVarint(buffer, offset, seconds);
+        this.buffer[this.offset++] = TIMESTAMP_SECONDS;
+        this.#varint(seconds);
       }
       if (nanos !== 0) {
-        buffer[offset++] = TIMESTAMP_NANOS;
-        offset = writeVarint(buffer, offset, nanos);
+        this.buffer[this.offset++] = TIMESTAMP_NANOS;
+        this.#varint(nanos);
       }
     }
   }
-  if (offset !== total) throw new Error(`GetHistoryResponse encoder wrote ${offset} bytes, sized ${total}`);
-  return buffer;
+
+  /** Bytes encoded earlier for the same message. */
+  copy(bytes: Uint8Array): void {
+    this.buffer.set(bytes, this.offset);
+    this.offset += bytes.length;
+  }
+}
+
+/** A `messages` field's bytes, for a message that is encoded once and reused. */
+function encodeMessageField(message: StoredMessage): Buffer {
+  const encoder = new HistoryEncoder();
+  const size = encoder.messageSize(message);
+  const writer = new HistoryWriter(Buffer.allocUnsafeSlow(1 + varintSize(size) + size), encoder.lengths);
+  writer.message(message);
+  return writer.buffer;
+}
+
+/** Encoded `messages` fields of shared messages; entries go when their message is collected. */
+const encodedShared = new WeakMap<StoredMessage, Buffer>();
+
+/** The field bytes of a shared (frozen) message, encoded on first use; undefined for a message of one read. */
+function sharedMessageField(message: StoredMessage): Buffer | undefined {
+  if (!Object.isFrozen(message)) return undefined;
+  let bytes = encodedShared.get(message);
+  if (bytes === undefined) {
+    bytes = encodeMessageField(message);
+    encodedShared.set(message, bytes);
+  }
+  return bytes;
+}
+
+/** GetHistoryResponse{messages} as protobuf bytes. `createdAtMs` must be a non-negative safe integer (the stores' decoder guarantees it). */
+export function encodeHistoryResponse(messages: readonly StoredMessage[]): Uint8Array {
+  const encoder = new HistoryEncoder();
+  const shared = messages.map(sharedMessageField);
+  let total = 0;
+  for (let index = 0; index < messages.length; index++) {
+    const bytes = shared[index];
+    if (bytes !== undefined) {
+      total += bytes.length;
+      continue;
+    }
+    const size = encoder.messageSize(messages[index] as StoredMessage);
+    total += 1 + varintSize(size) + size;
+  }
+  const writer = new HistoryWriter(Buffer.allocUnsafe(total), encoder.lengths);
+  for (let index = 0; index < messages.length; index++) {
+    const bytes = shared[index];
+    if (bytes !== undefined) writer.copy(bytes);
+    else writer.message(messages[index] as StoredMessage);
+  }
+  if (writer.offset !== total) throw new Error(`GetHistoryResponse encoder wrote ${writer.offset} bytes, sized ${total}`);
+  return writer.buffer;
 }

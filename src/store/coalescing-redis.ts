@@ -1,14 +1,17 @@
 /**
- * An ioredis connection that batches the commands issued in one turn of the
- * event loop into one socket write, without ioredis's auto-pipelining.
+ * An ioredis connection that sends the commands of a burst in one socket
+ * write, without ioredis's auto-pipelining.
  *
- * Why not auto-pipelining: it defers every batch to `setImmediate` (a later
- * phase of the event loop, so a lone call waits for it), wraps each batch in
- * a Pipeline with its own promise and result array, and keeps only one batch
- * in flight per connection. Corking the socket on the first command of a tick
- * and uncorking it on `process.nextTick` (after the promise jobs of the
- * current I/O callback have run) gives the same single write per burst with
- * none of that. Replies, timeouts and errors stay ioredis's own.
+ * The socket is corked on a burst's first command and uncorked:
+ * - on `process.nextTick` when nothing else is in flight, so a lone call is
+ *   written as soon as the promise jobs of its I/O callback have run;
+ * - on `setImmediate` while replies are pending, so under load the commands of
+ *   every I/O callback of this event-loop turn share one write (one syscall
+ *   here, one read in Redis) and nobody waits longer than the replies already
+ *   in flight.
+ * Auto-pipelining always waits for `setImmediate`, wraps each batch in a
+ * Pipeline with its own promise and result array, and keeps one batch in
+ * flight per connection. Replies, timeouts and errors stay ioredis's own.
  */
 import type { Socket } from "node:net";
 import { Redis } from "ioredis";
@@ -21,7 +24,7 @@ function uncork(socket: Socket, connection: CoalescingRedis): void {
 }
 
 export class CoalescingRedis extends Redis {
-  /** The socket corked for the current tick, if any. */
+  /** The socket corked for the current burst, if any. */
   corked: Socket | undefined;
 
   override sendCommand(...args: Parameters<SendCommand>): ReturnType<SendCommand> {
@@ -30,7 +33,8 @@ export class CoalescingRedis extends Redis {
     if (this.corked === undefined && args[1] === undefined && socket?.writable === true && this.status === "ready") {
       socket.cork();
       this.corked = socket;
-      process.nextTick(uncork, socket, this);
+      if (this.commandQueue.length > 0) setImmediate(uncork, socket, this);
+      else process.nextTick(uncork, socket, this);
     }
     return super.sendCommand(...args);
   }

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { type Config, secondsToPexpireMs, ttlMilliseconds } from "../config.js";
 import type { ChatStore, WindowPolicy } from "./chat-store.js";
+import { elementDecoder } from "./decoded-element-cache.js";
 import { MemoryChatStore } from "./memory-chat-store.js";
 import { RedisChatStore } from "./redis-chat-store.js";
 import type { RedisTarget } from "./redis-connection.js";
@@ -27,8 +28,9 @@ export function redisTarget(config: Pick<Config, "redisUrl" | "redisClusterNodes
 
 export async function createStore(config: Readonly<Config>, logger: Logger): Promise<ChatStore> {
   const window = windowPolicy(config);
+  const decodeElement = elementDecoder(config.decodeCacheMb * 1024 * 1024);
   const target = redisTarget(config);
-  if (target === undefined) return new MemoryChatStore({ window });
+  if (target === undefined) return new MemoryChatStore({ window, decodeElement });
   const store = new RedisChatStore({
     target,
     keyPrefix: config.keyPrefix,
@@ -37,6 +39,7 @@ export async function createStore(config: Readonly<Config>, logger: Logger): Pro
     commandTimeoutMs: config.redisTimeoutMs,
     tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
     logger,
+    decodeElement,
   });
   if (!(await store.waitUntilReady(Math.max(config.redisTimeoutMs, 2000)))) {
     logger.warn("redis is not reachable yet; serving NOT_SERVING until it is");

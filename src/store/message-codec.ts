@@ -61,11 +61,14 @@ export function decodeStoredMessage(raw: string): StoredMessage | undefined {
 }
 
 /** Decodes a window of raw elements, oldest first, skipping and counting corrupt ones. */
-export function decodeStoredWindow(rawElements: readonly string[]): HistoryReadResult {
+/** Turns one stored element into a message; undefined for a corrupt one. */
+export type ElementDecoder = (raw: string) => StoredMessage | undefined;
+
+export function decodeStoredWindow(rawElements: readonly string[], decode: ElementDecoder = decodeStoredMessage): HistoryReadResult {
   const messages: StoredMessage[] = [];
   let skippedCorrupt = 0;
   for (const raw of rawElements) {
-    const message = decodeStoredMessage(raw);
+    const message = decode(raw);
     if (message) messages.push(message);
     else skippedCorrupt++;
   }

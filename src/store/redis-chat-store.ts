@@ -13,7 +13,7 @@ import {
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
-import { decodeStoredWindow, encodeStoredMessage } from "./message-codec.js";
+import { decodeStoredMessage, decodeStoredWindow, type ElementDecoder, encodeStoredMessage } from "./message-codec.js";
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisTarget } from "./redis-connection.js";
 import { conversationKeys, defineScriptCommands, listKey } from "./redis-scripts.js";
@@ -29,6 +29,8 @@ export interface RedisChatStoreOptions {
   /** PEM CA bundle to verify a rediss:// server with; default: the system's CAs. */
   tlsCa?: string | Buffer | undefined;
   logger: Logger;
+  /** Decodes stored elements on reads (e.g. a caching one); default: JSON.parse every time. */
+  decodeElement?: ElementDecoder;
 }
 
 export class RedisChatStore implements ChatStore {
@@ -36,11 +38,13 @@ export class RedisChatStore implements ChatStore {
   readonly #clients: RedisConnection[];
   readonly #keyPrefix: string;
   readonly #window: WindowPolicy;
+  readonly #decodeElement: ElementDecoder;
   #next = 0;
 
   constructor(options: RedisChatStoreOptions) {
     this.#keyPrefix = options.keyPrefix;
     this.#window = options.window;
+    this.#decodeElement = options.decodeElement ?? decodeStoredMessage;
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
       const client = openRedisConnection(options.target, { commandTimeoutMs: options.commandTimeoutMs, tlsCa: options.tlsCa });
       defineScriptCommands(client);
@@ -97,7 +101,7 @@ export class RedisChatStore implements ChatStore {
   async getHistory(conversationId: string, limit: number): Promise<HistoryReadResult> {
     const start = limit > 0 ? -limit : 0;
     const raw = await this.#run(() => this.#client().lrange(this.#key(conversationId), start, -1));
-    return decodeStoredWindow(raw);
+    return decodeStoredWindow(raw, this.#decodeElement);
   }
 
   async clear(conversationId: string): Promise<boolean> {

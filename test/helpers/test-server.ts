@@ -7,11 +7,12 @@ import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import type { TenantResolver } from "../../src/auth/tenants.js";
 import { type ChatMemoryClient, type ChatMemoryClientOptions, createChatMemoryClient } from "../../src/client.js";
-import { DEFAULT_REQUEST_ID_TTL_SECONDS } from "../../src/config.js";
+import { DEFAULT_DECODE_CACHE_MB, DEFAULT_REQUEST_ID_TTL_SECONDS } from "../../src/config.js";
 import type { ServerSecurity } from "../../src/grpc/server-credentials.js";
 import { type ChatMemoryServer, createChatMemoryServer } from "../../src/server.js";
 import type { ChatStore } from "../../src/store/chat-store.js";
 import { windowPolicy } from "../../src/store/create-store.js";
+import { elementDecoder } from "../../src/store/decoded-element-cache.js";
 import { MemoryChatStore } from "../../src/store/memory-chat-store.js";
 import { RedisChatStore } from "../../src/store/redis-chat-store.js";
 import type { HostPort, RedisTarget } from "../../src/store/redis-connection.js";
@@ -34,6 +35,8 @@ export interface TestServerOptions {
   maxReceiveBytes?: number;
   redisTimeoutMs?: number;
   healthIntervalMs?: number;
+  /** Decoded-element cache size; default: the server's default (0 = off). */
+  decodeCacheMb?: number;
   /** CA for a rediss:// test Redis. */
   redisTlsCa?: Buffer;
   security?: ServerSecurity;
@@ -59,7 +62,8 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
     ttlSeconds: options.ttlSeconds,
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
   });
-  if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100 });
+  const decodeElement = elementDecoder((options.decodeCacheMb ?? DEFAULT_DECODE_CACHE_MB) * 1024 * 1024);
+  if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100, decodeElement });
   const target: RedisTarget | undefined = options.redisClusterNodes
     ? { kind: "cluster", nodes: options.redisClusterNodes }
     : options.redisSentinels
@@ -76,6 +80,7 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
     commandTimeoutMs: options.redisTimeoutMs ?? 1000,
     tlsCa: options.redisTlsCa,
     logger: testLogger,
+    decodeElement,
   });
 }
 

@@ -1,0 +1,57 @@
+/**
+ * Decoded stored elements, keyed by their exact JSON text. Decoding is a pure
+ * function of that text, so a hit can never be stale: whatever Redis returns
+ * is still what is served; only the JSON.parse is skipped. Chat windows are
+ * read again and again as a conversation grows by a turn (a 40-message window
+ * shares 38 elements with the previous read), and JSON.parse was the largest
+ * item of GetHistory's profile.
+ *
+ * Cached messages are frozen: they are shared between calls, and the frozen
+ * mark lets the response encoder keep their protobuf bytes too
+ * (src/service/history-response.ts).
+ */
+import { LRUCache } from "lru-cache";
+import type { StoredMessage } from "./chat-store.js";
+import { decodeStoredMessage, type ElementDecoder } from "./message-codec.js";
+
+/** Rough bytes per entry beyond the text: the key and the decoded strings, objects and map slots. */
+const ENTRY_OVERHEAD_BYTES = 200;
+
+/** Remembers up to `maxBytes` of decoded elements; the least recently used go first. */
+export class DecodedElementCache {
+  readonly #cache: LRUCache<string, StoredMessage>;
+
+  constructor(maxBytes: number) {
+    this.#cache = new LRUCache<string, StoredMessage>({
+      maxSize: maxBytes,
+      // The text is kept as the key and again, decoded, in the message (one- or two-byte characters).
+      sizeCalculation: (_message, raw) => 2 * raw.length + ENTRY_OVERHEAD_BYTES,
+    });
+  }
+
+  /** An ElementDecoder: the cached message for this exact text, or a fresh decode that is then cached. */
+  readonly decode: ElementDecoder = (raw) => {
+    const cached = this.#cache.get(raw);
+    if (cached !== undefined) return cached;
+    const message = decodeStoredMessage(raw);
+    // Corrupt elements are not cached: they are rare, and each read should count them.
+    if (message === undefined) return undefined;
+    if (message.metadata) Object.freeze(message.metadata);
+    this.#cache.set(raw, Object.freeze(message));
+    return message;
+  };
+
+  /** Estimated bytes held (never above the limit). */
+  get sizeBytes(): number {
+    return this.#cache.calculatedSize;
+  }
+
+  get entries(): number {
+    return this.#cache.size;
+  }
+}
+
+/** The decoder for a cache of `maxBytes`; 0 = no cache, JSON.parse on every read. */
+export function elementDecoder(maxBytes: number): ElementDecoder {
+  return maxBytes > 0 ? new DecodedElementCache(maxBytes).decode : decodeStoredMessage;
+}
