@@ -28,6 +28,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Redis } from "ioredis";
 import {
   AppendRequestSchema,
@@ -70,6 +71,7 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const RESULTS_DIR = resolve(ROOT, process.env.BENCH_RESULTS_DIR ?? join("bench", "results"));
 const PYTHON = join(ROOT, "bench", ".venv", "bin", "python");
 const NODE_LOAD = fileURLToPath(new URL("./node-load.js", import.meta.url));
+const FIXED_RESPONSE_SERVER = fileURLToPath(new URL("./fixed-response-server.js", import.meta.url));
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -302,7 +304,10 @@ class Bench {
         await this.measure(server, store, "history", history.get(window) as Target, linearityConcurrency, window);
       }
       const history40 = history.get(40);
-      if (store === "redis" && rpcs.has("history") && history40) await this.uncachedHistory(history40);
+      if (store === "redis" && rpcs.has("history") && history40) {
+        await this.uncachedHistory(history40);
+        await this.fixedResponse(server.address, history40);
+      }
       if (store === "redis" && parts.has("baselines") && rpcs.has("ceiling") && rpcs.has("append")) await this.latencyTriplets(server, ceiling, append);
       if (store === "redis" && parts.has("ghz")) await this.ghzCrossCheck(server, append);
       if (store === "redis" && parts.has("baselines")) await this.nodeClientRuns(server);
@@ -322,6 +327,28 @@ class Bench {
     const server = await this.startServer("redis", { CHATMEMORY_DECODE_CACHE_MB: "0" });
     try {
       for (const concurrency of settings.concurrencies) await this.measure(server, "redis", "history-uncached", history40, concurrency, 40);
+    } finally {
+      await server.stop();
+    }
+  }
+
+  /**
+   * Bare grpc-js answering with GetHistory(40)'s exact response bytes (bench/fixed-response-server.ts):
+   * how much of GetHistory's cost is the transport's for a response of that size.
+   */
+  async fixedResponse(address: string, history40: Target): Promise<void> {
+    const client = createChatMemoryClient({ address });
+    const responseFile = join(this.workDir, "history-40-response.bin");
+    try {
+      const { messages } = await client.getHistory({ conversationId: "bench-history-40" });
+      writeFileSync(responseFile, toBinary(GetHistoryResponseSchema, create(GetHistoryResponseSchema, { messages })));
+    } finally {
+      client.close();
+    }
+    const server = await startBenchServer({ script: FIXED_RESPONSE_SERVER, env: { BENCH_RESPONSE_FILE: responseFile } });
+    try {
+      const target: Target = { path: "/bench.FixedResponse/Get", framePath: history40.framePath, responseBytes: history40.responseBytes };
+      for (const concurrency of settings.concurrencies) await this.measure(server, "redis", "fixed-response", target, concurrency, 40);
     } finally {
       await server.stop();
     }

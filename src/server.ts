@@ -53,7 +53,7 @@ export interface ChatMemoryServer {
  * within a minute; a bounded number of concurrent calls per connection; idle
  * connections (including sockets that never speak HTTP/2) are closed.
  */
-const SERVER_CHANNEL_OPTIONS: grpc.ServerOptions = {
+export const SERVER_CHANNEL_OPTIONS: grpc.ServerOptions = {
   "grpc.keepalive_time_ms": 30_000,
   "grpc.keepalive_timeout_ms": 10_000,
   // Let clients ping as often as every 10 s without being sent GOAWAY (too_many_pings).

@@ -18,7 +18,7 @@ export interface TargetCheck {
   met: boolean;
 }
 
-const RPC_ORDER: RpcMeasurement["rpc"][] = ["ceiling", "append", "history", "history-uncached"];
+const RPC_ORDER: RpcMeasurement["rpc"][] = ["ceiling", "fixed-response", "append", "history", "history-uncached"];
 
 const fmt = (value: number | null | undefined, digits = 0) =>
   value === null || value === undefined || !Number.isFinite(value) ? "–" : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });

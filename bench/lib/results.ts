@@ -3,8 +3,11 @@ import type { BenchEnvironment } from "./environment.js";
 
 export type StoreKind = "redis" | "memory";
 /** "ceiling" is grpc.health.v1.Health/Check on the same server; "history" carries a window size. */
-/** history-uncached: GetHistory with the decoded-element cache off (CHATMEMORY_DECODE_CACHE_MB=0). */
-export type RpcKind = "ceiling" | "append" | "history" | "history-uncached";
+/**
+ * history-uncached: GetHistory with the decoded-element cache off (CHATMEMORY_DECODE_CACHE_MB=0).
+ * fixed-response: bare grpc-js answering with GetHistory's bytes (bench/fixed-response-server.ts).
+ */
+export type RpcKind = "ceiling" | "append" | "history" | "history-uncached" | "fixed-response";
 
 export interface RpcMeasurement {
   store: StoreKind;

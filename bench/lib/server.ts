@@ -24,6 +24,8 @@ export interface BenchServerOptions {
   env: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** Another server script (e.g. the fixed-response server); default: the product. */
+  script?: string;
 }
 
 /** The environment without the developer's CHATMEMORY_* and REDIS_URL, so each scenario sets its own. */
@@ -32,7 +34,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 export async function startBenchServer(options: BenchServerOptions): Promise<BenchServer> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN_SCRIPT], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script ?? MAIN_SCRIPT], {
     env: { ...cleanEnv(), CHATMEMORY_LISTEN: "127.0.0.1:0", ...options.env },
     stdio: ["ignore", "pipe", "inherit"],
   });
