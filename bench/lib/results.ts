@@ -68,6 +68,24 @@ export interface LatencyTriplet {
   verified: boolean;
 }
 
+/**
+ * One round at the top concurrency (Redis store) of the ceiling, Append, GetHistory(40) and the bare
+ * grpc-js server with GetHistory(40)'s bytes, back to back, for throughput ratios measured seconds
+ * apart rather than minutes.
+ */
+export interface ThroughputRound {
+  concurrency: number;
+  ceilingRps: number;
+  appendRps: number;
+  historyRps: number;
+  /** The bare grpc-js server (bench/fixed-response-server.ts): its own health check, and GetHistory(40)'s bytes. */
+  bareCeilingRps: number;
+  fixedResponseRps: number;
+  /** Server CPU µs per call of each, in the same order: less moved by the neighbours than calls/s. */
+  cpuUs: { ceiling: number; append: number; history: number; bareCeiling: number; fixedResponse: number };
+  verified: boolean;
+}
+
 export interface SoakSlice {
   atS: number;
   appendRps: number;
@@ -107,6 +125,8 @@ export interface BenchResults {
   memory?: MemoryPerMessage;
   /** Rounds of c=1 ceiling, direct ioredis and Append p50, back to back (absent in older results). */
   latencyTriplets: LatencyTriplet[];
+  /** Back-to-back throughput rounds at the top concurrency (absent in older results). */
+  throughputRounds?: ThroughputRound[];
   /** Server RSS just before the soak's first slice. */
   soakStartRssMiB?: number;
   soak: SoakSlice[];
