@@ -60,10 +60,13 @@ describe("DecodedElementCache", () => {
     expect(cache.entries).toBeGreaterThan(50);
     expect(cache.entries).toBeLessThan(5_000);
     expect(cache.decode(keep)).toBe(kept);
-    // An element larger than the whole cache is decoded, just not kept.
-    const huge = element("y".repeat(limit));
-    expect(cache.decode(huge)?.content.length).toBe(limit);
+    // An element larger than a sixteenth of the cache is decoded, just not kept, so it flushes nothing.
+    const entriesBefore = cache.entries;
+    const huge = element("y".repeat(limit / 8));
+    expect(cache.decode(huge)?.content.length).toBe(limit / 8);
     expect(cache.decode(huge)).not.toBe(cache.decode(huge));
+    expect(cache.entries).toBe(entriesBefore);
+    expect(cache.decode(keep)).toBe(kept);
   });
 
   it("is off at 0 bytes: every read decodes afresh", () => {

@@ -14,6 +14,9 @@ import { LRUCache } from "lru-cache";
 import type { StoredMessage } from "./chat-store.js";
 import { decodeStoredMessage, type ElementDecoder } from "./message-codec.js";
 
+/** No single element may take more than this fraction of the cache. */
+const MAX_ENTRY_FRACTION = 16;
+
 /** Rough bytes per entry beyond the text: the key and the decoded strings, objects and map slots. */
 const ENTRY_OVERHEAD_BYTES = 200;
 
@@ -24,6 +27,9 @@ export class DecodedElementCache {
   constructor(maxBytes: number) {
     this.#cache = new LRUCache<string, StoredMessage>({
       maxSize: maxBytes,
+      // One huge element (content may be up to CHATMEMORY_MAX_CONTENT_BYTES) must not flush the whole
+      // cache; such elements cost their transfer more than their parse anyway.
+      maxEntrySize: Math.max(1, Math.floor(maxBytes / MAX_ENTRY_FRACTION)),
       // The text is kept as the key and again, decoded, in the message (one- or two-byte characters).
       sizeCalculation: (_message, raw) => 2 * raw.length + ENTRY_OVERHEAD_BYTES,
     });
