@@ -60,11 +60,11 @@ export function decodeStoredMessage(raw: string): StoredMessage | undefined {
   return message;
 }
 
-/** Decodes a window of raw elements, oldest first, skipping and counting corrupt ones. */
 /** Turns one stored element into a message; undefined for a corrupt one. */
 export type ElementDecoder = (raw: string) => StoredMessage | undefined;
 
-export function decodeStoredWindow(rawElements: readonly string[], decode: ElementDecoder = decodeStoredMessage): HistoryReadResult {
+/** Decodes a window of raw elements, oldest first, with the store's decoder, skipping and counting corrupt ones. */
+export function decodeStoredWindow(rawElements: readonly string[], decode: ElementDecoder): HistoryReadResult {
   const messages: StoredMessage[] = [];
   let skippedCorrupt = 0;
   for (const raw of rawElements) {
