@@ -57,9 +57,10 @@ import type {
   BenchSettings,
   GhzMeasurement,
   LatencyTriplet,
-  ThroughputRound,
   MemoryPerMessage,
+  RoundScenario,
   RpcKind,
+  ThroughputRound,
   RpcMeasurement,
   SoakSlice,
   StoreKind,
@@ -375,34 +376,28 @@ class Bench {
     const rounds: ThroughputRound[] = [];
     // Round 0 warms the bare server's JIT and heap up to the main server's (which has run every scenario); not reported.
     for (let pass = 0; pass <= 3; pass++) {
-      const ceiling = await this.measure(server, "redis", "ceiling", targets.ceiling, concurrency, undefined, { durationS });
-      const append = await this.measure(server, "redis", "append", targets.append, concurrency, undefined, { durationS });
-      const history = await this.measure(server, "redis", "history", targets.history40, concurrency, 40, { durationS });
-      const bareCeiling = await this.measure(fixed.server, "redis", "ceiling", targets.ceiling, concurrency, undefined, { durationS });
-      const bare = await this.measure(fixed.server, "redis", "fixed-response", fixed.target, concurrency, 40, { durationS });
-      const round: ThroughputRound = {
-        concurrency,
-        ceilingRps: ceiling.rps,
-        appendRps: append.rps,
-        historyRps: history.rps,
-        bareCeilingRps: bareCeiling.rps,
-        fixedResponseRps: bare.rps,
-        cpuUs: {
-          ceiling: ceiling.serverCpuUsPerRpc,
-          append: append.serverCpuUsPerRpc,
-          history: history.serverCpuUsPerRpc,
-          bareCeiling: bareCeiling.serverCpuUsPerRpc,
-          fixedResponse: bare.serverCpuUsPerRpc,
-        },
-        verified: ceiling.verified && append.verified && history.verified && bareCeiling.verified && bare.verified,
+      const measured: Record<RoundScenario, RpcMeasurement> = {
+        ceiling: await this.measure(server, "redis", "ceiling", targets.ceiling, concurrency, undefined, { durationS }),
+        append: await this.measure(server, "redis", "append", targets.append, concurrency, undefined, { durationS }),
+        history: await this.measure(server, "redis", "history", targets.history40, concurrency, 40, { durationS }),
+        bareCeiling: await this.measure(fixed.server, "redis", "ceiling", targets.ceiling, concurrency, undefined, { durationS }),
+        fixedResponse: await this.measure(fixed.server, "redis", "fixed-response", fixed.target, concurrency, 40, { durationS }),
       };
-      const ratio = (rps: number, ceilingRps: number) => (rps / ceilingRps).toFixed(2);
+      const each = (pick: (m: RpcMeasurement) => number) =>
+        Object.fromEntries(Object.entries(measured).map(([scenario, m]) => [scenario, pick(m)])) as Record<RoundScenario, number>;
+      const result: ThroughputRound = {
+        concurrency,
+        rps: each((m) => m.rps),
+        cpuUs: each((m) => m.serverCpuUsPerRpc),
+        verified: Object.values(measured).every((m) => m.verified),
+      };
+      const { rps, cpuUs } = result;
       log(
-        `c=${concurrency} round ${pass}: Append ${ratio(round.appendRps, round.ceilingRps)}, GetHistory(40) ${ratio(round.historyRps, round.ceilingRps)} × ceiling; ` +
-          `bare grpc-js with GetHistory(40)'s bytes ${ratio(round.fixedResponseRps, round.bareCeilingRps)} × its own ceiling; ` +
-          `server CPU µs/call: ceiling ${round.cpuUs.ceiling}, Append ${round.cpuUs.append}, GetHistory(40) ${round.cpuUs.history}, bare ${round.cpuUs.bareCeiling} / ${round.cpuUs.fixedResponse}`,
+        `c=${concurrency} round ${pass}: Append ${(rps.append / rps.ceiling).toFixed(2)}, GetHistory(40) ${(rps.history / rps.ceiling).toFixed(2)} × ceiling; ` +
+          `bare grpc-js with GetHistory(40)'s bytes ${(rps.fixedResponse / rps.bareCeiling).toFixed(2)} × its own ceiling; ` +
+          `server CPU µs/call: ceiling ${cpuUs.ceiling}, Append ${cpuUs.append}, GetHistory(40) ${cpuUs.history}, bare ${cpuUs.bareCeiling} / ${cpuUs.fixedResponse}`,
       );
-      if (pass > 0) rounds.push(round);
+      if (pass > 0) rounds.push(result);
     }
     this.results.throughputRounds = rounds;
   }

@@ -16,7 +16,6 @@ export function rpcLabel(m: Pick<RpcMeasurement, "rpc" | "window">): string {
   if (m.rpc === "ceiling") return "ceiling (Health/Check)";
   if (m.rpc === "append") return "Append";
   if (m.rpc === "history-uncached") return `GetHistory(${m.window}), decode cache off`;
-  if (m.rpc === "fixed-response") return `bare grpc-js: GetHistory(${m.window}) bytes, no work`;
   return `GetHistory(${m.window})`;
 }
 

@@ -73,16 +73,14 @@ export interface LatencyTriplet {
  * grpc-js server with GetHistory(40)'s bytes, back to back, for throughput ratios measured seconds
  * apart rather than minutes.
  */
+/** What each back-to-back round measures; bare*: bench/fixed-response-server.ts (its own health check, and GetHistory(40)'s bytes). */
+export type RoundScenario = "ceiling" | "append" | "history" | "bareCeiling" | "fixedResponse";
+
 export interface ThroughputRound {
   concurrency: number;
-  ceilingRps: number;
-  appendRps: number;
-  historyRps: number;
-  /** The bare grpc-js server (bench/fixed-response-server.ts): its own health check, and GetHistory(40)'s bytes. */
-  bareCeilingRps: number;
-  fixedResponseRps: number;
-  /** Server CPU µs per call of each, in the same order: less moved by the neighbours than calls/s. */
-  cpuUs: { ceiling: number; append: number; history: number; bareCeiling: number; fixedResponse: number };
+  rps: Record<RoundScenario, number>;
+  /** Server CPU µs per call: less moved by the neighbours than calls/s. */
+  cpuUs: Record<RoundScenario, number>;
   verified: boolean;
 }
 
