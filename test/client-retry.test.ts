@@ -72,6 +72,9 @@ describe("default retry policy (UNAVAILABLE, 4 attempts)", () => {
     const id = uniqueId();
     const memory = client();
     await memory.append({ conversationId: id, messages: [{ role: "user", content: "a" }, { role: "assistant", content: "b" }] });
+    // On a loaded machine this first append can itself outlast the 300 ms command timeout and be
+    // retried (CI saw it once): count only what happens from the pause on.
+    unavailable.length = 0;
 
     redis.pause();
     // Resume Redis as the server logs the first failed attempt: only a retry can then succeed.
@@ -81,7 +84,10 @@ describe("default retry policy (UNAVAILABLE, 4 attempts)", () => {
     } finally {
       redis.resume();
     }
-    expect(unavailable).toEqual(["chatmemory.v1.ChatMemory/Count"]);
+    // One failed attempt is the rule; a loaded machine may fail a second one before Redis catches up.
+    expect(unavailable.length).toBeGreaterThanOrEqual(1);
+    expect(unavailable.length).toBeLessThan(4);
+    expect(new Set(unavailable)).toEqual(new Set(["chatmemory.v1.ChatMemory/Count"]));
   });
 
   it("gives up after 4 attempts; with retries turned off a call makes one", async () => {

@@ -7,6 +7,7 @@
  */
 import { Cluster, type ClusterOptions, type Redis, type RedisOptions } from "ioredis";
 import { CoalescingRedis } from "./coalescing-redis.js";
+import { GuardedStandaloneConnector, guardSocketErrors } from "./socket-error-guard.js";
 
 export interface HostPort {
   host: string;
@@ -58,21 +59,31 @@ export function parseHostPorts(raw: string): HostPort[] {
   });
 }
 
+/** Guards the connection's sockets, then connects: made with lazyConnect, so the first socket is guarded too. */
+function guardedAndConnecting(connection: Redis): Redis {
+  guardSocketErrors(connection);
+  // As ioredis does without lazyConnect: a failure reaches the "error" event and the health check.
+  connection.connect().catch(() => {});
+  return connection;
+}
+
 export function openRedisConnection(target: RedisTarget, settings: RedisConnectionSettings): RedisConnection {
   const options = connectionOptions(settings);
   switch (target.kind) {
     case "standalone": {
       // rediss:// turns TLS on in ioredis; a private CA is added here.
       const tls = settings.tlsCa !== undefined && target.url.startsWith("rediss:") ? { tls: { ca: settings.tlsCa } } : {};
-      return new CoalescingRedis(target.url, { ...options, ...tls });
+      return guardedAndConnecting(new CoalescingRedis(target.url, { ...options, ...tls, lazyConnect: true }));
     }
     case "sentinel":
-      return new CoalescingRedis({ ...options, sentinels: target.sentinels, name: target.masterName, sentinelRetryStrategy: reconnectDelay });
+      return guardedAndConnecting(
+        new CoalescingRedis({ ...options, sentinels: target.sentinels, name: target.masterName, sentinelRetryStrategy: reconnectDelay, lazyConnect: true }),
+      );
     case "cluster": {
       const clusterOptions: ClusterOptions = {
         enableAutoPipelining: true,
         enableOfflineQueue: false,
-        redisOptions: options,
+        redisOptions: { ...options, Connector: GuardedStandaloneConnector },
         clusterRetryStrategy: reconnectDelay,
         // Writes and reads both go to primaries: GetHistory right after Append must see it.
         scaleReads: "master",
