@@ -21,6 +21,15 @@ export interface Config {
   /** Sentinels and the monitored primary's name (REDIS_SENTINELS, REDIS_SENTINEL_MASTER). */
   redisSentinels: HostPort[] | undefined;
   redisSentinelMaster: string | undefined;
+  /**
+   * ACL user and password for the Redis data nodes: Cluster nodes, the primary behind the
+   * Sentinels, or a REDIS_URL that carries none. Password alone = the `default` user (requirepass).
+   */
+  redisUsername: string | undefined;
+  redisPassword: string | undefined;
+  /** The same for the Sentinels themselves (their own requirepass or ACL user). */
+  redisSentinelUsername: string | undefined;
+  redisSentinelPassword: string | undefined;
   maxTurns: number;
   /** Conversation TTL in seconds (fractional allowed); undefined = never expire. */
   ttlSeconds: number | undefined;
@@ -119,6 +128,11 @@ function redisUrl(raw: string): string | undefined {
   return raw.trim();
 }
 
+/** An empty variable (common in compose files) means "not set". */
+function optionalText(raw: string): string | undefined {
+  return raw === "" ? undefined : raw;
+}
+
 function hostPorts(raw: string): HostPort[] | undefined {
   if (raw.trim() === "") return undefined;
   try {
@@ -180,6 +194,10 @@ function buildCommand(): Command {
     .addOption(option("--redis-cluster-nodes <list>", "REDIS_CLUSTER_NODES", "Redis Cluster seed nodes host:port,host:port (instead of REDIS_URL)", hostPorts))
     .addOption(option("--redis-sentinels <list>", "REDIS_SENTINELS", "Sentinels host:port,host:port (instead of REDIS_URL; with --redis-sentinel-master)", hostPorts))
     .addOption(option("--redis-sentinel-master <name>", "REDIS_SENTINEL_MASTER", "name of the primary the Sentinels monitor", sentinelMasterName))
+    .addOption(option("--redis-username <name>", "REDIS_USERNAME", "ACL user for Redis (Cluster nodes, Sentinel's primary, or a REDIS_URL without one)", optionalText))
+    .addOption(option("--redis-password <secret>", "REDIS_PASSWORD", "password for Redis (prefer the variable: flags show in ps)", optionalText))
+    .addOption(option("--redis-sentinel-username <name>", "REDIS_SENTINEL_USERNAME", "ACL user for the Sentinels", optionalText))
+    .addOption(option("--redis-sentinel-password <secret>", "REDIS_SENTINEL_PASSWORD", "password for the Sentinels (prefer the variable)", optionalText))
     .addOption(option("--max-turns <n>", "CHATMEMORY_MAX_TURNS", "turns kept per conversation; the window is max-turns * 2 messages", integerIn(1, 100_000), 10))
     .addOption(option("--ttl-seconds <s>", "CHATMEMORY_TTL_SECONDS", "expire a conversation this long after its last append (fractions allowed); unset = never", positiveSeconds))
     .addOption(option("--key-prefix <prefix>", "CHATMEMORY_KEY_PREFIX", "Redis key prefix (the Python class's default)", keyPrefix, "ractogateway:memory"))
@@ -234,6 +252,10 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     redisClusterNodes: options.redisClusterNodes,
     redisSentinels: options.redisSentinels,
     redisSentinelMaster: options.redisSentinelMaster,
+    redisUsername: options.redisUsername,
+    redisPassword: options.redisPassword,
+    redisSentinelUsername: options.redisSentinelUsername,
+    redisSentinelPassword: options.redisSentinelPassword,
     maxTurns: options.maxTurns,
     ttlSeconds: options.ttlSeconds,
     keyPrefix: options.keyPrefix,
@@ -273,6 +295,29 @@ function checkRedisSettings(config: Config): void {
   if (ways.length > 1) throw new ConfigError("set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS.");
   if ((config.redisSentinels === undefined) !== (config.redisSentinelMaster === undefined)) {
     throw new ConfigError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together.");
+  }
+  checkRedisCredentials(config, ways.length > 0);
+}
+
+/** Credentials only where they are used, and each given once: a silently ignored password is a misconfiguration. */
+function checkRedisCredentials(config: Config, redisConfigured: boolean): void {
+  if (config.redisUsername !== undefined && config.redisPassword === undefined) {
+    throw new ConfigError("REDIS_USERNAME needs REDIS_PASSWORD.");
+  }
+  if (config.redisSentinelUsername !== undefined && config.redisSentinelPassword === undefined) {
+    throw new ConfigError("REDIS_SENTINEL_USERNAME needs REDIS_SENTINEL_PASSWORD.");
+  }
+  if (config.redisPassword !== undefined && !redisConfigured) {
+    throw new ConfigError("REDIS_PASSWORD is set but no Redis is (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS).");
+  }
+  if (config.redisSentinelPassword !== undefined && config.redisSentinels === undefined) {
+    throw new ConfigError("REDIS_SENTINEL_PASSWORD is only used with REDIS_SENTINELS.");
+  }
+  if (config.redisPassword !== undefined && config.redisUrl !== undefined) {
+    const url = new URL(config.redisUrl);
+    if (url.username !== "" || url.password !== "") {
+      throw new ConfigError("REDIS_URL already carries credentials: drop them from the URL or drop REDIS_USERNAME/REDIS_PASSWORD.");
+    }
   }
 }
 

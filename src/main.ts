@@ -77,6 +77,9 @@ async function main(): Promise<void> {
       redis: config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl),
       redisCluster: config.redisClusterNodes?.map(({ host, port }) => `${host}:${port}`).join(","),
       redisSentinels: config.redisSentinels?.map(({ host, port }) => `${host}:${port}`).join(","),
+      // Which ACL users authenticate (never the passwords).
+      redisUser: config.redisPassword === undefined ? undefined : (config.redisUsername ?? "default"),
+      redisSentinelUser: config.redisSentinelPassword === undefined ? undefined : (config.redisSentinelUsername ?? "default"),
       keyPrefix: config.keyPrefix,
       windowMessages: config.maxTurns * 2,
       maxTurns: config.maxTurns,

@@ -5,6 +5,7 @@
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createChatMemoryClient } from "../src/client.js";
+import { leastPrivilegeUser } from "./helpers/redis-acl.js";
 import { RedisServerProcess } from "./helpers/redis-server.js";
 import { runMain, startServerProcess } from "./helpers/server-process.js";
 import { servingStatus } from "./helpers/health-client.js";
@@ -35,6 +36,10 @@ const SETTINGS = [
   "REDIS_CLUSTER_NODES",
   "REDIS_SENTINELS",
   "REDIS_SENTINEL_MASTER",
+  "REDIS_USERNAME",
+  "REDIS_PASSWORD",
+  "REDIS_SENTINEL_USERNAME",
+  "REDIS_SENTINEL_PASSWORD",
   "CHATMEMORY_TENANTS_FILE",
 ];
 
@@ -61,6 +66,11 @@ describe("configuration", () => {
     ["two ways to reach Redis", { REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_CLUSTER_NODES: "127.0.0.1:7000" }, [], /only one of REDIS_URL/],
     ["sentinels without a master name", { REDIS_SENTINELS: "127.0.0.1:26379" }, [], /REDIS_SENTINEL_MASTER/],
     ["a bad cluster node", { REDIS_CLUSTER_NODES: "127.0.0.1" }, [], /REDIS_CLUSTER_NODES/],
+    ["a Redis user without a password", { REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_USERNAME: "app" }, [], /REDIS_USERNAME needs REDIS_PASSWORD/],
+    ["a Redis password without a Redis", { REDIS_PASSWORD: "secret" }, [], /REDIS_PASSWORD is set but no Redis/],
+    ["credentials in both REDIS_URL and REDIS_PASSWORD", { REDIS_URL: "redis://app:one@127.0.0.1:6379/0", REDIS_PASSWORD: "two" }, [], /REDIS_URL already carries credentials/],
+    ["a Sentinel password without Sentinels", { REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_SENTINEL_PASSWORD: "secret" }, [], /REDIS_SENTINEL_PASSWORD is only used with REDIS_SENTINELS/],
+    ["a Sentinel user without a password", { REDIS_SENTINELS: "127.0.0.1:26379", REDIS_SENTINEL_MASTER: "m", REDIS_SENTINEL_USERNAME: "watcher" }, [], /REDIS_SENTINEL_USERNAME needs REDIS_SENTINEL_PASSWORD/],
     ["content limit above the receive limit", { CHATMEMORY_MAX_CONTENT_BYTES: "9000000" }, [], /CHATMEMORY_MAX_CONTENT_BYTES/],
   ];
   it.each(badValues)("rejects %s with exit code 2 and a message naming it", async (_label, env, args, pattern) => {
@@ -140,5 +150,45 @@ describe("graceful shutdown with Redis", () => {
     const clients = (await check.client("LIST")) as string;
     expect(clients.split("\n").filter((line) => line.includes("name=chatmemory"))).toEqual([]);
     check.disconnect();
+  });
+
+  it("authenticates as a least-privilege REDIS_USERNAME with REDIS_PASSWORD, logs the user and never the password, waits out a wrong one", async () => {
+    const password = `pw-${uniqueId()}`;
+    const admin = redis.client();
+    // Only the prefix's keys and the commands README's "Credentials" paragraph lists.
+    await admin.call("ACL", "SETUSER", ...leastPrivilegeUser("chatmemory-app", password, "ractogateway:memory"));
+    try {
+      const server = await startServerProcess({ REDIS_URL: redis.url, REDIS_USERNAME: "chatmemory-app", REDIS_PASSWORD: password });
+      await waitFor(async () => (await servingStatus(server.address)) === "SERVING", 5000);
+      const client = createChatMemoryClient({ address: server.address });
+      const id = uniqueId("acl");
+      for (const requestId of ["r1", "r1", ""]) {
+        await client.append({ conversationId: id, requestId, messages: [{ role: "user", content: `as the ACL user ${requestId}` }] });
+      }
+      expect((await client.getHistory({ conversationId: id })).messages.map((m) => m.content)).toEqual(["as the ACL user r1", "as the ACL user "]);
+      expect((await client.count({ conversationId: id })).count).toBe(2n);
+      expect((await client.clear({ conversationId: id })).deleted).toBe(true);
+      client.close();
+      const clients = (await admin.client("LIST")) as string;
+      expect(clients.split("\n").filter((line) => line.includes("name=chatmemory ")).map((line) => /user=(\S+)/.exec(line)?.[1])).toEqual([
+        "chatmemory-app",
+      ]);
+      const startup = server.logs.find((entry) => String(entry.msg).startsWith("chatmemory listening"));
+      expect(startup).toMatchObject({ redisUser: "chatmemory-app" });
+      expect(JSON.stringify(server.logs)).not.toContain(password);
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+
+      // A wrong password: the server runs NOT_SERVING and keeps retrying; once Redis accepts it, it serves.
+      const refused = await startServerProcess({ REDIS_URL: redis.url, REDIS_USERNAME: "chatmemory-app", REDIS_PASSWORD: "wrong" });
+      expect(await servingStatus(refused.address)).toBe("NOT_SERVING");
+      await admin.call("ACL", "SETUSER", "chatmemory-app", "resetpass", ">wrong");
+      await waitFor(async () => (await servingStatus(refused.address)) === "SERVING", 5000);
+      refused.child.kill("SIGTERM");
+      expect(await refused.exited).toBe(0);
+    } finally {
+      await admin.call("ACL", "DELUSER", "chatmemory-app");
+      admin.disconnect();
+    }
   });
 });

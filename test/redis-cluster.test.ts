@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { defineContractSuite } from "./helpers/contract-suite.js";
 import { servingStatus } from "./helpers/health-client.js";
+import { LEAST_PRIVILEGE_COMMANDS, leastPrivilegeUser } from "./helpers/redis-acl.js";
 import { RedisClusterProcesses } from "./helpers/redis-cluster.js";
 import { lostMessages, startRetryingWriter } from "./helpers/retrying-writer.js";
 import { sleep, startTestServer, uniqueId, waitFor } from "./helpers/test-server.js";
@@ -39,6 +40,44 @@ describe("Redis Cluster key placement", () => {
       }
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("Redis Cluster with an ACL user (REDIS_USERNAME, REDIS_PASSWORD)", () => {
+  it("authenticates every node connection as a least-privilege user, and is NOT_SERVING with a wrong password", async () => {
+    const password = `pw-${uniqueId()}`;
+    const keyPrefix = `test-${uniqueId("acl-prefix")}`;
+    const user = leastPrivilegeUser("chatmemory-app", password, keyPrefix, [...LEAST_PRIVILEGE_COMMANDS, "cluster|slots", "cluster|info"]);
+    await Promise.all(cluster.nodes.map((node) => cluster.command(node, "ACL", "SETUSER", ...user)));
+    try {
+      const server = await startTestServer({ store: "redis", keyPrefix, redisClusterNodes: cluster.seeds, redisCredentials: { username: "chatmemory-app", password } });
+      try {
+        await waitFor(async () => (await servingStatus(server.address)) === "SERVING", 10_000);
+        const ids = Array.from({ length: 30 }, () => uniqueId("acl"));
+        await Promise.all(ids.map((conversationId) => server.client.append({ conversationId, messages: [{ role: "user", content: conversationId }] })));
+        for (const conversationId of ids) expect((await server.client.count({ conversationId })).count).toBe(1n);
+        // Every connection the server holds, on every node, is the ACL user's.
+        const users = await Promise.all(
+          cluster.nodes.map(async (node) => {
+            const list = String(await cluster.command(node, "CLIENT", "LIST"));
+            return list.split("\n").filter((line) => line.includes("name=chatmemory ")).map((line) => /user=(\S+)/.exec(line)?.[1]);
+          }),
+        );
+        expect(users.flat().length).toBeGreaterThanOrEqual(3);
+        expect(new Set(users.flat())).toEqual(new Set(["chatmemory-app"]));
+      } finally {
+        await server.close();
+      }
+      const refused = await startTestServer({ store: "redis", redisClusterNodes: cluster.seeds, redisCredentials: { username: "chatmemory-app", password: "wrong" } });
+      try {
+        await sleep(500);
+        expect(await servingStatus(refused.address)).toBe("NOT_SERVING");
+      } finally {
+        await refused.close();
+      }
+    } finally {
+      await Promise.all(cluster.nodes.map((node) => cluster.command(node, "ACL", "DELUSER", "chatmemory-app")));
     }
   });
 });

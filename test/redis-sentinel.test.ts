@@ -1,4 +1,5 @@
 /** Redis Sentinel: the server follows a failover of the primary during load, without a restart. */
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { servingStatus } from "./helpers/health-client.js";
 import { RedisSentinelDeployment, SENTINEL_MASTER } from "./helpers/redis-sentinel.js";
@@ -29,6 +30,47 @@ describe("Redis Sentinel", () => {
     const raw = deployment.primary.client();
     expect(await raw.llen(`${server.keyPrefix}:${id}`)).toBe(1);
     raw.disconnect();
+  });
+
+  it("authenticates to the Sentinels and to the primary with their own ACL users", async () => {
+    const [dataPassword, sentinelPassword] = [`data-${uniqueId()}`, `sentinel-${uniqueId()}`];
+    const dataNodes = [deployment.primary.client(), deployment.replica.client()];
+    const sentinels = deployment.sentinelAddresses.map(({ host, port }) => new Redis({ host, port, maxRetriesPerRequest: 1 }));
+    const setUser = (client: Redis, user: string, password: string) => client.call("ACL", "SETUSER", user, "on", `>${password}`, "~*", "&*", "+@all");
+    await Promise.all([...dataNodes.map((c) => setUser(c, "chatmemory-app", dataPassword)), ...sentinels.map((c) => setUser(c, "chatmemory-watch", sentinelPassword))]);
+    const withCredentials = (sentinelPasswordToUse: string) =>
+      startTestServer({
+        store: "redis",
+        redisSentinels: { sentinels: deployment.sentinelAddresses, masterName: SENTINEL_MASTER },
+        redisCredentials: { username: "chatmemory-app", password: dataPassword, sentinelUsername: "chatmemory-watch", sentinelPassword: sentinelPasswordToUse },
+      });
+    try {
+      const authenticated = await withCredentials(sentinelPassword);
+      try {
+        await waitFor(async () => (await servingStatus(authenticated.address)) === "SERVING", 10_000);
+        const id = uniqueId();
+        await authenticated.client.append({ conversationId: id, messages: [{ role: "user", content: "with ACL users" }] });
+        expect(await dataNodes[0]!.llen(`${authenticated.keyPrefix}:${id}`)).toBe(1);
+        const primaryClients = String(await dataNodes[0]!.client("LIST")).split("\n");
+        expect(primaryClients.filter((line) => line.includes("user=chatmemory-app")).length).toBeGreaterThanOrEqual(1);
+      } finally {
+        await authenticated.close();
+      }
+      // A wrong Sentinel password: the primary cannot be found, so the server reports NOT_SERVING.
+      const refused = await withCredentials("wrong");
+      try {
+        await sleep(500);
+        expect(await servingStatus(refused.address)).toBe("NOT_SERVING");
+        // The Sentinels logged the refused login of that user (ioredis asks them one at a time).
+        const refusals = (await Promise.all(sentinels.map((c) => c.call("ACL", "LOG") as Promise<unknown[][]>))).flat();
+        expect(refusals.some((entry) => entry.includes("auth") && entry.includes("chatmemory-watch"))).toBe(true);
+      } finally {
+        await refused.close();
+      }
+    } finally {
+      await Promise.all([...dataNodes.map((c) => c.call("ACL", "DELUSER", "chatmemory-app")), ...sentinels.map((c) => c.call("ACL", "DELUSER", "chatmemory-watch"))]);
+      for (const client of [...dataNodes, ...sentinels]) client.disconnect();
+    }
   });
 
   it("follows a failover during load: acknowledged appends survive, appends resume, no restart", async () => {

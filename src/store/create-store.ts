@@ -38,6 +38,12 @@ export async function createStore(config: Readonly<Config>, logger: Logger): Pro
     connections: config.redisConnections,
     commandTimeoutMs: config.redisTimeoutMs,
     tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
+    credentials: {
+      username: config.redisUsername,
+      password: config.redisPassword,
+      sentinelUsername: config.redisSentinelUsername,
+      sentinelPassword: config.redisSentinelPassword,
+    },
     logger,
     decodeElement,
   });

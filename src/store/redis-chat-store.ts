@@ -15,7 +15,7 @@ import {
 } from "./chat-store.js";
 import { decodeStoredMessage, decodeStoredWindow, type ElementDecoder, encodeStoredMessage } from "./message-codec.js";
 import { toStoreError } from "./redis-errors.js";
-import { openRedisConnection, type RedisConnection, type RedisTarget } from "./redis-connection.js";
+import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
 import { conversationKeys, defineScriptCommands, listKey } from "./redis-scripts.js";
 
 export interface RedisChatStoreOptions {
@@ -28,6 +28,8 @@ export interface RedisChatStoreOptions {
   commandTimeoutMs: number;
   /** PEM CA bundle to verify a rediss:// server with; default: the system's CAs. */
   tlsCa?: string | Buffer | undefined;
+  /** ACL users and passwords beyond the URL's (Cluster, Sentinel). */
+  credentials?: RedisCredentials | undefined;
   logger: Logger;
   /** Decodes stored elements on reads (e.g. a caching one); default: JSON.parse every time. */
   decodeElement?: ElementDecoder;
@@ -46,7 +48,11 @@ export class RedisChatStore implements ChatStore {
     this.#window = options.window;
     this.#decodeElement = options.decodeElement ?? decodeStoredMessage;
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
-      const client = openRedisConnection(options.target, { commandTimeoutMs: options.commandTimeoutMs, tlsCa: options.tlsCa });
+      const client = openRedisConnection(options.target, {
+        commandTimeoutMs: options.commandTimeoutMs,
+        tlsCa: options.tlsCa,
+        credentials: options.credentials,
+      });
       defineScriptCommands(client);
       // ioredis emits 'error' on every failed reconnect; health reports the outage, so keep this at debug.
       client.on("error", (error: Error) => options.logger.debug({ err: error, connection: index }, "redis connection error"));

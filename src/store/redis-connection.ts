@@ -21,10 +21,21 @@ export type RedisTarget =
 
 export type RedisConnection = Redis | Cluster;
 
+/** Credentials beyond a URL's own: for Cluster and Sentinel, which have no URL, or a URL without them. */
+export interface RedisCredentials {
+  /** ACL user and password of the data nodes; a password alone authenticates as `default`. */
+  username?: string | undefined;
+  password?: string | undefined;
+  /** ACL user and password of the Sentinels themselves. */
+  sentinelUsername?: string | undefined;
+  sentinelPassword?: string | undefined;
+}
+
 export interface RedisConnectionSettings {
   commandTimeoutMs: number;
   /** PEM CA bundle for TLS to Redis (rediss://); default: the system's CAs. */
-  tlsCa?: string | Buffer;
+  tlsCa?: string | Buffer | undefined;
+  credentials?: RedisCredentials | undefined;
 }
 
 /** Upper bound for reconnect back-off, so a returning Redis is picked up within about a second. */
@@ -41,6 +52,9 @@ function connectionOptions(settings: RedisConnectionSettings): RedisOptions & { 
     connectTimeout: Math.max(settings.commandTimeoutMs, 1000),
     retryStrategy: reconnectDelay,
     connectionName: "chatmemory",
+    // Left out when unset: a REDIS_URL's own credentials then apply (the configuration refuses both at once).
+    ...(settings.credentials?.password === undefined ? {} : { password: settings.credentials.password }),
+    ...(settings.credentials?.username === undefined ? {} : { username: settings.credentials.username }),
   };
 }
 
@@ -77,7 +91,15 @@ export function openRedisConnection(target: RedisTarget, settings: RedisConnecti
     }
     case "sentinel":
       return guardedAndConnecting(
-        new CoalescingRedis({ ...options, sentinels: target.sentinels, name: target.masterName, sentinelRetryStrategy: reconnectDelay, lazyConnect: true }),
+        new CoalescingRedis({
+          ...options,
+          sentinels: target.sentinels,
+          name: target.masterName,
+          sentinelUsername: settings.credentials?.sentinelUsername,
+          sentinelPassword: settings.credentials?.sentinelPassword,
+          sentinelRetryStrategy: reconnectDelay,
+          lazyConnect: true,
+        }),
       );
     case "cluster": {
       const clusterOptions: ClusterOptions = {

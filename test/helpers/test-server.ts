@@ -15,7 +15,7 @@ import { windowPolicy } from "../../src/store/create-store.js";
 import { elementDecoder } from "../../src/store/decoded-element-cache.js";
 import { MemoryChatStore } from "../../src/store/memory-chat-store.js";
 import { RedisChatStore } from "../../src/store/redis-chat-store.js";
-import type { HostPort, RedisTarget } from "../../src/store/redis-connection.js";
+import type { HostPort, RedisCredentials, RedisTarget } from "../../src/store/redis-connection.js";
 
 export type StoreKind = "memory" | "redis";
 
@@ -39,6 +39,8 @@ export interface TestServerOptions {
   decodeCacheMb?: number;
   /** CA for a rediss:// test Redis. */
   redisTlsCa?: Buffer;
+  /** ACL users and passwords for Redis and the Sentinels. */
+  redisCredentials?: RedisCredentials;
   security?: ServerSecurity;
   resolveTenant?: TenantResolver;
   /** Options for the ready-made client (TLS credentials, bearer token, ...). */
@@ -79,6 +81,7 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
     connections: 1,
     commandTimeoutMs: options.redisTimeoutMs ?? 1000,
     tlsCa: options.redisTlsCa,
+    credentials: options.redisCredentials,
     logger: testLogger,
     decodeElement,
   });

@@ -1,0 +1,13 @@
+/** ACL users for the credential tests: least privilege, as README's "Credentials" paragraph lists it. */
+
+/** What the server runs on Redis, in its Lua scripts included. */
+export const LEAST_PRIVILEGE_COMMANDS = [
+  "evalsha", "eval", "lrange", "llen", "ping", "info", "client|setname",
+  // Inside the scripts:
+  "rpush", "ltrim", "pexpire", "time", "zrangebyscore", "hdel", "zrem", "hget", "hset", "zadd", "exists", "del",
+];
+
+/** ACL SETUSER arguments: `user` with `password`, only the keys under `keyPrefix`, only `commands`. */
+export function leastPrivilegeUser(user: string, password: string, keyPrefix: string, commands = LEAST_PRIVILEGE_COMMANDS): string[] {
+  return [user, "on", `>${password}`, "resetkeys", `~${keyPrefix}:*`, `~{${keyPrefix}:*`, "-@all", ...commands.map((command) => `+${command}`)];
+}
