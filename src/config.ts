@@ -14,6 +14,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   /** host:port the gRPC server binds. */
   listen: string;
+  /**
+   * host:port of a second, plaintext listener with only grpc.health.v1: for the container
+   * HEALTHCHECK and kubelet gRPC probes when the main port needs TLS or a client certificate.
+   */
+  healthListen: string | undefined;
   /** Redis URL; undefined (and no cluster or sentinels) selects the embedded in-process store. */
   redisUrl: string | undefined;
   /** Redis Cluster seed nodes (REDIS_CLUSTER_NODES). */
@@ -110,6 +115,10 @@ function listenAddress(raw: string): string {
   return raw.trim();
 }
 
+function optionalListenAddress(raw: string): string | undefined {
+  return raw.trim() === "" ? undefined : listenAddress(raw);
+}
+
 /** An empty REDIS_URL (common in compose files) means "not set": the embedded store. */
 function redisUrl(raw: string): string | undefined {
   if (raw.trim() === "") return undefined;
@@ -190,6 +199,7 @@ function buildCommand(): Command {
   return new Command("chatmemory")
     .description("gRPC service for shared, bounded LLM conversation history")
     .addOption(option("--listen <host:port>", "CHATMEMORY_LISTEN", "address to serve gRPC on", listenAddress, "127.0.0.1:50051"))
+    .addOption(option("--health-listen <host:port>", "CHATMEMORY_HEALTH_LISTEN", "plaintext listener with only grpc.health.v1, for probes when the main port uses TLS; unset = none", optionalListenAddress))
     .addOption(option("--redis-url <url>", "REDIS_URL", "Redis URL; unset = embedded in-process store (not shared, lost on restart)", redisUrl))
     .addOption(option("--redis-cluster-nodes <list>", "REDIS_CLUSTER_NODES", "Redis Cluster seed nodes host:port,host:port (instead of REDIS_URL)", hostPorts))
     .addOption(option("--redis-sentinels <list>", "REDIS_SENTINELS", "Sentinels host:port,host:port (instead of REDIS_URL; with --redis-sentinel-master)", hostPorts))
@@ -248,6 +258,7 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
   const options = command.opts<Config & { tenantsFile: string | undefined }>();
   const config: Config = {
     listen: options.listen,
+    healthListen: options.healthListen,
     redisUrl: options.redisUrl,
     redisClusterNodes: options.redisClusterNodes,
     redisSentinels: options.redisSentinels,

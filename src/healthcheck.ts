@@ -2,7 +2,13 @@
  * `node dist/src/healthcheck.js [host:port]`: asks the server's own
  * grpc.health.v1 service whether ChatMemory is SERVING, for a container
  * HEALTHCHECK. Exit 0 = SERVING, 1 = anything else (NOT_SERVING, no answer).
- * The address defaults to CHATMEMORY_LISTEN's port on 127.0.0.1.
+ *
+ * Where, from the server's own settings: CHATMEMORY_HEALTH_LISTEN's port
+ * (plaintext, health only) when set, else CHATMEMORY_LISTEN's, on 127.0.0.1.
+ * With server TLS on the main port the check speaks TLS without verifying the
+ * certificate: it is the container asking itself over loopback, and the
+ * certificate may name no IP. With mTLS it would need a client certificate:
+ * set CHATMEMORY_HEALTH_LISTEN instead.
  */
 import * as grpc from "@grpc/grpc-js";
 import { ChatMemory } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
@@ -11,15 +17,36 @@ import { methodCodec } from "./grpc/adapter.js";
 
 const DEADLINE_MS = 2000;
 
-function targetAddress(): string {
-  const explicit = process.argv[2];
-  if (explicit) return explicit;
-  const listen = process.env.CHATMEMORY_LISTEN ?? "127.0.0.1:50051";
-  return `127.0.0.1:${listen.slice(listen.lastIndexOf(":") + 1)}`;
+const portOf = (listen: string) => listen.slice(listen.lastIndexOf(":") + 1);
+const isSet = (name: string) => (process.env[name] ?? "").trim() !== "";
+
+interface Target {
+  address: string;
+  credentials: grpc.ChannelCredentials;
 }
 
-const address = targetAddress();
-const client = new grpc.Client(address, grpc.credentials.createInsecure());
+function healthTarget(): Target | string {
+  const insecure = grpc.credentials.createInsecure();
+  const explicit = process.argv[2];
+  if (explicit) return { address: explicit, credentials: insecure };
+  if (isSet("CHATMEMORY_HEALTH_LISTEN")) {
+    return { address: `127.0.0.1:${portOf(process.env.CHATMEMORY_HEALTH_LISTEN ?? "")}`, credentials: insecure };
+  }
+  const address = `127.0.0.1:${portOf(process.env.CHATMEMORY_LISTEN ?? "127.0.0.1:50051")}`;
+  if (isSet("CHATMEMORY_TLS_CLIENT_CA")) {
+    return "mTLS is on and the check has no client certificate: set CHATMEMORY_HEALTH_LISTEN (e.g. 127.0.0.1:50052) for it";
+  }
+  if (isSet("CHATMEMORY_TLS_CERT")) return { address, credentials: grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false }) };
+  return { address, credentials: insecure };
+}
+
+const target = healthTarget();
+if (typeof target === "string") {
+  process.stdout.write(`${ChatMemory.typeName}: ${target}\n`);
+  process.exit(1);
+}
+const { address } = target;
+const client = new grpc.Client(address, target.credentials);
 const check = methodCodec(Health.method.check);
 client.makeUnaryRequest(
   check.path,

@@ -15,6 +15,10 @@ function redactedUrl(url: string): string {
   return parsed.toString();
 }
 
+function hostOf(listen: string): string {
+  return listen.slice(0, listen.lastIndexOf(":"));
+}
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -62,17 +66,20 @@ async function main(): Promise<void> {
   process.on("SIGINT", (signal) => void stop(signal));
 
   let port: number;
+  let healthPort: number | undefined;
   try {
     port = await server.listen(config.listen);
+    if (config.healthListen !== undefined) healthPort = await server.listenHealth(config.healthListen);
   } catch (error: unknown) {
-    logger.fatal({ err: error, listen: config.listen }, "cannot listen");
+    logger.fatal({ err: error, listen: config.listen, healthListen: config.healthListen }, "cannot listen");
     await store.close();
     process.exit(1);
   }
-  const host = config.listen.slice(0, config.listen.lastIndexOf(":"));
+  const host = hostOf(config.listen);
   logger.info(
     {
       address: `${host}:${port}`,
+      healthAddress: healthPort === undefined ? undefined : `${hostOf(config.healthListen ?? "")}:${healthPort}`,
       store: store.kind,
       redis: config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl),
       redisCluster: config.redisClusterNodes?.map(({ host, port }) => `${host}:${port}`).join(","),

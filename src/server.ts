@@ -40,6 +40,11 @@ export interface ChatMemoryServerOptions {
 export interface ChatMemoryServer {
   /** Binds `address` (port 0 picks a free one), starts health checks; resolves to the bound port. */
   listen(address: string): Promise<number>;
+  /**
+   * Binds a second, plaintext listener that serves only grpc.health.v1 (the same statuses), for
+   * probes that cannot do TLS or present a client certificate; resolves to the bound port.
+   */
+  listenHealth(address: string): Promise<number>;
   /** NOT_SERVING, refuse new calls, let in-flight ones finish for up to `graceMs`, then force-close. Does not close the store. */
   shutdown(graceMs: number): Promise<void>;
   readonly grpcServer: grpc.Server;
@@ -116,6 +121,8 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
     file_grpc_reflection_v1alpha_reflection,
   ]);
 
+  let healthServer: grpc.Server | undefined;
+
   return {
     grpcServer,
     health,
@@ -133,6 +140,14 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
       await health.start();
       return port;
     },
+    async listenHealth(address) {
+      healthServer = new grpc.Server({ ...SERVER_CHANNEL_OPTIONS, "grpc.max_connection_idle_ms": DEFAULT_MAX_CONNECTION_IDLE_MS });
+      healthService.addToServer(healthServer);
+      const server = healthServer;
+      return new Promise<number>((resolve, reject) =>
+        server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+      );
+    },
     async shutdown(graceMs) {
       health.stop();
       await new Promise<void>((resolve) => {
@@ -147,6 +162,8 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
           resolve();
         });
       });
+      // Probes saw NOT_SERVING through the drain; health calls are short, nothing to wait for.
+      healthServer?.forceShutdown();
     },
   };
 }

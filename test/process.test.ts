@@ -6,13 +6,15 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createChatMemoryClient } from "../src/client.js";
 import { leastPrivilegeUser } from "./helpers/redis-acl.js";
-import { RedisServerProcess } from "./helpers/redis-server.js";
-import { runMain, startServerProcess } from "./helpers/server-process.js";
+import { TestCertificateAuthority } from "./helpers/certificates.js";
+import { RedisServerProcess, freePort } from "./helpers/redis-server.js";
+import { HEALTHCHECK_SCRIPT, runMain, startServerProcess } from "./helpers/server-process.js";
 import { servingStatus } from "./helpers/health-client.js";
 import { sleep, uniqueId, waitFor } from "./helpers/test-server.js";
 
 const SETTINGS = [
   "CHATMEMORY_LISTEN",
+  "CHATMEMORY_HEALTH_LISTEN",
   "REDIS_URL",
   "CHATMEMORY_MAX_TURNS",
   "CHATMEMORY_TTL_SECONDS",
@@ -189,6 +191,67 @@ describe("graceful shutdown with Redis", () => {
     } finally {
       await admin.call("ACL", "DELUSER", "chatmemory-app");
       admin.disconnect();
+    }
+  });
+});
+
+describe("container health check (dist/src/healthcheck.js) with server TLS", () => {
+  const ca = new TestCertificateAuthority("healthcheck");
+  const serverCert = ca.issue("chatmemory-server", "server");
+  const tlsEnv = { CHATMEMORY_TLS_CERT: serverCert.cert, CHATMEMORY_TLS_KEY: serverCert.key };
+  const mtlsEnv = { ...tlsEnv, CHATMEMORY_TLS_CLIENT_CA: ca.cert };
+
+  /** Starts a server with `env`, runs the health check with the same settings (as in the container), stops the server. */
+  async function healthcheckBeside(env: Record<string, string>) {
+    const server = await startServerProcess(env);
+    const port = server.address.slice(server.address.lastIndexOf(":") + 1);
+    try {
+      const check = await runMain([], { ...env, CHATMEMORY_LISTEN: `0.0.0.0:${port}` }, HEALTHCHECK_SCRIPT);
+      return { ...check, server };
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+    }
+  }
+
+  it("checks a TLS port over TLS", async () => {
+    const { code, stdout } = await healthcheckBeside(tlsEnv);
+    expect(stdout).toContain("SERVING");
+    expect(code).toBe(0);
+  });
+
+  it("with mTLS and no health listener, fails and says to set CHATMEMORY_HEALTH_LISTEN", async () => {
+    const { code, stdout } = await healthcheckBeside(mtlsEnv);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/set CHATMEMORY_HEALTH_LISTEN/);
+  });
+
+  it("checks CHATMEMORY_HEALTH_LISTEN, a plaintext port with health only, beside an mTLS port", async () => {
+    const healthPort = await freePort();
+    const env = { ...mtlsEnv, CHATMEMORY_HEALTH_LISTEN: `127.0.0.1:${healthPort}` };
+    const { code, stdout, server } = await healthcheckBeside(env);
+    expect(stdout).toContain(`127.0.0.1:${healthPort}: SERVING`);
+    expect(code).toBe(0);
+    const startup = server.logs.find((entry) => String(entry.msg).startsWith("chatmemory listening"));
+    expect(startup).toMatchObject({ healthAddress: `127.0.0.1:${healthPort}` });
+  });
+
+  it("the health port serves health only, and follows the store: NOT_SERVING without Redis", async () => {
+    const healthPort = await freePort();
+    const env = { CHATMEMORY_HEALTH_LISTEN: `127.0.0.1:${healthPort}`, REDIS_URL: `redis://127.0.0.1:${await freePort()}/0` };
+    const server = await startServerProcess(env);
+    try {
+      const healthAddress = `127.0.0.1:${healthPort}`;
+      expect(await servingStatus(healthAddress)).toBe("NOT_SERVING");
+      const check = await runMain([], env, HEALTHCHECK_SCRIPT);
+      expect(check.code).toBe(1);
+      const client = createChatMemoryClient({ address: healthAddress, defaultDeadlineMs: 2000 });
+      const call = await client.count({ conversationId: "x" }).then(() => "OK", (e: { code: number }) => status[e.code]);
+      client.close();
+      expect(call).toBe("UNIMPLEMENTED");
+    } finally {
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
     }
   });
 });

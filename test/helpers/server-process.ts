@@ -4,6 +4,8 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 
 export const MAIN_SCRIPT = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url));
+/** The container's HEALTHCHECK command. */
+export const HEALTHCHECK_SCRIPT = fileURLToPath(new URL("../../dist/src/healthcheck.js", import.meta.url));
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -21,9 +23,9 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs main.js to completion (for --help and configuration errors). */
-export async function runMain(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  const child = spawn(process.execPath, [MAIN_SCRIPT, ...args], { env: { ...cleanEnv(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** Runs main.js (or another built script) to completion: --help, configuration errors, the health check. */
+export async function runMain(args: string[], env: Record<string, string> = {}, script = MAIN_SCRIPT): Promise<RunResult> {
+  const child = spawn(process.execPath, [script, ...args], { env: { ...cleanEnv(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -32,10 +34,10 @@ export async function runMain(args: string[], env: Record<string, string> = {}):
   return { code, stdout, stderr };
 }
 
-/** The environment without any CHATMEMORY_* or REDIS_URL of the developer's shell. */
+/** The environment without any CHATMEMORY_* or REDIS_* of the developer's shell. */
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith("CHATMEMORY_") && key !== "REDIS_URL"),
+    Object.entries(process.env).filter(([key]) => !key.startsWith("CHATMEMORY_") && !key.startsWith("REDIS_")),
   );
 }
 
