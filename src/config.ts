@@ -19,6 +19,8 @@ export interface Config {
    * HEALTHCHECK and kubelet gRPC probes when the main port needs TLS or a client certificate.
    */
   healthListen: string | undefined;
+  /** host:port of an HTTP listener serving Prometheus metrics at /metrics; undefined = no metrics. */
+  metricsListen: string | undefined;
   /** Redis URL; undefined (and no cluster or sentinels) selects the embedded in-process store. */
   redisUrl: string | undefined;
   /** Redis Cluster seed nodes (REDIS_CLUSTER_NODES). */
@@ -199,6 +201,7 @@ function buildCommand(): Command {
   return new Command("chatmemory")
     .description("gRPC service for shared, bounded LLM conversation history")
     .addOption(option("--listen <host:port>", "CHATMEMORY_LISTEN", "address to serve gRPC on", listenAddress, "127.0.0.1:50051"))
+    .addOption(option("--metrics-listen <host:port>", "CHATMEMORY_METRICS_LISTEN", "HTTP listener for Prometheus metrics at /metrics; unset = no metrics", optionalListenAddress))
     .addOption(option("--health-listen <host:port>", "CHATMEMORY_HEALTH_LISTEN", "plaintext listener with only grpc.health.v1, for probes when the main port uses TLS; unset = none", optionalListenAddress))
     .addOption(option("--redis-url <url>", "REDIS_URL", "Redis URL; unset = embedded in-process store (not shared, lost on restart)", redisUrl))
     .addOption(option("--redis-cluster-nodes <list>", "REDIS_CLUSTER_NODES", "Redis Cluster seed nodes host:port,host:port (instead of REDIS_URL)", hostPorts))
@@ -259,6 +262,7 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
   const config: Config = {
     listen: options.listen,
     healthListen: options.healthListen,
+    metricsListen: options.metricsListen,
     redisUrl: options.redisUrl,
     redisClusterNodes: options.redisClusterNodes,
     redisSentinels: options.redisSentinels,

@@ -5,7 +5,9 @@ import { pino } from "pino";
 import { createTenantResolver } from "./auth/tenants.js";
 import { ConfigError, parseConfig } from "./config.js";
 import { createServerSecurity } from "./grpc/server-credentials.js";
-import { createChatMemoryServer } from "./server.js";
+import { type MetricsEndpoint, serveMetrics } from "./metrics/metrics-endpoint.js";
+import { ServerMetrics } from "./metrics/server-metrics.js";
+import { type ChatMemoryServer, createChatMemoryServer } from "./server.js";
 import { createStore } from "./store/create-store.js";
 
 /** The URL without its password, for logs. */
@@ -39,7 +41,12 @@ async function main(): Promise<void> {
       "REDIS_URL is not set: using the embedded in-process store. Data is lost on restart and NOT shared between replicas; set REDIS_URL for production.",
     );
   }
-  const server = createChatMemoryServer({
+  // Metrics read the server's state at scrape time, so they can be made before it.
+  const metrics =
+    config.metricsListen === undefined
+      ? undefined
+      : new ServerMetrics({ serving: () => server.health.status === "SERVING", inFlight: () => server.activeCalls });
+  const server: ChatMemoryServer = createChatMemoryServer({
     store,
     logger,
     limits: { maxBatch: config.maxBatch, maxContentBytes: config.maxContentBytes },
@@ -48,7 +55,10 @@ async function main(): Promise<void> {
     maxConnectionIdleMs: config.maxConnectionIdleMs,
     security: createServerSecurity(config),
     resolveTenant: createTenantResolver(config.auth, config.tenantTokens),
+    metrics,
   });
+
+  let metricsEndpoint: MetricsEndpoint | undefined;
 
   // Handlers go in before the server listens: a signal that arrives right after the startup
   // line must drain, not kill the process with the default action.
@@ -58,6 +68,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
     await server.shutdown(config.shutdownGraceMs);
+    await metricsEndpoint?.close();
     await store.close();
     logger.info("stopped");
     process.exit(0);
@@ -70,8 +81,9 @@ async function main(): Promise<void> {
   try {
     port = await server.listen(config.listen);
     if (config.healthListen !== undefined) healthPort = await server.listenHealth(config.healthListen);
+    if (metrics !== undefined && config.metricsListen !== undefined) metricsEndpoint = await serveMetrics(metrics.registry, config.metricsListen);
   } catch (error: unknown) {
-    logger.fatal({ err: error, listen: config.listen, healthListen: config.healthListen }, "cannot listen");
+    logger.fatal({ err: error, listen: config.listen, healthListen: config.healthListen, metricsListen: config.metricsListen }, "cannot listen");
     await store.close();
     process.exit(1);
   }
@@ -80,6 +92,7 @@ async function main(): Promise<void> {
     {
       address: `${host}:${port}`,
       healthAddress: healthPort === undefined ? undefined : `${hostOf(config.healthListen ?? "")}:${healthPort}`,
+      metricsAddress: metricsEndpoint === undefined ? undefined : `${hostOf(config.metricsListen ?? "")}:${metricsEndpoint.port}`,
       store: store.kind,
       redis: config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl),
       redisCluster: config.redisClusterNodes?.map(({ host, port }) => `${host}:${port}`).join(","),

@@ -15,6 +15,7 @@ import { type CallOutcome, createServiceBinding } from "./grpc/adapter.js";
 import { addReflection } from "./grpc/reflection.js";
 import type { ServerSecurity } from "./grpc/server-credentials.js";
 import { StoreHealthMonitor } from "./health/store-health-monitor.js";
+import type { ServerMetrics } from "./metrics/server-metrics.js";
 import { createChatMemoryService } from "./service/chat-memory.js";
 import type { RequestLimits } from "./service/validate.js";
 import type { ChatStore } from "./store/chat-store.js";
@@ -35,6 +36,8 @@ export interface ChatMemoryServerOptions {
   security?: ServerSecurity;
   /** Tenant scoping (src/auth/tenants.ts); default none. */
   resolveTenant?: TenantResolver;
+  /** Prometheus metrics to record every ChatMemory call in; default none (no cost per call). */
+  metrics?: ServerMetrics;
 }
 
 export interface ChatMemoryServer {
@@ -92,11 +95,16 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
   const service = createChatMemoryService({ store, limits: options.limits, logger, resolveTenant: options.resolveTenant });
   let activeCalls = 0;
   const logOutcome = logCallOutcome(logger);
+  const { metrics } = options;
   const binding = createServiceBinding(ChatMemory, service, {
-    onCallStart: () => activeCalls++,
+    onCallStart: (method) => {
+      activeCalls++;
+      metrics?.callStarted(method);
+    },
     onCallEnd: (outcome) => {
       activeCalls--;
       logOutcome(outcome);
+      metrics?.callEnded(outcome);
     },
   });
   grpcServer.addService(binding.definition, binding.handlers);

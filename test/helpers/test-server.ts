@@ -9,6 +9,7 @@ import type { TenantResolver } from "../../src/auth/tenants.js";
 import { type ChatMemoryClient, type ChatMemoryClientOptions, createChatMemoryClient } from "../../src/client.js";
 import { DEFAULT_DECODE_CACHE_MB, DEFAULT_REQUEST_ID_TTL_SECONDS } from "../../src/config.js";
 import type { ServerSecurity } from "../../src/grpc/server-credentials.js";
+import type { ServerMetrics } from "../../src/metrics/server-metrics.js";
 import { type ChatMemoryServer, createChatMemoryServer } from "../../src/server.js";
 import type { ChatStore } from "../../src/store/chat-store.js";
 import { windowPolicy } from "../../src/store/create-store.js";
@@ -43,6 +44,8 @@ export interface TestServerOptions {
   redisCredentials?: RedisCredentials;
   security?: ServerSecurity;
   resolveTenant?: TenantResolver;
+  /** Prometheus metrics recorded by the server (TestServer.metrics). */
+  metrics?: ServerMetrics;
   /** Options for the ready-made client (TLS credentials, bearer token, ...). */
   clientOptions?: Omit<ChatMemoryClientOptions, "address">;
 }
@@ -99,6 +102,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     healthIntervalMs: options.healthIntervalMs ?? 100,
     security: options.security,
     resolveTenant: options.resolveTenant,
+    metrics: options.metrics,
   });
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
