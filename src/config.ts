@@ -62,7 +62,9 @@ export interface Config {
   tlsClientCa: string | undefined;
   /** How often certificate files are re-read, so rotated certificates apply without a restart. */
   tlsReloadMs: number;
-  /** CA bundle to verify a rediss:// server with (PEM path); default: the system's CAs. */
+  /** TLS to Cluster nodes, or to the Sentinels and their primary (REDIS_URL says it with rediss://). */
+  redisTls: boolean;
+  /** CA bundle to verify Redis's TLS certificates with (PEM path); default: the system's CAs. */
   redisTlsCa: string | undefined;
   auth: AuthMode;
   /** Token digest -> tenant, from the tenants file (auth mode `token`). */
@@ -168,6 +170,13 @@ function keyPrefix(raw: string): string {
 }
 
 /** A file path that exists and can be read now (certificates, keys, tenant files). */
+function booleanValue(raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (["", "false", "0", "no", "off"].includes(value)) return false;
+  if (["true", "1", "yes", "on"].includes(value)) return true;
+  throw new InvalidArgumentError("must be true or false.");
+}
+
 function readableFile(raw: string): string | undefined {
   if (raw.trim() === "") return undefined;
   try {
@@ -228,7 +237,8 @@ function buildCommand(): Command {
     .addOption(option("--tls-key <path>", "CHATMEMORY_TLS_KEY", "server private key (PEM)", readableFile))
     .addOption(option("--tls-client-ca <path>", "CHATMEMORY_TLS_CLIENT_CA", "CA bundle (PEM) for client certificates: require mTLS", readableFile))
     .addOption(option("--tls-reload-ms <ms>", "CHATMEMORY_TLS_RELOAD_MS", "re-read certificate files this often (rotation without restart)", integerIn(100, 86_400_000), 60_000))
-    .addOption(option("--redis-tls-ca <path>", "CHATMEMORY_REDIS_TLS_CA", "CA bundle (PEM) to verify a rediss:// server; default: system CAs", readableFile))
+    .addOption(option("--redis-tls <bool>", "REDIS_TLS", "TLS to Cluster nodes, or to the Sentinels and their primary (for REDIS_URL use rediss://)", booleanValue, false))
+    .addOption(option("--redis-tls-ca <path>", "CHATMEMORY_REDIS_TLS_CA", "CA bundle (PEM) to verify Redis's TLS certificates; default: system CAs", readableFile))
     .addOption(option("--auth <mode>", "CHATMEMORY_AUTH", `tenant scoping: ${AUTH_MODES.join(", ")} (token: bearer tokens from --tenants-file; mtls: client certificate CN)`, authMode, "none"))
     .addOption(option("--tenants-file <path>", "CHATMEMORY_TENANTS_FILE", 'JSON {"<tenant>": {"token_sha256": ["<hex>"]}} for --auth token', readableFile))
     .addOption(option("--health-interval-ms <ms>", "CHATMEMORY_HEALTH_INTERVAL_MS", "how often the store is pinged for the health service", integerIn(50, 60_000), 500))
@@ -290,6 +300,7 @@ export function parseConfig(argv: readonly string[], io: ParseConfigIO = { write
     tlsKey: options.tlsKey,
     tlsClientCa: options.tlsClientCa,
     tlsReloadMs: options.tlsReloadMs,
+    redisTls: options.redisTls,
     redisTlsCa: options.redisTlsCa,
     auth: options.auth,
     tenantTokens: undefined,
@@ -312,6 +323,14 @@ function checkRedisSettings(config: Config): void {
     throw new ConfigError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together.");
   }
   checkRedisCredentials(config, ways.length > 0);
+  if (config.redisTls && config.redisUrl !== undefined) {
+    throw new ConfigError("REDIS_TLS is for REDIS_CLUSTER_NODES and REDIS_SENTINELS; for REDIS_URL write rediss://.");
+  }
+  if (config.redisTls && ways.length === 0) throw new ConfigError("REDIS_TLS is set but no Redis is (REDIS_CLUSTER_NODES or REDIS_SENTINELS).");
+  const tlsToRedis = config.redisTls || config.redisUrl?.startsWith("rediss:") === true;
+  if (config.redisTlsCa !== undefined && !tlsToRedis) {
+    throw new ConfigError("CHATMEMORY_REDIS_TLS_CA is only used with TLS to Redis: a rediss:// REDIS_URL, or REDIS_TLS=true.");
+  }
 }
 
 /** Credentials only where they are used, and each given once: a silently ignored password is a misconfiguration. */

@@ -2,6 +2,7 @@
  * The server as a process: --help, configuration errors (exit 2), the startup
  * log, and graceful shutdown on SIGTERM/SIGINT with calls in flight.
  */
+import { fileURLToPath } from "node:url";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createChatMemoryClient } from "../src/client.js";
@@ -42,6 +43,7 @@ const SETTINGS = [
   "REDIS_PASSWORD",
   "REDIS_SENTINEL_USERNAME",
   "REDIS_SENTINEL_PASSWORD",
+  "REDIS_TLS",
   "CHATMEMORY_TENANTS_FILE",
 ];
 
@@ -73,6 +75,10 @@ describe("configuration", () => {
     ["credentials in both REDIS_URL and REDIS_PASSWORD", { REDIS_URL: "redis://app:one@127.0.0.1:6379/0", REDIS_PASSWORD: "two" }, [], /REDIS_URL already carries credentials/],
     ["a Sentinel password without Sentinels", { REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_SENTINEL_PASSWORD: "secret" }, [], /REDIS_SENTINEL_PASSWORD is only used with REDIS_SENTINELS/],
     ["a Sentinel user without a password", { REDIS_SENTINELS: "127.0.0.1:26379", REDIS_SENTINEL_MASTER: "m", REDIS_SENTINEL_USERNAME: "watcher" }, [], /REDIS_SENTINEL_USERNAME needs REDIS_SENTINEL_PASSWORD/],
+    ["REDIS_TLS with a REDIS_URL", { REDIS_URL: "redis://127.0.0.1:6379/0", REDIS_TLS: "true" }, [], /for REDIS_URL write rediss:\/\//],
+    ["REDIS_TLS without a Redis", { REDIS_TLS: "true" }, [], /REDIS_TLS is set but no Redis/],
+    ["REDIS_TLS that is not true or false", { REDIS_CLUSTER_NODES: "127.0.0.1:7000", REDIS_TLS: "maybe" }, [], /REDIS_TLS/],
+    ["a Redis TLS CA without TLS to Redis", { REDIS_URL: "redis://127.0.0.1:6379/0", CHATMEMORY_REDIS_TLS_CA: fileURLToPath(import.meta.url) }, [], /CHATMEMORY_REDIS_TLS_CA is only used with TLS/],
     ["content limit above the receive limit", { CHATMEMORY_MAX_CONTENT_BYTES: "9000000" }, [], /CHATMEMORY_MAX_CONTENT_BYTES/],
   ];
   it.each(badValues)("rejects %s with exit code 2 and a message naming it", async (_label, env, args, pattern) => {

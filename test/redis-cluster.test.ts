@@ -3,12 +3,13 @@
  * the conversation's slot, and a primary failover under load.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { TestCertificateAuthority } from "./helpers/certificates.js";
 import { defineContractSuite } from "./helpers/contract-suite.js";
 import { servingStatus } from "./helpers/health-client.js";
 import { LEAST_PRIVILEGE_COMMANDS, leastPrivilegeUser } from "./helpers/redis-acl.js";
 import { RedisClusterProcesses } from "./helpers/redis-cluster.js";
 import { lostMessages, startRetryingWriter } from "./helpers/retrying-writer.js";
-import { sleep, startTestServer, uniqueId, waitFor } from "./helpers/test-server.js";
+import { healthOfFreshServer, sleep, startTestServer, uniqueId, waitFor } from "./helpers/test-server.js";
 
 const cluster = await RedisClusterProcesses.start();
 afterAll(() => cluster.stop());
@@ -69,15 +70,36 @@ describe("Redis Cluster with an ACL user (REDIS_USERNAME, REDIS_PASSWORD)", () =
       } finally {
         await server.close();
       }
-      const refused = await startTestServer({ store: "redis", redisClusterNodes: cluster.seeds, redisCredentials: { username: "chatmemory-app", password: "wrong" } });
-      try {
-        await sleep(500);
-        expect(await servingStatus(refused.address)).toBe("NOT_SERVING");
-      } finally {
-        await refused.close();
-      }
+      const wrongPassword = { username: "chatmemory-app", password: "wrong" };
+      expect(await healthOfFreshServer({ store: "redis", redisClusterNodes: cluster.seeds, redisCredentials: wrongPassword })).toBe("NOT_SERVING");
     } finally {
       await Promise.all(cluster.nodes.map((node) => cluster.command(node, "ACL", "DELUSER", "chatmemory-app")));
+    }
+  });
+});
+
+describe("Redis Cluster over TLS (REDIS_TLS)", () => {
+  it("serves through TLS-only nodes, and refuses nodes whose certificate it cannot verify", async () => {
+    const ca = new TestCertificateAuthority("cluster-tls");
+    const nodeCert = ca.issue("redis-cluster", "peer", "redis-cluster-node");
+    const tlsCluster = await RedisClusterProcesses.start(3, { cert: nodeCert.cert, key: nodeCert.key, ca: ca.cert, caPem: ca.pem() });
+    try {
+      const server = await startTestServer({ store: "redis", redisClusterNodes: tlsCluster.seeds, redisTlsCa: ca.pem() });
+      try {
+        await waitFor(async () => (await servingStatus(server.address)) === "SERVING", 10_000);
+        const ids = Array.from({ length: 30 }, () => uniqueId("tls"));
+        await Promise.all(ids.map((conversationId) => server.client.append({ conversationId, messages: [{ role: "user", content: conversationId }] })));
+        for (const conversationId of ids) expect((await server.client.count({ conversationId })).count).toBe(1n);
+        // The data went to all three primaries, through their TLS ports (the only ones they have).
+        const keyCounts = await Promise.all(tlsCluster.nodes.map((node) => tlsCluster.command(node, "DBSIZE")));
+        expect(keyCounts.every((count) => Number(count) > 0)).toBe(true);
+      } finally {
+        await server.close();
+      }
+      const rogueCa = new TestCertificateAuthority("cluster-rogue").pem();
+      expect(await healthOfFreshServer({ store: "redis", redisClusterNodes: tlsCluster.seeds, redisTlsCa: rogueCa })).toBe("NOT_SERVING");
+    } finally {
+      await tlsCluster.stop();
     }
   });
 });

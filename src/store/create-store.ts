@@ -17,11 +17,13 @@ export function windowPolicy(config: Pick<Config, "maxTurns" | "ttlSeconds" | "r
 }
 
 /** Where Redis is, from the configuration; undefined = no Redis (the embedded store). */
-export function redisTarget(config: Pick<Config, "redisUrl" | "redisClusterNodes" | "redisSentinels" | "redisSentinelMaster">): RedisTarget | undefined {
+export function redisTarget(
+  config: Pick<Config, "redisUrl" | "redisClusterNodes" | "redisSentinels" | "redisSentinelMaster" | "redisTls">,
+): RedisTarget | undefined {
   if (config.redisUrl !== undefined) return { kind: "standalone", url: config.redisUrl };
-  if (config.redisClusterNodes !== undefined) return { kind: "cluster", nodes: config.redisClusterNodes };
+  if (config.redisClusterNodes !== undefined) return { kind: "cluster", nodes: config.redisClusterNodes, tls: config.redisTls };
   if (config.redisSentinels !== undefined && config.redisSentinelMaster !== undefined) {
-    return { kind: "sentinel", sentinels: config.redisSentinels, masterName: config.redisSentinelMaster };
+    return { kind: "sentinel", sentinels: config.redisSentinels, masterName: config.redisSentinelMaster, tls: config.redisTls };
   }
   return undefined;
 }

@@ -16,8 +16,10 @@ export interface HostPort {
 
 export type RedisTarget =
   | { kind: "standalone"; url: string }
-  | { kind: "cluster"; nodes: HostPort[] }
-  | { kind: "sentinel"; sentinels: HostPort[]; masterName: string };
+  /** `tls`: to every node (a URL says it with rediss://). */
+  | { kind: "cluster"; nodes: HostPort[]; tls?: boolean }
+  /** `tls`: to the Sentinels and to the primary they name. */
+  | { kind: "sentinel"; sentinels: HostPort[]; masterName: string; tls?: boolean };
 
 export type RedisConnection = Redis | Cluster;
 
@@ -83,10 +85,12 @@ function guardedAndConnecting(connection: Redis): Redis {
 
 export function openRedisConnection(target: RedisTarget, settings: RedisConnectionSettings): RedisConnection {
   const options = connectionOptions(settings);
+  // Node's TLS options: the system's CAs, or the configured bundle instead.
+  const tlsOptions = settings.tlsCa === undefined ? {} : { ca: settings.tlsCa };
   switch (target.kind) {
     case "standalone": {
       // rediss:// turns TLS on in ioredis; a private CA is added here.
-      const tls = settings.tlsCa !== undefined && target.url.startsWith("rediss:") ? { tls: { ca: settings.tlsCa } } : {};
+      const tls = settings.tlsCa !== undefined && target.url.startsWith("rediss:") ? { tls: tlsOptions } : {};
       return guardedAndConnecting(new CoalescingRedis(target.url, { ...options, ...tls, lazyConnect: true }));
     }
     case "sentinel":
@@ -98,6 +102,7 @@ export function openRedisConnection(target: RedisTarget, settings: RedisConnecti
           sentinelUsername: settings.credentials?.sentinelUsername,
           sentinelPassword: settings.credentials?.sentinelPassword,
           sentinelRetryStrategy: reconnectDelay,
+          ...(target.tls ? { tls: tlsOptions, enableTLSForSentinelMode: true, sentinelTLS: tlsOptions } : {}),
           lazyConnect: true,
         }),
       );
@@ -105,7 +110,7 @@ export function openRedisConnection(target: RedisTarget, settings: RedisConnecti
       const clusterOptions: ClusterOptions = {
         enableAutoPipelining: true,
         enableOfflineQueue: false,
-        redisOptions: { ...options, Connector: GuardedStandaloneConnector },
+        redisOptions: { ...options, ...(target.tls ? { tls: tlsOptions } : {}), Connector: GuardedStandaloneConnector },
         clusterRetryStrategy: reconnectDelay,
         // Writes and reads both go to primaries: GetHistory right after Append must see it.
         scaleReads: "master",

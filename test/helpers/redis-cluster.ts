@@ -3,17 +3,22 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import type { HostPort } from "../../src/store/redis-connection.js";
-import { RedisServerProcess } from "./redis-server.js";
+import { RedisServerProcess, type RedisServerOptions } from "./redis-server.js";
 
 const run = promisify(execFile);
 
 export class RedisClusterProcesses {
   private constructor(readonly nodes: RedisServerProcess[]) {}
 
-  static async start(size = 6): Promise<RedisClusterProcesses> {
+  /**
+   * `size` nodes: with 6 or more, half are replicas; fewer are all primaries. With `tls`, every
+   * node, the cluster bus and replication speak TLS only.
+   */
+  static async start(size = 6, tls?: RedisServerOptions["tls"]): Promise<RedisClusterProcesses> {
     const nodes = await Promise.all(
       Array.from({ length: size }, () =>
         RedisServerProcess.start({
+          tls,
           extraArgs: [
             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
             // A short node timeout so a failover takes about a second, not fifteen.
@@ -21,14 +26,17 @@ export class RedisClusterProcesses {
             // Sync replicas at once: the default 5 s diskless-sync delay outlasts the replica's 5 s
             // wait for the PSYNC reply, so a fresh replica never syncs and cannot fail over.
             "--repl-diskless-sync-delay", "0",
+            ...(tls ? ["--tls-cluster", "yes", "--tls-replication", "yes"] : []),
           ],
         }),
       ),
     );
     const cluster = new RedisClusterProcesses(nodes);
-    await run("redis-cli", ["--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", "1", "--cluster-yes"]);
+    const replicas = size >= 6 ? 1 : 0;
+    const tlsArgs = tls ? ["--tls", "--cacert", tls.ca] : [];
+    await run("redis-cli", [...tlsArgs, "--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", String(replicas), "--cluster-yes"]);
     await cluster.waitUntilHealthy(20_000);
-    await cluster.waitUntilReplicasSynced(20_000);
+    if (replicas > 0) await cluster.waitUntilReplicasSynced(20_000);
     return cluster;
   }
 
@@ -38,7 +46,7 @@ export class RedisClusterProcesses {
 
   /** Runs a command on one node (CLUSTER KEYSLOT, CLUSTER NODES, ...). */
   async command(node: RedisServerProcess, ...args: string[]): Promise<unknown> {
-    const client = new Redis(node.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    const client = new Redis(node.url, { lazyConnect: true, maxRetriesPerRequest: 0, ...node.clientOptions });
     try {
       await client.connect();
       return await client.call(args[0] as string, ...args.slice(1));

@@ -3,9 +3,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import type { HostPort } from "../../src/store/redis-connection.js";
-import { RedisServerProcess, freePort, waitForPing } from "./redis-server.js";
+import { RedisServerProcess, type RedisServerOptions, freePort, waitForPing } from "./redis-server.js";
 
 export const SENTINEL_MASTER = "chatmemory-primary";
 // Sync replicas at once (the default 5 s diskless delay outlasts a fresh replica's wait for PSYNC).
@@ -16,22 +16,32 @@ export class RedisSentinelDeployment {
     readonly primary: RedisServerProcess,
     readonly replica: RedisServerProcess,
     readonly sentinels: { port: number; child: ChildProcess }[],
+    /** ioredis options for talking to the sentinels (the test CA with TLS). */
+    readonly sentinelClientOptions: RedisOptions,
   ) {}
 
-  static async start(): Promise<RedisSentinelDeployment> {
-    const primary = await RedisServerProcess.start({ extraArgs: REPLICATION_ARGS });
+  /** With `tls`, the primary, the replica, replication and the sentinels speak TLS only. */
+  static async start(tls?: RedisServerOptions["tls"]): Promise<RedisSentinelDeployment> {
+    const replication = [...REPLICATION_ARGS, ...(tls ? ["--tls-replication", "yes"] : [])];
+    const primary = await RedisServerProcess.start({ tls, extraArgs: replication });
     const replica = await RedisServerProcess.start({
-      extraArgs: [...REPLICATION_ARGS, "--replicaof", "127.0.0.1", String(primary.port)],
+      tls,
+      extraArgs: [...replication, "--replicaof", "127.0.0.1", String(primary.port)],
     });
     const sentinels = [];
+    const sentinelClientOptions: RedisOptions = tls ? { tls: { ca: tls.caPem } } : {};
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), "chatmemory-sentinel-"));
       const config = join(dir, "sentinel.conf");
+      const listen = tls
+        ? ["port 0", `tls-port ${port}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`, `tls-ca-cert-file ${tls.ca}`,
+           "tls-auth-clients no", "tls-replication yes"]
+        : [`port ${port}`];
       writeFileSync(
         config,
         [
-          `port ${port}`,
+          ...listen,
           "bind 127.0.0.1",
           `dir ${dir}`,
           `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${primary.port} 2`,
@@ -41,10 +51,10 @@ export class RedisSentinelDeployment {
         ].join("\n"),
       );
       const child = spawn("redis-server", [config, "--sentinel"], { stdio: "ignore" });
-      await waitForPing(`redis://127.0.0.1:${port}`, 10_000);
+      await waitForPing(`${tls ? "rediss" : "redis"}://127.0.0.1:${port}`, 10_000, sentinelClientOptions);
       sentinels.push({ port, child });
     }
-    const deployment = new RedisSentinelDeployment(primary, replica, sentinels);
+    const deployment = new RedisSentinelDeployment(primary, replica, sentinels, sentinelClientOptions);
     await deployment.waitForPrimary(primary.port, 15_000);
     await deployment.waitUntilReplicaSynced(15_000);
     return deployment;
@@ -58,7 +68,7 @@ export class RedisSentinelDeployment {
   async primaryPorts(): Promise<number[]> {
     return Promise.all(
       this.sentinels.map(async ({ port }) => {
-        const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
+        const client = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, ...this.sentinelClientOptions });
         try {
           await client.connect();
           const [, primaryPort] = (await client.call("SENTINEL", "get-master-addr-by-name", SENTINEL_MASTER)) as [string, string];

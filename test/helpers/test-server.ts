@@ -15,6 +15,7 @@ import type { ChatStore } from "../../src/store/chat-store.js";
 import { windowPolicy } from "../../src/store/create-store.js";
 import { elementDecoder } from "../../src/store/decoded-element-cache.js";
 import { MemoryChatStore } from "../../src/store/memory-chat-store.js";
+import { servingStatus } from "./health-client.js";
 import { RedisChatStore } from "../../src/store/redis-chat-store.js";
 import type { HostPort, RedisCredentials, RedisTarget } from "../../src/store/redis-connection.js";
 
@@ -38,7 +39,7 @@ export interface TestServerOptions {
   healthIntervalMs?: number;
   /** Decoded-element cache size; default: the server's default (0 = off). */
   decodeCacheMb?: number;
-  /** CA for a rediss:// test Redis. */
+  /** CA for a test Redis with TLS: a rediss:// URL, or TLS to the cluster or the Sentinels when set. */
   redisTlsCa?: Buffer;
   /** ACL users and passwords for Redis and the Sentinels. */
   redisCredentials?: RedisCredentials;
@@ -69,10 +70,11 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
   });
   const decodeElement = elementDecoder((options.decodeCacheMb ?? DEFAULT_DECODE_CACHE_MB) * 1024 * 1024);
   if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100, decodeElement });
+  const tls = options.redisTlsCa !== undefined;
   const target: RedisTarget | undefined = options.redisClusterNodes
-    ? { kind: "cluster", nodes: options.redisClusterNodes }
+    ? { kind: "cluster", nodes: options.redisClusterNodes, tls }
     : options.redisSentinels
-      ? { kind: "sentinel", ...options.redisSentinels }
+      ? { kind: "sentinel", ...options.redisSentinels, tls }
       : options.redisUrl
         ? { kind: "standalone", url: options.redisUrl }
         : undefined;
@@ -125,6 +127,20 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       await store.close();
     },
   };
+}
+
+/**
+ * Starts a server with `options`, lets its store try for `settleMs`, and returns what its health
+ * service says (then closes it): for stores that must never come up (wrong CA, wrong password).
+ */
+export async function healthOfFreshServer(options: TestServerOptions, settleMs = 500): Promise<string> {
+  const server = await startTestServer(options);
+  try {
+    await sleep(settleMs);
+    return await servingStatus(server.address);
+  } finally {
+    await server.close();
+  }
 }
 
 /** The gRPC status code of a rejected promise (fails the test if it resolves). */
