@@ -231,7 +231,7 @@ function buildCommand(): Command {
     .addOption(option("--redis-connections <n>", "CHATMEMORY_REDIS_CONNECTIONS", "Redis connections shared by all requests (commands batched per event-loop turn)", integerIn(1, 64), 1))
     .addOption(option("--shutdown-grace-ms <ms>", "CHATMEMORY_SHUTDOWN_GRACE_MS", "on SIGTERM/SIGINT, how long in-flight calls may take to finish", integerIn(0, 600_000), 10_000))
     .addOption(option("--request-id-ttl-seconds <s>", "CHATMEMORY_REQUEST_ID_TTL_SECONDS", "how long an Append's request_id is remembered for idempotent retries", positiveSeconds, DEFAULT_REQUEST_ID_TTL_SECONDS))
-    .addOption(option("--decode-cache-mb <n>", "CHATMEMORY_DECODE_CACHE_MB", "memory for decoded stored messages, keyed by their stored bytes (never stale); 0 = off", integerIn(0, 65_536), DEFAULT_DECODE_CACHE_MB))
+    .addOption(option("--decode-cache-mb <n>", "CHATMEMORY_DECODE_CACHE_MB", "memory for decoded reads: messages by their stored text, and (Redis) each window's last read, matched byte for byte (never stale); 0 = off", integerIn(0, 65_536), DEFAULT_DECODE_CACHE_MB))
     .addOption(option("--max-connection-idle-ms <ms>", "CHATMEMORY_MAX_CONNECTION_IDLE_MS", "close connections (idle sockets included) with no call for this long", integerIn(1000, 86_400_000), 300_000))
     .addOption(option("--tls-cert <path>", "CHATMEMORY_TLS_CERT", "server certificate chain (PEM); with --tls-key: serve TLS", readableFile))
     .addOption(option("--tls-key <path>", "CHATMEMORY_TLS_KEY", "server private key (PEM)", readableFile))

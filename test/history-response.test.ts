@@ -89,4 +89,16 @@ describe("encodeHistoryResponse", () => {
     ]);
     expect(encodeHistoryResponse([]).byteLength).toBe(0);
   });
+
+  it("encodes a frozen window (a WindowCache result) once, with the same bytes", () => {
+    const window = Object.freeze([
+      Object.freeze({ role: "user", content: "one" }),
+      Object.freeze({ role: "tool", content: "two", toolCallId: "c1", metadata: Object.freeze({ k: "v" }), createdAtMs: 1_795_806_168_589 }),
+    ]) as StoredMessage[];
+    const encoded = encodeHistoryResponse(window);
+    expect(encodeHistoryResponse(window)).toBe(encoded);
+    expect(Buffer.from(encoded)).toEqual(Buffer.from(referenceBytes([...window])));
+    // A window that is not frozen is encoded each time.
+    expect(encodeHistoryResponse([...window])).not.toBe(encoded);
+  });
 });

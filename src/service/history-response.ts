@@ -176,8 +176,21 @@ function sharedMessageField(message: StoredMessage): Buffer | undefined {
   return bytes;
 }
 
+/** Whole responses of frozen windows (the Redis store's WindowCache results), encoded once; read-only once made. */
+const encodedWindows = new WeakMap<readonly StoredMessage[], Uint8Array>();
+
 /** GetHistoryResponse{messages} as protobuf bytes. `createdAtMs` must be a non-negative safe integer (the stores' decoder guarantees it). */
 export function encodeHistoryResponse(messages: readonly StoredMessage[]): Uint8Array {
+  if (!Object.isFrozen(messages)) return encodeWindow(messages);
+  let bytes = encodedWindows.get(messages);
+  if (bytes === undefined) {
+    bytes = encodeWindow(messages);
+    encodedWindows.set(messages, bytes);
+  }
+  return bytes;
+}
+
+function encodeWindow(messages: readonly StoredMessage[]): Uint8Array {
   const encoder = new HistoryEncoder();
   const shared = messages.map(sharedMessageField);
   let total = 0;

@@ -30,9 +30,9 @@ export function redisTarget(
 
 export async function createStore(config: Readonly<Config>, logger: Logger): Promise<ChatStore> {
   const window = windowPolicy(config);
-  const decodeElement = elementDecoder(config.decodeCacheMb * 1024 * 1024);
+  const cacheBytes = config.decodeCacheMb * 1024 * 1024;
   const target = redisTarget(config);
-  if (target === undefined) return new MemoryChatStore({ window, decodeElement });
+  if (target === undefined) return new MemoryChatStore({ window, decodeElement: elementDecoder(cacheBytes) });
   const store = new RedisChatStore({
     target,
     keyPrefix: config.keyPrefix,
@@ -47,7 +47,7 @@ export async function createStore(config: Readonly<Config>, logger: Logger): Pro
       sentinelPassword: config.redisSentinelPassword,
     },
     logger,
-    decodeElement,
+    historyCacheBytes: cacheBytes,
   });
   if (!(await store.waitUntilReady(Math.max(config.redisTimeoutMs, 2000)))) {
     logger.warn("redis is not reachable yet; serving NOT_SERVING until it is");

@@ -14,9 +14,11 @@ import {
   type WindowPolicy,
 } from "./chat-store.js";
 import { decodeStoredMessage, decodeStoredWindow, type ElementDecoder, encodeStoredMessage } from "./message-codec.js";
+import { DecodedElementCache } from "./decoded-element-cache.js";
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
 import { conversationKeys, defineScriptCommands, listKey } from "./redis-scripts.js";
+import { WindowCache } from "./window-cache.js";
 
 export interface RedisChatStoreOptions {
   target: RedisTarget;
@@ -31,8 +33,11 @@ export interface RedisChatStoreOptions {
   /** ACL users and passwords beyond the URL's (Cluster, Sentinel). */
   credentials?: RedisCredentials | undefined;
   logger: Logger;
-  /** Decodes stored elements on reads (e.g. a caching one); default: JSON.parse every time. */
-  decodeElement?: ElementDecoder;
+  /**
+   * Memory for reads: half for decoded elements (DecodedElementCache), half for whole windows
+   * (WindowCache); 0 or unset = JSON.parse every element of every read.
+   */
+  historyCacheBytes?: number;
 }
 
 export class RedisChatStore implements ChatStore {
@@ -41,12 +46,16 @@ export class RedisChatStore implements ChatStore {
   readonly #keyPrefix: string;
   readonly #window: WindowPolicy;
   readonly #decodeElement: ElementDecoder;
+  readonly #windows: WindowCache | undefined;
   #next = 0;
 
   constructor(options: RedisChatStoreOptions) {
     this.#keyPrefix = options.keyPrefix;
     this.#window = options.window;
-    this.#decodeElement = options.decodeElement ?? decodeStoredMessage;
+    const cacheBytes = options.historyCacheBytes ?? 0;
+    const elementBytes = Math.floor(cacheBytes / 2);
+    this.#decodeElement = cacheBytes > 0 ? new DecodedElementCache(elementBytes).decode : decodeStoredMessage;
+    this.#windows = cacheBytes > 0 ? new WindowCache(cacheBytes - elementBytes, this.#decodeElement) : undefined;
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
       const client = openRedisConnection(options.target, {
         commandTimeoutMs: options.commandTimeoutMs,
@@ -106,8 +115,15 @@ export class RedisChatStore implements ChatStore {
 
   async getHistory(conversationId: string, limit: number): Promise<HistoryReadResult> {
     const start = limit > 0 ? -limit : 0;
-    const raw = await this.#run(() => this.#client().lrange(this.#key(conversationId), start, -1));
-    return decodeStoredWindow(raw, this.#decodeElement);
+    const key = this.#key(conversationId);
+    const windows = this.#windows;
+    if (windows === undefined) {
+      const raw = await this.#run(() => this.#client().lrange(key, start, -1));
+      return decodeStoredWindow(raw, this.#decodeElement);
+    }
+    // Buffers, not strings: a window read again is recognised by comparing bytes.
+    const raw = await this.#run(() => this.#client().lrangeBuffer(key, start, -1));
+    return windows.read(`${key}\u0000${start}`, raw);
   }
 
   async clear(conversationId: string): Promise<boolean> {

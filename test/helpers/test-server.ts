@@ -68,8 +68,8 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
     ttlSeconds: options.ttlSeconds,
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
   });
-  const decodeElement = elementDecoder((options.decodeCacheMb ?? DEFAULT_DECODE_CACHE_MB) * 1024 * 1024);
-  if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100, decodeElement });
+  const cacheBytes = (options.decodeCacheMb ?? DEFAULT_DECODE_CACHE_MB) * 1024 * 1024;
+  if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100, decodeElement: elementDecoder(cacheBytes) });
   const tls = options.redisTlsCa !== undefined;
   const target: RedisTarget | undefined = options.redisClusterNodes
     ? { kind: "cluster", nodes: options.redisClusterNodes, tls }
@@ -88,7 +88,7 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
     tlsCa: options.redisTlsCa,
     credentials: options.redisCredentials,
     logger: testLogger,
-    decodeElement,
+    historyCacheBytes: cacheBytes,
   });
 }
 
