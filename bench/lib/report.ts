@@ -314,10 +314,12 @@ This run: ${settings.durationS} s measured per scenario after a ${settings.warmu
   no failures. ghz, which reads grpc-status itself, cross-checks c=${Math.max(...settings.concurrencies)}.
 - **Cost per call**: CPU time (utime + stime from /proc, all threads) of the server, of Redis and of h2load over the
   measured calls, divided by n. RSS is the server's VmRSS after the scenario.
-- **GetHistory and the decoded-element cache**: each GetHistory scenario re-reads one window, so its main rows are
-  warm (every element was decoded before, as when a conversation is read again each turn). The "decode cache off"
-  rows come from a second server with \`CHATMEMORY_DECODE_CACHE_MB=0\` over the same Redis data: every element
-  parsed and encoded on every call.
+- **GetHistory and the read caches**: each GetHistory scenario re-reads one unchanged window, so its main rows are
+  warm: on Redis the window cache finds the same bytes as the last read and reuses its decoded messages and
+  encoded response (as when many replicas or agent steps read a conversation between two turns; a window moved by
+  a turn decodes only the new messages, measured in-process in the notes). The "decode cache off" rows come from a
+  second server with \`CHATMEMORY_DECODE_CACHE_MB=0\` over the same Redis data: every element parsed and encoded on
+  every call.
 - **Back-to-back rounds**: the main table's rows are minutes apart, and the neighbours' load moves in between, so
   at c=${Math.max(...settings.concurrencies)} three rounds of ceiling, Append, GetHistory(40) and a bare grpc-js server
   (\`bench/fixed-response-server.ts\`: the product's server options, the same health service, and one method that
