@@ -28,7 +28,7 @@ export interface RedisChatStoreOptions {
   connections: number;
   /** Every Redis command fails after this long (then UNAVAILABLE), so no call hangs on a stuck Redis. */
   commandTimeoutMs: number;
-  /** PEM CA bundle to verify a rediss:// server with; default: the system's CAs. */
+  /** PEM CA bundle to verify Redis's TLS certificates with (rediss://, or a target with `tls`); default: the system's CAs. */
   tlsCa?: string | Buffer | undefined;
   /** ACL users and passwords beyond the URL's (Cluster, Sentinel). */
   credentials?: RedisCredentials | undefined;

@@ -35,7 +35,7 @@ export interface RedisCredentials {
 
 export interface RedisConnectionSettings {
   commandTimeoutMs: number;
-  /** PEM CA bundle for TLS to Redis (rediss://); default: the system's CAs. */
+  /** PEM CA bundle for TLS to Redis (rediss://, or a target with `tls`); default: the system's CAs. */
   tlsCa?: string | Buffer | undefined;
   credentials?: RedisCredentials | undefined;
 }
