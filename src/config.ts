@@ -169,7 +169,7 @@ function keyPrefix(raw: string): string {
   return raw;
 }
 
-/** A file path that exists and can be read now (certificates, keys, tenant files). */
+/** true/false, 1/0, yes/no, on/off; empty (common in compose files) is false. */
 function booleanValue(raw: string): boolean {
   const value = raw.trim().toLowerCase();
   if (["", "false", "0", "no", "off"].includes(value)) return false;
@@ -177,6 +177,7 @@ function booleanValue(raw: string): boolean {
   throw new InvalidArgumentError("must be true or false.");
 }
 
+/** A file path that exists and can be read now (certificates, keys, tenant files). */
 function readableFile(raw: string): string | undefined {
   if (raw.trim() === "") return undefined;
   try {

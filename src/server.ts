@@ -84,13 +84,20 @@ function logCallOutcome(logger: Logger) {
   };
 }
 
+/** Binds `server` to `address`; resolves to the bound port. */
+function bind(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
+  return new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, credentials, (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
+  );
+}
+
 export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMemoryServer {
   const { store, logger } = options;
-  const grpcServer = new grpc.Server({
+  const connectionOptions: grpc.ServerOptions = {
     ...SERVER_CHANNEL_OPTIONS,
-    "grpc.max_receive_message_length": options.maxReceiveBytes,
     "grpc.max_connection_idle_ms": options.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
-  });
+  };
+  const grpcServer = new grpc.Server({ ...connectionOptions, "grpc.max_receive_message_length": options.maxReceiveBytes });
 
   const service = createChatMemoryService({ store, limits: options.limits, logger, resolveTenant: options.resolveTenant });
   let activeCalls = 0;
@@ -139,22 +146,14 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
     },
     async listen(address) {
       await options.security?.ready();
-      const credentials = options.security?.credentials ?? grpc.ServerCredentials.createInsecure();
-      const port = await new Promise<number>((resolve, reject) =>
-        grpcServer.bindAsync(address, credentials, (error, boundPort) =>
-          error ? reject(error) : resolve(boundPort),
-        ),
-      );
+      const port = await bind(grpcServer, address, options.security?.credentials ?? grpc.ServerCredentials.createInsecure());
       await health.start();
       return port;
     },
     async listenHealth(address) {
-      healthServer = new grpc.Server({ ...SERVER_CHANNEL_OPTIONS, "grpc.max_connection_idle_ms": DEFAULT_MAX_CONNECTION_IDLE_MS });
+      healthServer = new grpc.Server(connectionOptions);
       healthService.addToServer(healthServer);
-      const server = healthServer;
-      return new Promise<number>((resolve, reject) =>
-        server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) => (error ? reject(error) : resolve(boundPort))),
-      );
+      return bind(healthServer, address, grpc.ServerCredentials.createInsecure());
     },
     async shutdown(graceMs) {
       health.stop();

@@ -13,8 +13,8 @@ import {
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
-import { decodeStoredMessage, decodeStoredWindow, type ElementDecoder, encodeStoredMessage } from "./message-codec.js";
-import { DecodedElementCache } from "./decoded-element-cache.js";
+import { decodeStoredWindow, type ElementDecoder, encodeStoredMessage } from "./message-codec.js";
+import { elementDecoder } from "./decoded-element-cache.js";
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
 import { conversationKeys, defineScriptCommands, listKey } from "./redis-scripts.js";
@@ -54,8 +54,9 @@ export class RedisChatStore implements ChatStore {
     this.#window = options.window;
     const cacheBytes = options.historyCacheBytes ?? 0;
     const elementBytes = Math.floor(cacheBytes / 2);
-    this.#decodeElement = cacheBytes > 0 ? new DecodedElementCache(elementBytes).decode : decodeStoredMessage;
-    this.#windows = cacheBytes > 0 ? new WindowCache(cacheBytes - elementBytes, this.#decodeElement) : undefined;
+    this.#decodeElement = elementDecoder(elementBytes);
+    // The window cache shares the element cache's frozen messages, so it exists only beside one.
+    this.#windows = elementBytes > 0 ? new WindowCache(cacheBytes - elementBytes, this.#decodeElement) : undefined;
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
       const client = openRedisConnection(options.target, {
         commandTimeoutMs: options.commandTimeoutMs,
