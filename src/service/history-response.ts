@@ -162,32 +162,30 @@ function encodeMessageField(message: StoredMessage): Buffer {
   return writer.buffer;
 }
 
-/** Encoded `messages` fields of shared messages; entries go when their message is collected. */
-const encodedShared = new WeakMap<StoredMessage, Buffer>();
-
-/** The field bytes of a shared (frozen) message, encoded on first use; undefined for a message of one read. */
-function sharedMessageField(message: StoredMessage): Buffer | undefined {
-  if (!Object.isFrozen(message)) return undefined;
-  let bytes = encodedShared.get(message);
+/** The bytes kept for `shared` (a frozen object), encoded on first use; they go when it is collected. */
+function encodedOnce<K extends object, V>(memo: WeakMap<K, V>, shared: K, encode: (shared: K) => V): V {
+  let bytes = memo.get(shared);
   if (bytes === undefined) {
-    bytes = encodeMessageField(message);
-    encodedShared.set(message, bytes);
+    bytes = encode(shared);
+    memo.set(shared, bytes);
   }
   return bytes;
 }
 
-/** Whole responses of frozen windows (the Redis store's WindowCache results), encoded once; read-only once made. */
+/** Encoded `messages` fields of shared messages. */
+const encodedShared = new WeakMap<StoredMessage, Buffer>();
+
+/** The field bytes of a shared (frozen) message; undefined for a message of one read. */
+function sharedMessageField(message: StoredMessage): Buffer | undefined {
+  return Object.isFrozen(message) ? encodedOnce(encodedShared, message, encodeMessageField) : undefined;
+}
+
+/** Whole responses of frozen windows (the Redis store's WindowCache results); read-only once made. */
 const encodedWindows = new WeakMap<readonly StoredMessage[], Uint8Array>();
 
 /** GetHistoryResponse{messages} as protobuf bytes. `createdAtMs` must be a non-negative safe integer (the stores' decoder guarantees it). */
 export function encodeHistoryResponse(messages: readonly StoredMessage[]): Uint8Array {
-  if (!Object.isFrozen(messages)) return encodeWindow(messages);
-  let bytes = encodedWindows.get(messages);
-  if (bytes === undefined) {
-    bytes = encodeWindow(messages);
-    encodedWindows.set(messages, bytes);
-  }
-  return bytes;
+  return Object.isFrozen(messages) ? encodedOnce(encodedWindows, messages, encodeWindow) : encodeWindow(messages);
 }
 
 function encodeWindow(messages: readonly StoredMessage[]): Uint8Array {
