@@ -14,6 +14,17 @@ const redisUrl = inject("redisUrl");
 const element = (content: string) => JSON.stringify({ role: "user", content });
 const bytesOf = (...texts: string[]) => texts.map((text) => Buffer.from(text));
 
+/** A window cache whose element decodes are counted (`decodes()`), through a real element cache. */
+function countingWindowCache() {
+  const elementCache = new DecodedElementCache(1024 * 1024);
+  let decodes = 0;
+  const windows = new WindowCache(1024 * 1024, (text) => {
+    decodes++;
+    return elementCache.decode(text);
+  });
+  return { windows, decodes: () => decodes };
+}
+
 describe("WindowCache", () => {
   it("returns the kept frozen result for the same bytes, and decodes afresh when any byte differs", () => {
     const windows = new WindowCache(1024 * 1024, new DecodedElementCache(1024 * 1024).decode);
@@ -31,43 +42,32 @@ describe("WindowCache", () => {
   });
 
   it("decodes only what is new when the window moved on: appended and trimmed, or grown", () => {
-    const elementCache = new DecodedElementCache(1024 * 1024);
-    let decodes = 0;
-    const windows = new WindowCache(1024 * 1024, (text) => {
-      decodes++;
-      return elementCache.decode(text);
-    });
+    const { windows, decodes } = countingWindowCache();
     const texts = Array.from({ length: 10 }, (_, i) => element(`m${i}`));
     windows.read("k", bytesOf(...texts.slice(0, 4)));
-    expect(decodes).toBe(4);
+    expect(decodes()).toBe(4);
     // Grown by two (not yet trimmed): two decodes.
     expect(windows.read("k", bytesOf(...texts.slice(0, 6))).messages.map((m) => m.content)).toEqual(["m0", "m1", "m2", "m3", "m4", "m5"]);
-    expect(decodes).toBe(6);
+    expect(decodes()).toBe(6);
     // Moved by three (three appended, three trimmed): three decodes.
     expect(windows.read("k", bytesOf(...texts.slice(3, 9))).messages.map((m) => m.content)).toEqual(["m3", "m4", "m5", "m6", "m7", "m8"]);
-    expect(decodes).toBe(9);
+    expect(decodes()).toBe(9);
     // A changed element in the middle matches no shift: everything is decoded again, correctly.
     const changed = [...texts.slice(3, 6), element("CHANGED"), ...texts.slice(7, 9)];
     expect(windows.read("k", bytesOf(...changed)).messages.map((m) => m.content)).toEqual(["m3", "m4", "m5", "CHANGED", "m7", "m8"]);
-    expect(decodes).toBe(15);
+    expect(decodes()).toBe(15);
   });
 
   it("matches a window moved by up to 64 messages, and decodes a farther one afresh", () => {
     const texts = Array.from({ length: 200 }, (_, i) => element(`m${i}`));
-    let decodes = 0;
-    const elementCache = new DecodedElementCache(1024 * 1024);
-    const windows = new WindowCache(1024 * 1024, (text) => {
-      decodes++;
-      return elementCache.decode(text);
-    });
+    const { windows, decodes } = countingWindowCache();
     windows.read("k", bytesOf(...texts.slice(0, 100)));
-    decodes = 0;
+    expect(decodes()).toBe(100);
     expect(windows.read("k", bytesOf(...texts.slice(64, 164))).messages[0]?.content).toBe("m64");
-    expect(decodes).toBe(64);
+    expect(decodes()).toBe(100 + 64);
     // Kept: m64..m163. Now m129..m199, a move of 65: past the limit, so all 71 are decoded.
-    decodes = 0;
     expect(windows.read("k", bytesOf(...texts.slice(129, 200))).messages[0]?.content).toBe("m129");
-    expect(decodes).toBe(71);
+    expect(decodes()).toBe(100 + 64 + 71);
   });
 
   it("keeps the corrupt count of a kept window", () => {
