@@ -12,7 +12,7 @@
  * Prints one JSON line: calls, failures, rps, p50/p99 and its own CPU per call.
  */
 import { Redis } from "ioredis";
-import { createChatMemoryClient } from "../src/client.js";
+import { createChatMemoryClient } from "../clients/typescript/src/index.js";
 import { encodeStoredMessage } from "../src/store/message-codec.js";
 import { conversationKeys, defineScriptCommands } from "../src/store/redis-scripts.js";
 import { latencySummaryMs, round } from "./lib/stats.js";

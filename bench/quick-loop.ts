@@ -9,7 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { createChatMemoryClient } from "../src/index.js";
+import { createChatMemoryClient } from "../clients/typescript/src/index.js";
 
 const redisUrl = process.argv[2];
 const CONTENT = "x".repeat(200);

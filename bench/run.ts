@@ -41,7 +41,7 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthCheckResponseSchema,
 } from "../gen/ts/health/v1/health_pb.js";
-import { createChatMemoryClient } from "../src/client.js";
+import { createChatMemoryClient } from "../clients/typescript/src/index.js";
 import { encodeStoredMessage } from "../src/store/message-codec.js";
 import { RedisServerProcess } from "../test/helpers/redis-server.js";
 import { benchEnvironment } from "./lib/environment.js";

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, describe, expect, it } from "vitest";
-import { createChatMemoryClient } from "../src/client.js";
+import { createChatMemoryClient } from "./typescript/src/index.js";
 
 function requiredEnv(name: string): string {
   const value = process.env[name];

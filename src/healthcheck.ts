@@ -11,13 +11,19 @@
  * set CHATMEMORY_HEALTH_LISTEN instead.
  */
 import * as grpc from "@grpc/grpc-js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ChatMemory } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
-import { Health, HealthCheckResponse_ServingStatus } from "../gen/ts/health/v1/health_pb.js";
-import { methodCodec } from "./grpc/adapter.js";
+import {
+  Health,
+  HealthCheckRequestSchema,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponseSchema,
+} from "../gen/ts/health/v1/health_pb.js";
+import { parseHostPort } from "./host-port.js";
 
 const DEADLINE_MS = 2000;
 
-const portOf = (listen: string) => listen.slice(listen.lastIndexOf(":") + 1);
+const portOf = (listen: string) => parseHostPort(listen, { allowPortZero: true }).port;
 const isSet = (name: string) => (process.env[name] ?? "").trim() !== "";
 
 interface Target {
@@ -47,11 +53,10 @@ if (typeof target === "string") {
 }
 const { address } = target;
 const client = new grpc.Client(address, target.credentials);
-const check = methodCodec(Health.method.check);
 client.makeUnaryRequest(
-  check.path,
-  check.serializeRequest,
-  check.deserializeResponse,
+  `/${Health.typeName}/${Health.method.check.name}`,
+  (request: { service: string }) => Buffer.from(toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, request))),
+  (bytes: Buffer) => fromBinary(HealthCheckResponseSchema, bytes),
   { service: ChatMemory.typeName },
   new grpc.Metadata(),
   { deadline: Date.now() + DEADLINE_MS },

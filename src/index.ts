@@ -1,6 +1,7 @@
-/** The package's public surface: the client, the generated types, and the server for embedding. */
-export { ChatMemoryClient, createChatMemoryClient, DEFAULT_CHANNEL_OPTIONS, DEFAULT_SERVICE_CONFIG } from "./client.js";
-export type { CallOptions, ChatMemoryCallError, ChatMemoryClientOptions } from "./client.js";
+/**
+ * The `chatmemory` package: the server, for embedding it in another Node process, with its stores
+ * and the generated types. Callers of the service install `chatmemory-client` instead.
+ */
 export * from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
 export { createChatMemoryServer, HEALTH_SERVICE_NAMES } from "./server.js";
 export type { ChatMemoryServer, ChatMemoryServerOptions } from "./server.js";

@@ -6,6 +6,7 @@ import { createTenantResolver } from "./auth/tenants.js";
 import { ConfigError, parseConfig } from "./config.js";
 import { createServerSecurity } from "./grpc/server-credentials.js";
 import { type MetricsEndpoint, serveMetrics } from "./metrics/metrics-endpoint.js";
+import { formatHostPort, parseHostPort } from "./host-port.js";
 import { ServerMetrics } from "./metrics/server-metrics.js";
 import { type ChatMemoryServer, createChatMemoryServer } from "./server.js";
 import { createStore } from "./store/create-store.js";
@@ -17,8 +18,9 @@ function redactedUrl(url: string): string {
   return parsed.toString();
 }
 
-function hostOf(listen: string): string {
-  return listen.slice(0, listen.lastIndexOf(":"));
+/** The address a listener got: its configured host with the port it bound (port 0 picks one). */
+function boundAddress(listen: string, port: number): string {
+  return formatHostPort({ host: parseHostPort(listen, { allowPortZero: true }).host, port });
 }
 
 async function main(): Promise<void> {
@@ -87,12 +89,13 @@ async function main(): Promise<void> {
     await store.close();
     process.exit(1);
   }
-  const host = hostOf(config.listen);
+  const address = boundAddress(config.listen, port);
   logger.info(
     {
-      address: `${host}:${port}`,
-      healthAddress: healthPort === undefined ? undefined : `${hostOf(config.healthListen ?? "")}:${healthPort}`,
-      metricsAddress: metricsEndpoint === undefined ? undefined : `${hostOf(config.metricsListen ?? "")}:${metricsEndpoint.port}`,
+      address,
+      healthAddress: healthPort === undefined || config.healthListen === undefined ? undefined : boundAddress(config.healthListen, healthPort),
+      metricsAddress:
+        metricsEndpoint === undefined || config.metricsListen === undefined ? undefined : boundAddress(config.metricsListen, metricsEndpoint.port),
       store: store.kind,
       redis: config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl),
       redisCluster: config.redisClusterNodes?.map(({ host, port }) => `${host}:${port}`).join(","),
@@ -107,7 +110,7 @@ async function main(): Promise<void> {
       tls: config.tlsClientCa !== undefined ? "mtls" : config.tlsCert !== undefined ? "tls" : "off",
       auth: config.auth,
     },
-    `chatmemory listening on ${host}:${port}`,
+    `chatmemory listening on ${address}`,
   );
 }
 

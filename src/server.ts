@@ -10,13 +10,13 @@ import { ChatMemory, file_chatmemory_v1_chatmemory } from "../gen/ts/chatmemory/
 import { file_grpc_reflection_v1_reflection } from "../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_health_v1_health } from "../gen/ts/health/v1/health_pb.js";
-import type { TenantResolver } from "./auth/tenants.js";
-import { type CallOutcome, createServiceBinding } from "./grpc/adapter.js";
+import { type CallObserver, type CallOutcome, createServiceBinding } from "./grpc/adapter.js";
 import { addReflection } from "./grpc/reflection.js";
 import type { ServerSecurity } from "./grpc/server-credentials.js";
 import { StoreHealthMonitor } from "./health/store-health-monitor.js";
-import type { ServerMetrics } from "./metrics/server-metrics.js";
 import { createChatMemoryService } from "./service/chat-memory.js";
+import { Code } from "./service/errors.js";
+import type { TenantResolver } from "./service/tenancy.js";
 import type { RequestLimits } from "./service/validate.js";
 import type { ChatStore } from "./store/chat-store.js";
 
@@ -34,10 +34,10 @@ export interface ChatMemoryServerOptions {
   maxConnectionIdleMs?: number;
   /** Transport security for listen(); default plaintext. */
   security?: ServerSecurity;
-  /** Tenant scoping (src/auth/tenants.ts); default none. */
+  /** Tenant scoping (src/auth/tenants.ts makes resolvers); default none. */
   resolveTenant?: TenantResolver;
-  /** Prometheus metrics to record every ChatMemory call in; default none (no cost per call). */
-  metrics?: ServerMetrics;
+  /** Told of every ChatMemory call (e.g. Prometheus metrics); default none (no cost per call). */
+  metrics?: CallObserver;
 }
 
 export interface ChatMemoryServer {
@@ -72,14 +72,14 @@ const DEFAULT_MAX_CONNECTION_IDLE_MS = 300_000;
 
 function logCallOutcome(logger: Logger) {
   return ({ method, code, durationMs, error }: CallOutcome) => {
-    if (code === grpc.status.OK) {
+    if (code === Code.OK) {
       // Checked first so a disabled trace level costs no fields object on every call.
       if (logger.isLevelEnabled("trace")) logger.trace({ method, durationMs }, "call ok");
       return;
     }
-    const fields = { method, code: grpc.status[code], durationMs, err: error?.cause ?? error };
-    if (code === grpc.status.INTERNAL) logger.error(fields, "call failed");
-    else if (code === grpc.status.UNAVAILABLE || code === grpc.status.FAILED_PRECONDITION) logger.warn(fields, "call failed");
+    const fields = { method, code: Code[code], durationMs, err: error?.cause ?? error };
+    if (code === Code.INTERNAL) logger.error(fields, "call failed");
+    else if (code === Code.UNAVAILABLE || code === Code.FAILED_PRECONDITION) logger.warn(fields, "call failed");
     else logger.debug(fields, "call rejected");
   };
 }
@@ -104,11 +104,11 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
   const logOutcome = logCallOutcome(logger);
   const { metrics } = options;
   const binding = createServiceBinding(ChatMemory, service, {
-    onCallStart: (method) => {
+    callStarted(method) {
       activeCalls++;
       metrics?.callStarted(method);
     },
-    onCallEnd: (outcome) => {
+    callEnded(outcome) {
       activeCalls--;
       logOutcome(outcome);
       metrics?.callEnded(outcome);

@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createChatMemoryClient } from "../src/client.js";
+import { createChatMemoryClient } from "../clients/typescript/src/index.js";
 import { RedisServerProcess, freePort } from "../test/helpers/redis-server.js";
 import { sleep, waitFor } from "../test/helpers/test-server.js";
 

@@ -15,7 +15,7 @@ import {
   CountRequestSchema,
   GetHistoryRequestSchema,
 } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
-import { createChatMemoryClient } from "../src/client.js";
+import { createChatMemoryClient } from "../clients/typescript/src/index.js";
 import { decodeStoredMessage } from "../src/store/message-codec.js";
 import { servingStatus } from "../test/helpers/health-client.js";
 import { RedisServerProcess } from "../test/helpers/redis-server.js";

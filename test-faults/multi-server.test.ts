@@ -3,7 +3,7 @@
  * draining restarts under load with a retrying, load-balancing client.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ChatMemoryClient, createChatMemoryClient } from "../src/client.js";
+import { type ChatMemoryClient, createChatMemoryClient } from "../clients/typescript/src/index.js";
 import { servingStatus } from "../test/helpers/health-client.js";
 import { RedisServerProcess, freePort } from "../test/helpers/redis-server.js";
 import { type ServerProcess, startServerProcess } from "../test/helpers/server-process.js";

@@ -2,7 +2,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { AppendRequestSchema } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
-import type { ChatMemoryClient } from "../src/client.js";
+import type { ChatMemoryClient } from "../clients/typescript/src/index.js";
 
 /** Failures after which a caller should retry an idempotent append. */
 const RETRYABLE = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);

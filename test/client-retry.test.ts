@@ -7,7 +7,7 @@ import { Writable } from "node:stream";
 import { status } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type ChatMemoryClient, createChatMemoryClient } from "../src/client.js";
+import { type ChatMemoryClient, createChatMemoryClient } from "../clients/typescript/src/index.js";
 import { type ChatMemoryServer, createChatMemoryServer } from "../src/server.js";
 import type { ChatStore } from "../src/store/chat-store.js";
 import { RedisServerProcess } from "./helpers/redis-server.js";

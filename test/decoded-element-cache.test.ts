@@ -6,7 +6,7 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { DecodedElementCache, elementDecoder } from "../src/store/decoded-element-cache.js";
+import { DecodedElementCache, elementDecoding } from "../src/store/decoded-element-cache.js";
 import { decodeStoredMessage } from "../src/store/message-codec.js";
 import { type TestServer, startTestServer, uniqueId } from "./helpers/test-server.js";
 
@@ -70,7 +70,8 @@ describe("DecodedElementCache", () => {
   });
 
   it("is off at 0 bytes: every read decodes afresh", () => {
-    const decode = elementDecoder(0);
+    const { decode, encodings } = elementDecoding(0);
+    expect(encodings).toBeUndefined();
     const raw = element("hello");
     expect(decode(raw)).toEqual(decode(raw));
     expect(decode(raw)).not.toBe(decode(raw));

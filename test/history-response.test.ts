@@ -9,8 +9,8 @@ import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { GetHistoryResponseSchema, MessageSchema } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
-import { encodeHistoryResponse } from "../src/service/history-response.js";
-import type { StoredMessage } from "../src/store/chat-store.js";
+import { ENCODED_FIELDS, encodeHistoryResponse } from "../src/service/history-response.js";
+import { SharedEncodings, type StoredMessage } from "../src/store/chat-store.js";
 
 /** The reference: a protobuf-es Message per stored message, then toBinary. */
 function referenceBytes(messages: StoredMessage[]): Uint8Array {
@@ -51,25 +51,21 @@ describe("encodeHistoryResponse", () => {
   it("writes the same bytes as toBinary for random windows", () => {
     fc.assert(
       fc.property(fc.array(storedMessage, { maxLength: 12 }), (messages) => {
-        expect(Buffer.from(encodeHistoryResponse(messages)).equals(Buffer.from(referenceBytes(messages)))).toBe(true);
+        expect(Buffer.from(encodeHistoryResponse({ messages })).equals(Buffer.from(referenceBytes(messages)))).toBe(true);
       }),
       { numRuns: 2000 },
     );
   });
 
-  it("writes the same bytes when shared (frozen) messages reuse their encoding", () => {
-    const freeze = (message: StoredMessage): StoredMessage => {
-      if (message.metadata) Object.freeze(message.metadata);
-      return Object.freeze(message);
-    };
+  it("writes the same bytes when shared messages reuse their kept encoding", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(storedMessage, fc.boolean()), { maxLength: 12 }), (entries) => {
-        // A mix of shared and one-read messages, and one shared message twice in the window.
-        const messages = entries.map(([message, shared]) => (shared ? freeze({ ...message }) : message));
+      fc.property(fc.array(storedMessage, { maxLength: 12 }), (messages) => {
+        // One shared message twice in the window, and every message read twice through the same encodings.
         const window = messages.length > 0 ? [...messages, messages[0] as StoredMessage] : messages;
+        const sharing = { encodings: new SharedEncodings(), window: false };
         const expected = Buffer.from(referenceBytes(window));
-        expect(Buffer.from(encodeHistoryResponse(window)).equals(expected)).toBe(true);
-        expect(Buffer.from(encodeHistoryResponse(window)).equals(expected)).toBe(true);
+        expect(Buffer.from(encodeHistoryResponse({ messages: window, sharing })).equals(expected)).toBe(true);
+        expect(Buffer.from(encodeHistoryResponse({ messages: [...window], sharing })).equals(expected)).toBe(true);
       }),
       { numRuns: 1000 },
     );
@@ -81,24 +77,36 @@ describe("encodeHistoryResponse", () => {
       { role: "assistant", content: "", toolCallId: "call_1", metadata: { model: "m1", "": "" }, createdAtMs: 0 },
       { role: "tool", content: "Paris", name: "lookup" },
     ];
-    const decoded = fromBinary(GetHistoryResponseSchema, encodeHistoryResponse(messages));
+    const decoded = fromBinary(GetHistoryResponseSchema, encodeHistoryResponse({ messages }));
     expect(decoded.messages.map((m) => [m.role, m.content, m.name, m.toolCallId, m.metadata, m.createdAt?.seconds, m.createdAt?.nanos])).toEqual([
       ["user", "What is the capital of France? 🇫🇷", "", "", {}, 1_795_806_168n, 589_000_000],
       ["assistant", "", "", "call_1", { model: "m1", "": "" }, 0n, 0],
       ["tool", "Paris", "lookup", "", {}, undefined, undefined],
     ]);
-    expect(encodeHistoryResponse([]).byteLength).toBe(0);
+    expect(encodeHistoryResponse({ messages: [] }).byteLength).toBe(0);
   });
 
-  it("encodes a frozen window (a WindowCache result) once, with the same bytes", () => {
-    const window = Object.freeze([
-      Object.freeze({ role: "user", content: "one" }),
-      Object.freeze({ role: "tool", content: "two", toolCallId: "c1", metadata: Object.freeze({ k: "v" }), createdAtMs: 1_795_806_168_589 }),
-    ]) as StoredMessage[];
-    const encoded = encodeHistoryResponse(window);
-    expect(encodeHistoryResponse(window)).toBe(encoded);
-    expect(Buffer.from(encoded)).toEqual(Buffer.from(referenceBytes([...window])));
-    // A window that is not frozen is encoded each time.
-    expect(encodeHistoryResponse([...window])).not.toBe(encoded);
+  it("encodes a shared window (a WindowCache result) once, with the same bytes", () => {
+    const messages: StoredMessage[] = [
+      { role: "user", content: "one" },
+      { role: "tool", content: "two", toolCallId: "c1", metadata: { k: "v" }, createdAtMs: 1_795_806_168_589 },
+    ];
+    const encodings = new SharedEncodings();
+    const encoded = encodeHistoryResponse({ messages, sharing: { encodings, window: true } });
+    expect(encodeHistoryResponse({ messages, sharing: { encodings, window: true } })).toBe(encoded);
+    expect(Buffer.from(encoded)).toEqual(Buffer.from(referenceBytes(messages)));
+    // A window that is not shared is encoded each time.
+    expect(encodeHistoryResponse({ messages })).not.toBe(encoded);
+    expect(encodeHistoryResponse({ messages, sharing: { encodings, window: false } })).not.toBe(encoded);
+  });
+
+  it("writes every field of the generated schema (a new proto field must be added to the encoder)", () => {
+    const fieldsOf = (schema: { fields: readonly { name: string; number: number }[] }) =>
+      Object.fromEntries(schema.fields.map((field) => [field.name, field.number]));
+    expect({
+      [GetHistoryResponseSchema.typeName]: fieldsOf(GetHistoryResponseSchema),
+      [MessageSchema.typeName]: fieldsOf(MessageSchema),
+      [TimestampSchema.typeName]: fieldsOf(TimestampSchema),
+    }).toEqual(ENCODED_FIELDS);
   });
 });

@@ -11,7 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTenantResolver, loadTenantTokens, tokenDigest } from "../src/auth/tenants.js";
-import { type ChatMemoryClient, createChatMemoryClient } from "../src/client.js";
+import { type ChatMemoryClient, createChatMemoryClient } from "../clients/typescript/src/index.js";
 import { createServerSecurity } from "../src/grpc/server-credentials.js";
 import { TestCertificateAuthority } from "./helpers/certificates.js";
 import { servingStatus } from "./helpers/health-client.js";

@@ -18,16 +18,19 @@ const bytesOf = (...texts: string[]) => texts.map((text) => Buffer.from(text));
 function countingWindowCache() {
   const elementCache = new DecodedElementCache(1024 * 1024);
   let decodes = 0;
-  const windows = new WindowCache(1024 * 1024, (text) => {
-    decodes++;
-    return elementCache.decode(text);
+  const windows = new WindowCache(1024 * 1024, {
+    decode: (text) => {
+      decodes++;
+      return elementCache.decode(text);
+    },
+    encodings: elementCache.encodings,
   });
   return { windows, decodes: () => decodes };
 }
 
 describe("WindowCache", () => {
   it("returns the kept frozen result for the same bytes, and decodes afresh when any byte differs", () => {
-    const windows = new WindowCache(1024 * 1024, new DecodedElementCache(1024 * 1024).decode);
+    const windows = new WindowCache(1024 * 1024, new DecodedElementCache(1024 * 1024));
     const first = windows.read("k\u00000", bytesOf(element("a"), element("b")));
     expect(first.messages.map((m) => m.content)).toEqual(["a", "b"]);
     expect(Object.isFrozen(first) && Object.isFrozen(first.messages) && Object.isFrozen(first.messages[0])).toBe(true);
@@ -71,7 +74,7 @@ describe("WindowCache", () => {
   });
 
   it("keeps the corrupt count of a kept window", () => {
-    const windows = new WindowCache(1024 * 1024, new DecodedElementCache(1024 * 1024).decode);
+    const windows = new WindowCache(1024 * 1024, new DecodedElementCache(1024 * 1024));
     const raw = () => bytesOf(element("ok"), "{not json", '{"role": 1}');
     const first = windows.read("k", raw());
     expect(first.skippedCorrupt).toBe(2);
@@ -86,7 +89,7 @@ describe("WindowCache", () => {
 
   it("stays under its byte limit and keeps no window over 1/16 of it", () => {
     const limit = 256 * 1024;
-    const windows = new WindowCache(limit, new DecodedElementCache(1024 * 1024).decode);
+    const windows = new WindowCache(limit, new DecodedElementCache(1024 * 1024));
     for (let index = 0; index < 2_000; index++) windows.read(`k${index}`, bytesOf(element(`m${index} ${"x".repeat(300)}`)));
     expect(windows.sizeBytes).toBeLessThanOrEqual(limit);
     expect(windows.entries).toBeGreaterThan(100);

@@ -1,9 +1,9 @@
 /**
- * The README's TypeScript client example, as another project runs it: scripts/test-clients.sh
- * installs the packed `chatmemory` package into a scratch project, type-checks this file
+ * The TypeScript client example of docs/clients.md, as another project runs it: scripts/test-clients.sh
+ * installs the packed `chatmemory-client` package into a scratch project, type-checks this file
  * against the package's `exports` and runs it against $CHATMEMORY_ADDRESS.
  */
-import { type ChatMemoryCallError, createChatMemoryClient, status, timestampDate } from "chatmemory/client";
+import { type ChatMemoryCallError, createChatMemoryClient, status, timestampDate } from "chatmemory-client";
 
 const memory = createChatMemoryClient({ address: process.env.CHATMEMORY_ADDRESS ?? "127.0.0.1:50051" });
 const conversationId = `ts-example-${Date.now()}`;

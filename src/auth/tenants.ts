@@ -1,8 +1,6 @@
 /**
- * Optional tenant scoping. With an auth mode on, every ChatMemory call must
- * identify a tenant, and the tenant's conversations live under their own key
- * prefix, so tenant A can neither read, count, clear nor append to tenant B's
- * conversation with the same id.
+ * Who the caller's tenant is (src/service/tenancy.ts applies it). With an auth
+ * mode on, every ChatMemory call must identify a tenant:
  *   token: `authorization: Bearer <token>` metadata; the tenants file maps SHA-256 digests of
  *          tokens to tenant names (no plaintext tokens in configuration).
  *   mtls:  the verified client certificate's subject CN is the tenant name.
@@ -10,18 +8,15 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { status } from "@grpc/grpc-js";
-import type { CallContext } from "../grpc/adapter.js";
-import { ChatMemoryError } from "../grpc/errors.js";
+import type { CallContext } from "../service/call-context.js";
+import { ChatMemoryError, Code } from "../service/errors.js";
+import type { TenantResolver } from "../service/tenancy.js";
 
 export const AUTH_MODES = ["none", "token", "mtls"] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
 
 /** Tenant names become part of Redis keys: no ':' (so `<prefix>:<tenant>:<id>` splits one way only), no braces. */
 export const TENANT_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-
-/** Returns the caller's tenant, undefined when tenancy is off; throws UNAUTHENTICATED. */
-export type TenantResolver = (context: CallContext) => string | undefined;
 
 export function tokenDigest(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
@@ -57,12 +52,12 @@ export function loadTenantTokens(path: string): Map<string, string> {
 }
 
 function unauthenticated(reason: string): ChatMemoryError {
-  return new ChatMemoryError(status.UNAUTHENTICATED, reason);
+  return new ChatMemoryError(Code.UNAUTHENTICATED, reason);
 }
 
 function bearerToken(context: CallContext): string | undefined {
-  const [value] = context.metadata.get("authorization");
-  if (typeof value !== "string") return undefined;
+  const value = context.requestHeader("authorization");
+  if (value === undefined) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
   return match?.[1];
 }
@@ -87,9 +82,4 @@ export function createTenantResolver(mode: AuthMode, tokens?: ReadonlyMap<string
         return commonName;
       };
   }
-}
-
-/** The id the store sees: the tenant's namespace in front of the caller's conversation id. */
-export function scopedConversationId(tenant: string | undefined, conversationId: string): string {
-  return tenant === undefined ? conversationId : `${tenant}:${conversationId}`;
 }

@@ -4,92 +4,31 @@
  * definition from the descriptor, with binary codecs from the generated
  * schemas, and wraps typed handlers that never see a grpc-js call object.
  */
-import type { PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
-import {
-  create,
-  type DescMessage,
-  type DescMethod,
-  type DescService,
-  fromBinary,
-  type MessageInitShape,
-  type MessageShape,
-  toBinary,
-} from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethod, type DescService, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { ChatMemoryError, toChatMemoryError } from "./errors.js";
-
-/** What a handler may know about its call, without grpc-js types leaking into the service. */
-export interface CallContext {
-  /** Aborted when the caller cancels or its deadline passes. */
-  readonly signal: AbortSignal;
-  readonly metadata: grpc.Metadata;
-  readonly peer: string;
-  /** The verified client certificate on an mTLS connection; undefined otherwise. */
-  readonly peerCertificate: PeerCertificate | undefined;
-}
-
-type UnaryHandler<M> = M extends {
-  methodKind: "unary";
-  input: infer I extends DescMessage;
-  output: infer O extends DescMessage;
-}
-  ? (request: MessageShape<I>, context: CallContext) => Promise<MessageInitShape<O> | EncodedMessage<O>>
-  : never;
-
-/**
- * A response a handler has already encoded with a specialised encoder (a hot
- * path where building messages for toBinary costs too much); sent as is. The
- * schema ties the bytes to the method's output type.
- */
-export class EncodedMessage<D extends DescMessage> {
-  constructor(
-    readonly schema: D,
-    readonly bytes: Uint8Array,
-  ) {}
-}
-
-/** The implementation of a generated service: one async handler per method, keyed by its local name. */
-export type ServiceImpl<S extends GenServiceMethods> = { [K in keyof S]: UnaryHandler<S[K]> };
+import type { CallContext } from "../service/call-context.js";
+import { ChatMemoryError, Code, toChatMemoryError } from "../service/errors.js";
+import { EncodedMessage, type ServiceImpl } from "../service/service-impl.js";
 
 /** The outcome of one finished call, for logs and metrics. */
 export interface CallOutcome {
   method: string;
-  code: grpc.status;
+  code: Code;
   durationMs: number;
   /** The internal failure behind a non-OK status (never sent to the caller). */
   error?: ChatMemoryError;
 }
 
-export interface AdapterOptions {
-  onCallStart?: (method: string) => void;
-  onCallEnd?: (outcome: CallOutcome) => void;
+/** Told when each call starts and ends (metrics); the transport knows no metrics library. */
+export interface CallObserver {
+  callStarted(method: string): void;
+  callEnded(outcome: CallOutcome): void;
 }
 
 /** Wraps bytes as a Buffer without copying them. */
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-export interface MethodCodec<I extends DescMessage, O extends DescMessage> {
-  path: string;
-  serializeRequest: (value: MessageInitShape<I>) => Buffer;
-  deserializeRequest: (bytes: Buffer) => MessageShape<I>;
-  serializeResponse: (value: MessageInitShape<O>) => Buffer;
-  deserializeResponse: (bytes: Buffer) => MessageShape<O>;
-}
-
-/** Path and binary codecs of one method, shared by the server definition and the client. */
-export function methodCodec<I extends DescMessage, O extends DescMessage>(
-  method: DescMethod & { input: I; output: O },
-): MethodCodec<I, O> {
-  return {
-    path: `/${method.parent.typeName}/${method.name}`,
-    serializeRequest: (value) => asBuffer(toBinary(method.input, create(method.input, value))),
-    deserializeRequest: (bytes) => fromBinary(method.input, bytes),
-    serializeResponse: (value) => asBuffer(toBinary(method.output, create(method.output, value))),
-    deserializeResponse: (bytes) => fromBinary(method.output, bytes),
-  };
 }
 
 /**
@@ -117,32 +56,34 @@ function unaryMethods(service: DescService): DescMethod[] {
 export function createServiceBinding<S extends GenServiceMethods>(
   service: DescService & { method: S },
   impl: ServiceImpl<S>,
-  options: AdapterOptions = {},
+  observer?: CallObserver,
 ): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
   const definition: Record<string, grpc.MethodDefinition<DecodedRequest, ResponseInit>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const method of unaryMethods(service)) {
-    const codec = methodCodec(method);
     definition[method.localName] = {
-      path: codec.path,
+      path: `/${service.typeName}/${method.name}`,
       originalName: method.name,
       requestStream: false,
       responseStream: false,
-      requestSerialize: codec.serializeRequest,
+      requestSerialize: (value: DecodedRequest) => {
+        if (!value.ok) throw new Error("a request that failed to decode is never sent");
+        return asBuffer(toBinary(method.input, create(method.input, value.message as MessageInitShape<DescMessage>)));
+      },
       requestDeserialize: (bytes: Buffer): DecodedRequest => {
         try {
-          return { ok: true, message: codec.deserializeRequest(bytes) };
+          return { ok: true, message: fromBinary(method.input, bytes) };
         } catch (error: unknown) {
           return { ok: false, error };
         }
       },
       responseSerialize: (value: ResponseInit) =>
-        value instanceof EncodedMessage ? asBuffer(value.bytes) : codec.serializeResponse(value),
-      responseDeserialize: codec.deserializeResponse,
+        asBuffer(value instanceof EncodedMessage ? value.bytes : toBinary(method.output, create(method.output, value))),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
     const handler = (impl as Record<string, UntypedHandler>)[method.localName];
     if (!handler) throw new Error(`${service.typeName}.${method.name}: no handler`);
-    handlers[method.localName] = unaryCallHandler(method, handler, options);
+    handlers[method.localName] = unaryCallHandler(method, handler, observer);
   }
   return { definition, handlers };
 }
@@ -151,8 +92,8 @@ export function createServiceBinding<S extends GenServiceMethods>(
  * The handler's view of its call. The AbortController and the peer string are
  * made only when a handler reads them: grpc-js emits "cancelled" when every
  * call's stream closes, finished ones included, and aborting a controller
- * builds a DOMException with a stack trace (5% of the server's CPU on Append
- * when it was done for every call).
+ * builds a DOMException with a stack trace, a cost every call would pay
+ * (bench/notes.md).
  */
 function callContext(call: grpc.ServerUnaryCall<unknown, unknown>): CallContext {
   let abort: AbortController | undefined;
@@ -166,7 +107,10 @@ function callContext(call: grpc.ServerUnaryCall<unknown, unknown>): CallContext 
       }
       return abort.signal;
     },
-    metadata: call.metadata,
+    requestHeader(name) {
+      const [value] = call.metadata.get(name);
+      return typeof value === "string" ? value : undefined;
+    },
     get peer() {
       return call.getPeer();
     },
@@ -179,42 +123,43 @@ function callContext(call: grpc.ServerUnaryCall<unknown, unknown>): CallContext 
 function unaryCallHandler(
   method: DescMethod,
   handler: UntypedHandler,
-  options: AdapterOptions,
+  observer: CallObserver | undefined,
 ): grpc.handleUnaryCall<DecodedRequest, ResponseInit> {
   const methodName = `${method.parent.typeName}/${method.name}`;
   return (call, callback) => {
     const started = performance.now();
-    options.onCallStart?.(methodName);
-    const finish = (code: grpc.status, error?: ChatMemoryError) =>
-      options.onCallEnd?.({ method: methodName, code, durationMs: performance.now() - started, error });
+    observer?.callStarted(methodName);
+    const finish = (code: Code, error?: ChatMemoryError) =>
+      observer?.callEnded({ method: methodName, code, durationMs: performance.now() - started, error });
 
     const decoded = call.request;
     // A call whose caller already gave up (deadline passed while queued) does no store work.
     const deadline = call.getDeadline();
     const expired = (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now();
     const result = call.cancelled
-      ? Promise.reject(new ChatMemoryError(grpc.status.CANCELLED, "the call was cancelled before it started"))
+      ? Promise.reject(new ChatMemoryError(Code.CANCELLED, "the call was cancelled before it started"))
       : expired
-      ? Promise.reject(new ChatMemoryError(grpc.status.DEADLINE_EXCEEDED, "the deadline passed before the call started"))
+      ? Promise.reject(new ChatMemoryError(Code.DEADLINE_EXCEEDED, "the deadline passed before the call started"))
       : decoded.ok
       ? Promise.resolve().then(() =>
           handler(decoded.message, callContext(call)),
         )
       : Promise.reject(
-          new ChatMemoryError(grpc.status.INVALID_ARGUMENT, `request: not a valid ${method.input.typeName} message`, {
+          new ChatMemoryError(Code.INVALID_ARGUMENT, `request: not a valid ${method.input.typeName} message`, {
             cause: decoded.error,
           }),
         );
     // then(onOk, onError) guarantees the callback runs exactly once.
     result.then(
       (response) => {
-        finish(grpc.status.OK);
+        finish(Code.OK);
         callback(null, response);
       },
       (failure: unknown) => {
         const error = toChatMemoryError(failure);
         finish(error.code, error);
-        callback({ name: error.name, message: error.message, code: error.code, details: error.message });
+        // Code holds gRPC's own numbers, so it is grpc-js's status as it is.
+        callback({ name: error.name, message: error.message, code: error.code as number as grpc.status, details: error.message });
       },
     );
   };

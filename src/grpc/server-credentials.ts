@@ -5,9 +5,15 @@
  * connections without a restart.
  */
 import * as grpc from "@grpc/grpc-js";
-import type { Config } from "../config.js";
 
-export type TlsSettings = Pick<Config, "tlsCert" | "tlsKey" | "tlsClientCa" | "tlsReloadMs">;
+/** Certificate files (PEM paths) and how often to re-read them; no certificate = plaintext. */
+export interface TlsSettings {
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** Set = mTLS: a client certificate verified against this CA bundle is required. */
+  tlsClientCa: string | undefined;
+  tlsReloadMs: number;
+}
 
 export interface ServerSecurity {
   credentials: grpc.ServerCredentials;

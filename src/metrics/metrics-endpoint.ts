@@ -5,6 +5,7 @@
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { parseHostPort } from "../host-port.js";
 
 export interface MetricsEndpoint {
   /** The bound port (0 in the address picks a free one). */
@@ -13,9 +14,7 @@ export interface MetricsEndpoint {
 }
 
 export async function serveMetrics(registry: Registry, address: string): Promise<MetricsEndpoint> {
-  const separator = address.lastIndexOf(":");
-  const host = address.slice(0, separator).replace(/^\[|\]$/g, "");
-  const port = Number(address.slice(separator + 1));
+  const { host, port } = parseHostPort(address, { allowPortZero: true });
   const server: Server = createServer((request, response) => {
     if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {
       response.writeHead(404, { "content-type": "text/plain" }).end("only GET /metrics is served here\n");

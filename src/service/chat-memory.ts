@@ -4,8 +4,9 @@
  */
 import type { Logger } from "pino";
 import { type ChatMemory, GetHistoryResponseSchema, type Message } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
-import { scopedConversationId, type TenantResolver } from "../auth/tenants.js";
-import { type CallContext, EncodedMessage, type ServiceImpl } from "../grpc/adapter.js";
+import type { CallContext } from "./call-context.js";
+import { EncodedMessage, type ServiceImpl } from "./service-impl.js";
+import { scopedConversationId, type TenantResolver } from "./tenancy.js";
 import type { ChatStore, StoredMessage } from "../store/chat-store.js";
 import { encodeHistoryResponse } from "./history-response.js";
 import { requestFingerprint } from "./request-fingerprint.js";
@@ -15,7 +16,7 @@ export interface ChatMemoryServiceOptions {
   store: ChatStore;
   limits: RequestLimits;
   logger: Logger;
-  /** Who the caller is, when tenant scoping is on (src/auth/tenants.ts); default: no tenancy. */
+  /** Who the caller is, when tenant scoping is on (src/service/tenancy.ts); default: no tenancy. */
   resolveTenant?: TenantResolver;
   /** Clock in epoch ms for `created_at`; tests may pass their own. */
   now?: () => number;
@@ -56,11 +57,11 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
       const conversationId = conversationOf(request, context);
       validateConversationId(request.conversationId);
       validateLimit(request.limit);
-      const { messages, skippedCorrupt } = await store.getHistory(conversationId, request.limit);
-      if (skippedCorrupt > 0) {
-        logger.debug({ conversationId: request.conversationId, skippedCorrupt }, "skipped corrupt stored elements");
+      const history = await store.getHistory(conversationId, request.limit);
+      if (history.skippedCorrupt > 0) {
+        logger.debug({ conversationId: request.conversationId, skippedCorrupt: history.skippedCorrupt }, "skipped corrupt stored elements");
       }
-      return new EncodedMessage(GetHistoryResponseSchema, encodeHistoryResponse(messages));
+      return new EncodedMessage(GetHistoryResponseSchema, encodeHistoryResponse(history));
     },
 
     async clear(request, context) {

@@ -1,17 +1,25 @@
 /**
  * GetHistoryResponse encoded straight from stored messages, the hot path of
  * GetHistory: building a protobuf-es Message (and a Timestamp) per element and
- * running the reflective toBinary took about a fifth of the server's CPU at 40
- * messages and grew with the window. The bytes are what
+ * running the reflective toBinary cost a large share of the server's CPU, and
+ * grew with the window (bench/notes.md). The bytes are what
  * toBinary(GetHistoryResponseSchema, ...) writes for the same messages
- * (test/history-response.test.ts compares them on random input); the field
- * numbers are fixed by proto/chatmemory/v1/chatmemory.proto.
+ * (test/history-response.test.ts compares them on random input, and pins
+ * ENCODED_FIELDS against the generated schema, so a new field cannot be
+ * silently dropped here).
  *
- * Messages a store shares between reads (frozen: the decoded-element cache's,
- * src/store/decoded-element-cache.ts) are encoded once and their bytes kept
- * beside them, so a window read again costs a copy per message.
+ * Messages and windows a store shares between reads (a read result with
+ * `sharing`) are encoded once and their bytes kept in the store's
+ * SharedEncodings, so a window read again costs a copy per message, or none.
  */
-import type { StoredMessage } from "../store/chat-store.js";
+import type { HistoryReadResult, SharedEncodings, StoredMessage } from "../store/chat-store.js";
+
+/** Every field this encoder writes, by message type: name -> number (proto/chatmemory/v1/chatmemory.proto). */
+export const ENCODED_FIELDS = {
+  "chatmemory.v1.GetHistoryResponse": { messages: 1 },
+  "chatmemory.v1.Message": { role: 1, content: 2, name: 3, tool_call_id: 4, metadata: 5, created_at: 6 },
+  "google.protobuf.Timestamp": { seconds: 1, nanos: 2 },
+} as const;
 
 // Tags: field number << 3 | wire type (0 = varint, 2 = length-delimited).
 const RESPONSE_MESSAGES = 0x0a; // GetHistoryResponse.messages = 1
@@ -162,35 +170,17 @@ function encodeMessageField(message: StoredMessage): Buffer {
   return writer.buffer;
 }
 
-/** The bytes kept for `shared` (a frozen object), encoded on first use; they go when it is collected. */
-function encodedOnce<K extends object, V>(memo: WeakMap<K, V>, shared: K, encode: (shared: K) => V): V {
-  let bytes = memo.get(shared);
-  if (bytes === undefined) {
-    bytes = encode(shared);
-    memo.set(shared, bytes);
-  }
-  return bytes;
-}
-
-/** Encoded `messages` fields of shared messages. */
-const encodedShared = new WeakMap<StoredMessage, Buffer>();
-
-/** The field bytes of a shared (frozen) message; undefined for a message of one read. */
-function sharedMessageField(message: StoredMessage): Buffer | undefined {
-  return Object.isFrozen(message) ? encodedOnce(encodedShared, message, encodeMessageField) : undefined;
-}
-
-/** Whole responses of frozen windows (the Redis store's WindowCache results); read-only once made. */
-const encodedWindows = new WeakMap<readonly StoredMessage[], Uint8Array>();
-
 /** GetHistoryResponse{messages} as protobuf bytes. `createdAtMs` must be a non-negative safe integer (the stores' decoder guarantees it). */
-export function encodeHistoryResponse(messages: readonly StoredMessage[]): Uint8Array {
-  return Object.isFrozen(messages) ? encodedOnce(encodedWindows, messages, encodeWindow) : encodeWindow(messages);
+export function encodeHistoryResponse({ messages, sharing }: Pick<HistoryReadResult, "messages" | "sharing">): Uint8Array {
+  if (sharing === undefined) return encodeWindow(messages, undefined);
+  const { encodings } = sharing;
+  return sharing.window ? encodings.window(messages, (window) => encodeWindow(window, encodings)) : encodeWindow(messages, encodings);
 }
 
-function encodeWindow(messages: readonly StoredMessage[]): Uint8Array {
+/** Encodes a window; with `encodings`, its messages are shared and each one's bytes are kept there. */
+function encodeWindow(messages: readonly StoredMessage[], encodings: SharedEncodings | undefined): Uint8Array {
   const encoder = new HistoryEncoder();
-  const shared = messages.map(sharedMessageField);
+  const shared = encodings === undefined ? [] : messages.map((message) => encodings.message(message, encodeMessageField));
   let total = 0;
   for (let index = 0; index < messages.length; index++) {
     const bytes = shared[index];

@@ -4,7 +4,7 @@
  * Runs before the store is touched, so a rejected request changes nothing.
  */
 import type { AppendRequest, Message } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
-import { ChatMemoryError } from "../grpc/errors.js";
+import { ChatMemoryError } from "./errors.js";
 
 export interface RequestLimits {
   /** Most messages in one Append. */

@@ -15,10 +15,49 @@ export interface StoredMessage {
   createdAtMs?: number;
 }
 
+/**
+ * Bytes derived from messages and windows that a store hands to many reads (its caches' results),
+ * kept as long as what they were made from. The store's cache owns it; the response encoder
+ * fills it, so a message or window read again is encoded once.
+ */
+export class SharedEncodings {
+  readonly #messages = new WeakMap<StoredMessage, Uint8Array>();
+  readonly #windows = new WeakMap<readonly StoredMessage[], Uint8Array>();
+
+  /** The bytes kept for a shared message, made by `encode` on first use. */
+  message(message: StoredMessage, encode: (message: StoredMessage) => Uint8Array): Uint8Array {
+    return kept(this.#messages, message, encode);
+  }
+
+  /** The bytes kept for a shared window (a whole read result's messages), made by `encode` on first use. */
+  window(messages: readonly StoredMessage[], encode: (messages: readonly StoredMessage[]) => Uint8Array): Uint8Array {
+    return kept(this.#windows, messages, encode);
+  }
+}
+
+function kept<K extends object>(memo: WeakMap<K, Uint8Array>, shared: K, encode: (shared: K) => Uint8Array): Uint8Array {
+  let bytes = memo.get(shared);
+  if (bytes === undefined) {
+    bytes = encode(shared);
+    memo.set(shared, bytes);
+  }
+  return bytes;
+}
+
+/** How a read result is shared with other reads; shared parts never change (they are frozen too). */
+export interface ReadSharing {
+  /** Where encodings of the shared parts are kept. */
+  encodings: SharedEncodings;
+  /** Every message is shared; with `window`, the `messages` array itself (the whole result) is too. */
+  window: boolean;
+}
+
 /** What a history read returns: decoded messages (oldest first) and how many stored elements were unreadable. */
 export interface HistoryReadResult {
-  messages: StoredMessage[];
+  messages: readonly StoredMessage[];
   skippedCorrupt: number;
+  /** Set when the result's messages are shared with other reads (a cache's); undefined = made for this read only. */
+  sharing?: ReadSharing;
 }
 
 /** The sliding-window rules a store enforces on every append. */
@@ -69,6 +108,14 @@ export interface ChatStore {
 /** The store could not be reached or did not answer in time: retryable, maps to UNAVAILABLE. */
 export class StoreUnavailableError extends Error {
   override readonly name = "StoreUnavailableError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A stored value is not what ChatMemory expects (e.g. the key holds a string, not a list): FAILED_PRECONDITION. */
+export class StoreDataError extends Error {
+  override readonly name = "StoreDataError";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }

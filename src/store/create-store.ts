@@ -1,55 +1,82 @@
-/** Picks the store from the configuration: Redis when a URL is set, else the embedded memory store. */
+/** Picks the store from the settings: Redis when one is configured, else the embedded memory store. */
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
-import { type Config, secondsToPexpireMs, ttlMilliseconds } from "../config.js";
+import type { HostPort } from "../host-port.js";
 import type { ChatStore, WindowPolicy } from "./chat-store.js";
-import { elementDecoder } from "./decoded-element-cache.js";
+import { elementDecoding } from "./decoded-element-cache.js";
 import { MemoryChatStore } from "./memory-chat-store.js";
 import { RedisChatStore } from "./redis-chat-store.js";
 import type { RedisTarget } from "./redis-connection.js";
 
-export function windowPolicy(config: Pick<Config, "maxTurns" | "ttlSeconds" | "requestIdTtlSeconds">): WindowPolicy {
+/** The settings a store is made from (the server's Config has them under the same names). */
+export interface StoreSettings {
+  maxTurns: number;
+  /** Conversation TTL in seconds (fractions allowed); undefined = never expire. */
+  ttlSeconds: number | undefined;
+  requestIdTtlSeconds: number;
+  keyPrefix: string;
+  decodeCacheMb: number;
+  redisUrl: string | undefined;
+  redisClusterNodes: HostPort[] | undefined;
+  redisSentinels: HostPort[] | undefined;
+  redisSentinelMaster: string | undefined;
+  redisTls: boolean;
+  redisTlsCa: string | undefined;
+  redisUsername: string | undefined;
+  redisPassword: string | undefined;
+  redisSentinelUsername: string | undefined;
+  redisSentinelPassword: string | undefined;
+  redisConnections: number;
+  redisTimeoutMs: number;
+}
+
+/** PEXPIRE milliseconds for a duration in seconds: rounded, at least 1 (never the Python class's EXPIRE 0). */
+export function secondsToPexpireMs(seconds: number): number {
+  return Math.max(1, Math.round(seconds * 1000));
+}
+
+export function windowPolicy(settings: Pick<StoreSettings, "maxTurns" | "ttlSeconds" | "requestIdTtlSeconds">): WindowPolicy {
   return {
-    maxMessages: config.maxTurns * 2,
-    ttlMs: ttlMilliseconds(config.ttlSeconds),
-    requestIdTtlMs: secondsToPexpireMs(config.requestIdTtlSeconds),
+    maxMessages: settings.maxTurns * 2,
+    ttlMs: settings.ttlSeconds === undefined ? undefined : secondsToPexpireMs(settings.ttlSeconds),
+    requestIdTtlMs: secondsToPexpireMs(settings.requestIdTtlSeconds),
   };
 }
 
-/** Where Redis is, from the configuration; undefined = no Redis (the embedded store). */
+/** Where Redis is; undefined = no Redis (the embedded store). */
 export function redisTarget(
-  config: Pick<Config, "redisUrl" | "redisClusterNodes" | "redisSentinels" | "redisSentinelMaster" | "redisTls">,
+  settings: Pick<StoreSettings, "redisUrl" | "redisClusterNodes" | "redisSentinels" | "redisSentinelMaster" | "redisTls">,
 ): RedisTarget | undefined {
-  if (config.redisUrl !== undefined) return { kind: "standalone", url: config.redisUrl };
-  if (config.redisClusterNodes !== undefined) return { kind: "cluster", nodes: config.redisClusterNodes, tls: config.redisTls };
-  if (config.redisSentinels !== undefined && config.redisSentinelMaster !== undefined) {
-    return { kind: "sentinel", sentinels: config.redisSentinels, masterName: config.redisSentinelMaster, tls: config.redisTls };
+  if (settings.redisUrl !== undefined) return { kind: "standalone", url: settings.redisUrl };
+  if (settings.redisClusterNodes !== undefined) return { kind: "cluster", nodes: settings.redisClusterNodes, tls: settings.redisTls };
+  if (settings.redisSentinels !== undefined && settings.redisSentinelMaster !== undefined) {
+    return { kind: "sentinel", sentinels: settings.redisSentinels, masterName: settings.redisSentinelMaster, tls: settings.redisTls };
   }
   return undefined;
 }
 
-export async function createStore(config: Readonly<Config>, logger: Logger): Promise<ChatStore> {
-  const window = windowPolicy(config);
-  const cacheBytes = config.decodeCacheMb * 1024 * 1024;
-  const target = redisTarget(config);
-  if (target === undefined) return new MemoryChatStore({ window, decodeElement: elementDecoder(cacheBytes) });
+export async function createStore(settings: Readonly<StoreSettings>, logger: Logger): Promise<ChatStore> {
+  const window = windowPolicy(settings);
+  const cacheBytes = settings.decodeCacheMb * 1024 * 1024;
+  const target = redisTarget(settings);
+  if (target === undefined) return new MemoryChatStore({ window, decoding: elementDecoding(cacheBytes) });
   const store = new RedisChatStore({
     target,
-    keyPrefix: config.keyPrefix,
+    keyPrefix: settings.keyPrefix,
     window,
-    connections: config.redisConnections,
-    commandTimeoutMs: config.redisTimeoutMs,
-    tlsCa: config.redisTlsCa === undefined ? undefined : readFileSync(config.redisTlsCa),
+    connections: settings.redisConnections,
+    commandTimeoutMs: settings.redisTimeoutMs,
+    tlsCa: settings.redisTlsCa === undefined ? undefined : readFileSync(settings.redisTlsCa),
     credentials: {
-      username: config.redisUsername,
-      password: config.redisPassword,
-      sentinelUsername: config.redisSentinelUsername,
-      sentinelPassword: config.redisSentinelPassword,
+      username: settings.redisUsername,
+      password: settings.redisPassword,
+      sentinelUsername: settings.redisSentinelUsername,
+      sentinelPassword: settings.redisSentinelPassword,
     },
     logger,
     historyCacheBytes: cacheBytes,
   });
-  if (!(await store.waitUntilReady(Math.max(config.redisTimeoutMs, 2000)))) {
+  if (!(await store.waitUntilReady(Math.max(settings.redisTimeoutMs, 2000)))) {
     logger.warn("redis is not reachable yet; serving NOT_SERVING until it is");
   }
   return store;

@@ -6,13 +6,13 @@
  * shares 38 elements with the previous read), and JSON.parse was the largest
  * item of GetHistory's profile.
  *
- * Cached messages are frozen: they are shared between calls, and the frozen
- * mark lets the response encoder keep their protobuf bytes too
- * (src/service/history-response.ts).
+ * Cached messages are frozen: they are shared between calls. Their protobuf
+ * bytes are kept in the cache's SharedEncodings by the response encoder
+ * (src/service/history-response.ts), so a message read again is encoded once.
  */
 import { LRUCache } from "lru-cache";
-import type { StoredMessage } from "./chat-store.js";
-import { decodeStoredMessage, type ElementDecoder } from "./message-codec.js";
+import { SharedEncodings, type StoredMessage } from "./chat-store.js";
+import { decodeStoredMessage, type ElementDecoder, type ElementDecoding, PLAIN_DECODING } from "./message-codec.js";
 
 /** No single element may take more than this fraction of the cache. */
 const MAX_ENTRY_FRACTION = 16;
@@ -21,8 +21,10 @@ const MAX_ENTRY_FRACTION = 16;
 const ENTRY_OVERHEAD_BYTES = 200;
 
 /** Remembers up to `maxBytes` of decoded elements; the least recently used go first. */
-export class DecodedElementCache {
+export class DecodedElementCache implements ElementDecoding {
   readonly #cache: LRUCache<string, StoredMessage>;
+  /** Encodings of the cached messages, kept as long as they are. */
+  readonly encodings = new SharedEncodings();
 
   constructor(maxBytes: number) {
     this.#cache = new LRUCache<string, StoredMessage>({
@@ -57,7 +59,7 @@ export class DecodedElementCache {
   }
 }
 
-/** The decoder for a cache of `maxBytes`; 0 = no cache, JSON.parse on every read. */
-export function elementDecoder(maxBytes: number): ElementDecoder {
-  return maxBytes > 0 ? new DecodedElementCache(maxBytes).decode : decodeStoredMessage;
+/** The decoding for a cache of `maxBytes`; 0 = no cache, JSON.parse on every read. */
+export function elementDecoding(maxBytes: number): ElementDecoding {
+  return maxBytes > 0 ? new DecodedElementCache(maxBytes) : PLAIN_DECODING;
 }

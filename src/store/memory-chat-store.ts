@@ -14,7 +14,7 @@ import {
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
-import { decodeStoredMessage, decodeStoredWindow, type ElementDecoder, encodeStoredMessage } from "./message-codec.js";
+import { decodeStoredWindow, type ElementDecoding, encodeStoredMessage, PLAIN_DECODING } from "./message-codec.js";
 import { RingWindow } from "./ring-window.js";
 
 interface Conversation {
@@ -48,7 +48,7 @@ export interface MemoryChatStoreOptions {
   /** Clock in epoch ms; tests may pass their own. */
   now?: () => number;
   /** Decodes stored elements on reads (e.g. a caching one); default: JSON.parse every time. */
-  decodeElement?: ElementDecoder;
+  decoding?: ElementDecoding;
 }
 
 export class MemoryChatStore implements ChatStore {
@@ -57,13 +57,13 @@ export class MemoryChatStore implements ChatStore {
   readonly #requestLogs = new Map<string, RequestLog>();
   readonly #window: WindowPolicy;
   readonly #now: () => number;
-  readonly #decodeElement: ElementDecoder;
+  readonly #decoding: ElementDecoding;
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: MemoryChatStoreOptions) {
     this.#window = options.window;
     this.#now = options.now ?? Date.now;
-    this.#decodeElement = options.decodeElement ?? decodeStoredMessage;
+    this.#decoding = options.decoding ?? PLAIN_DECODING;
     this.#sweeper = setInterval(() => this.#sweepExpired(), options.sweepIntervalMs ?? 1000);
     this.#sweeper.unref();
   }
@@ -125,7 +125,7 @@ export class MemoryChatStore implements ChatStore {
 
   async getHistory(conversationId: string, limit: number): Promise<HistoryReadResult> {
     const elements = this.#live(conversationId)?.elements;
-    return decodeStoredWindow(elements ? elements.newest(limit) : [], this.#decodeElement);
+    return decodeStoredWindow(elements ? elements.newest(limit) : [], this.#decoding);
   }
 
   async clear(conversationId: string): Promise<boolean> {

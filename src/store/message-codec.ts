@@ -4,7 +4,7 @@
  * `tool_call_id`, `metadata` and `ts` (epoch ms). Empty optional fields are
  * left out so elements stay as small as the Python class's.
  */
-import type { HistoryReadResult, StoredMessage } from "./chat-store.js";
+import type { HistoryReadResult, SharedEncodings, StoredMessage } from "./chat-store.js";
 
 interface StoredElementJson {
   role: string;
@@ -63,14 +63,26 @@ export function decodeStoredMessage(raw: string): StoredMessage | undefined {
 /** Turns one stored element into a message; undefined for a corrupt one. */
 export type ElementDecoder = (raw: string) => StoredMessage | undefined;
 
-/** Decodes a window of raw elements, oldest first, with the store's decoder, skipping and counting corrupt ones. */
-export function decodeStoredWindow(rawElements: readonly string[], decode: ElementDecoder): HistoryReadResult {
+/** A store's way of decoding elements: plain, or through a cache whose decoded messages are shared between reads. */
+export interface ElementDecoding {
+  decode: ElementDecoder;
+  /** Set when `decode` returns shared (cached, frozen) messages: where their encodings are kept. */
+  encodings: SharedEncodings | undefined;
+}
+
+/** JSON.parse on every read; nothing shared. */
+export const PLAIN_DECODING: ElementDecoding = { decode: decodeStoredMessage, encodings: undefined };
+
+/** Decodes a window of raw elements, oldest first, with the store's decoding, skipping and counting corrupt ones. */
+export function decodeStoredWindow(rawElements: readonly string[], decoding: ElementDecoding): HistoryReadResult {
   const messages: StoredMessage[] = [];
   let skippedCorrupt = 0;
   for (const raw of rawElements) {
-    const message = decode(raw);
+    const message = decoding.decode(raw);
     if (message) messages.push(message);
     else skippedCorrupt++;
   }
-  return { messages, skippedCorrupt };
+  return decoding.encodings === undefined
+    ? { messages, skippedCorrupt }
+    : { messages, skippedCorrupt, sharing: { encodings: decoding.encodings, window: false } };
 }

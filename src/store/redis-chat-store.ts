@@ -13,8 +13,8 @@ import {
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
-import { decodeStoredWindow, type ElementDecoder, encodeStoredMessage } from "./message-codec.js";
-import { elementDecoder } from "./decoded-element-cache.js";
+import { decodeStoredWindow, type ElementDecoding, encodeStoredMessage } from "./message-codec.js";
+import { DecodedElementCache, elementDecoding } from "./decoded-element-cache.js";
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
 import { conversationKeys, defineScriptCommands, listKey } from "./redis-scripts.js";
@@ -45,7 +45,7 @@ export class RedisChatStore implements ChatStore {
   readonly #clients: RedisConnection[];
   readonly #keyPrefix: string;
   readonly #window: WindowPolicy;
-  readonly #decodeElement: ElementDecoder;
+  readonly #decoding: ElementDecoding;
   readonly #windows: WindowCache | undefined;
   #next = 0;
 
@@ -54,9 +54,9 @@ export class RedisChatStore implements ChatStore {
     this.#window = options.window;
     const cacheBytes = options.historyCacheBytes ?? 0;
     const elementBytes = Math.floor(cacheBytes / 2);
-    this.#decodeElement = elementDecoder(elementBytes);
-    // The window cache shares the element cache's frozen messages, so it exists only beside one.
-    this.#windows = elementBytes > 0 ? new WindowCache(cacheBytes - elementBytes, this.#decodeElement) : undefined;
+    this.#decoding = elementDecoding(elementBytes);
+    // The window cache shares the element cache's messages, so it exists only beside one.
+    this.#windows = this.#decoding instanceof DecodedElementCache ? new WindowCache(cacheBytes - elementBytes, this.#decoding) : undefined;
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
       const client = openRedisConnection(options.target, {
         commandTimeoutMs: options.commandTimeoutMs,
@@ -120,7 +120,7 @@ export class RedisChatStore implements ChatStore {
     const windows = this.#windows;
     if (windows === undefined) {
       const raw = await this.#run(() => this.#client().lrange(key, start, -1));
-      return decodeStoredWindow(raw, this.#decodeElement);
+      return decodeStoredWindow(raw, this.#decoding);
     }
     // Buffers, not strings: a window read again is recognised by comparing bytes.
     const raw = await this.#run(() => this.#client().lrangeBuffer(key, start, -1));

@@ -6,13 +6,9 @@
  * dropped connection (an Append may already have run), a timeout per command.
  */
 import { Cluster, type ClusterOptions, type Redis, type RedisOptions } from "ioredis";
+import type { HostPort } from "../host-port.js";
 import { CoalescingRedis } from "./coalescing-redis.js";
 import { GuardedStandaloneConnector, guardSocketErrors } from "./socket-error-guard.js";
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
 
 export type RedisTarget =
   | { kind: "standalone"; url: string }
@@ -58,21 +54,6 @@ function connectionOptions(settings: RedisConnectionSettings): RedisOptions & { 
     ...(settings.credentials?.password === undefined ? {} : { password: settings.credentials.password }),
     ...(settings.credentials?.username === undefined ? {} : { username: settings.credentials.username }),
   };
-}
-
-/** `host:port` with a DNS name, IPv4 address or bracketed IPv6 address (groups: host, port). */
-export const HOST_PORT_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-
-/** Parses `host:port,host:port` (REDIS_CLUSTER_NODES, REDIS_SENTINELS); throws on a bad entry. */
-export function parseHostPorts(raw: string): HostPort[] {
-  const entries = raw.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
-  if (entries.length === 0) throw new Error("expected host:port[,host:port...]");
-  return entries.map((entry) => {
-    const match = HOST_PORT_PATTERN.exec(entry);
-    const port = Number(match?.[2]);
-    if (!match?.[1] || port < 1 || port > 65535) throw new Error(`${JSON.stringify(entry)} is not host:port`);
-    return { host: match[1].replace(/^\[|\]$/g, ""), port };
-  });
 }
 
 /** Guards the connection's sockets, then connects: made with lazyConnect, so the first socket is guarded too. */

@@ -5,15 +5,7 @@
  * Anything else is a bug or an unexpected server error and is rethrown as is.
  */
 import { ReplyError } from "ioredis";
-import { StoreUnavailableError } from "./chat-store.js";
-
-/** A stored value is not what ChatMemory expects (e.g. the key holds a string, not a list). */
-export class StoreDataError extends Error {
-  override readonly name = "StoreDataError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
+import { StoreDataError, StoreUnavailableError } from "./chat-store.js";
 
 /** Server replies that mean "not now" rather than "never": loading, failing over, script busy, ... */
 const TRANSIENT_REPLY_PREFIXES = ["LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"];

@@ -8,17 +8,16 @@
  * decoding of exactly the bytes Redis returned just now.
  *
  * Why: many replicas and agent steps read the same window, and each turn moves
- * it by a message or two. Measured in-process (bursts of 64 GetHistory(40)
- * against Redis): 81-87 µs of client CPU per read with string replies and the
- * element cache, 41-48 µs with Buffer replies compared to the kept ones. The
- * string path spends its time turning every reply into a JS string (UTF-8
- * decode) and hashing it for the element cache; a Buffer compare does neither.
+ * it by a message or two. The string path spends its time turning every reply
+ * into a JS string (UTF-8 decode) and hashing it for the element cache; a
+ * Buffer compare does neither (bench/notes.md has the measurements).
  *
- * Results are frozen (array and messages): they are shared between calls, and
- * the response encoder keeps the encoded bytes of a frozen window.
+ * Results are frozen (array and messages) and say they are shared
+ * (`sharing.window`): the response encoder keeps a window's encoded bytes in
+ * the element cache's SharedEncodings.
  */
 import { LRUCache } from "lru-cache";
-import type { HistoryReadResult, StoredMessage } from "./chat-store.js";
+import type { HistoryReadResult, SharedEncodings, StoredMessage } from "./chat-store.js";
 import type { ElementDecoder } from "./message-codec.js";
 
 /** No single window may take more than this fraction of the cache. */
@@ -58,10 +57,12 @@ function keptShift(kept: readonly Buffer[], raw: readonly Buffer[]): number {
 export class WindowCache {
   readonly #cache: LRUCache<string, WindowEntry>;
   readonly #decode: ElementDecoder;
+  readonly #encodings: SharedEncodings;
 
-  /** `decode` must return frozen messages (a DecodedElementCache's): results are shared. */
-  constructor(maxBytes: number, decode: ElementDecoder) {
-    this.#decode = decode;
+  /** Decodes through an element cache (its messages are shared, so the windows made of them can be). */
+  constructor(maxBytes: number, elements: { decode: ElementDecoder; encodings: SharedEncodings }) {
+    this.#decode = elements.decode;
+    this.#encodings = elements.encodings;
     this.#cache = new LRUCache<string, WindowEntry>({
       maxSize: maxBytes,
       maxEntrySize: Math.max(1, Math.floor(maxBytes / MAX_ENTRY_FRACTION)),
@@ -90,7 +91,11 @@ export class WindowCache {
       }
     }
     const messages = decoded.filter((message): message is StoredMessage => message !== undefined);
-    const result: HistoryReadResult = Object.freeze({ messages: Object.freeze(messages) as StoredMessage[], skippedCorrupt: raw.length - messages.length });
+    const result: HistoryReadResult = Object.freeze({
+      messages: Object.freeze(messages),
+      skippedCorrupt: raw.length - messages.length,
+      sharing: { encodings: this.#encodings, window: true },
+    });
     // An empty window costs nothing to read again.
     if (raw.length > 0) this.#cache.set(windowKey, { elements, decoded, result });
     return result;

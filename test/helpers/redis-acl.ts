@@ -1,4 +1,4 @@
-/** ACL users for the credential tests: least privilege, as README's "Credentials" paragraph lists it. */
+/** ACL users for the credential tests: least privilege, as docs/operations.md (Credentials) lists it. */
 
 /** What the server runs on Redis, in its Lua scripts included. */
 export const LEAST_PRIVILEGE_COMMANDS = [

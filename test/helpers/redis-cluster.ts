@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
-import type { HostPort } from "../../src/store/redis-connection.js";
+import type { HostPort } from "../../src/host-port.js";
 import { RedisServerProcess, type RedisServerOptions } from "./redis-server.js";
 
 const run = promisify(execFile);

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis, type RedisOptions } from "ioredis";
-import type { HostPort } from "../../src/store/redis-connection.js";
+import type { HostPort } from "../../src/host-port.js";
 import { RedisServerProcess, type RedisServerOptions, freePort, waitForPing } from "./redis-server.js";
 
 export const SENTINEL_MASTER = "chatmemory-primary";

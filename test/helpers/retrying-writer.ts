@@ -2,7 +2,7 @@
  * A writer for failover tests: appends numbered messages to one conversation,
  * retrying each (same request_id) until acknowledged, until stopped.
  */
-import type { ChatMemoryClient } from "../../src/client.js";
+import type { ChatMemoryClient } from "../../clients/typescript/src/index.js";
 import { sleep } from "./test-server.js";
 
 export interface RetryingWriter {

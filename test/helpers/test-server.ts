@@ -5,19 +5,20 @@
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
-import type { TenantResolver } from "../../src/auth/tenants.js";
-import { type ChatMemoryClient, type ChatMemoryClientOptions, createChatMemoryClient } from "../../src/client.js";
-import { DEFAULT_DECODE_CACHE_MB, DEFAULT_REQUEST_ID_TTL_SECONDS } from "../../src/config.js";
+import type { TenantResolver } from "../../src/service/tenancy.js";
+import { type ChatMemoryClient, type ChatMemoryClientOptions, createChatMemoryClient } from "../../clients/typescript/src/index.js";
+import { SETTINGS } from "../../src/settings.js";
 import type { ServerSecurity } from "../../src/grpc/server-credentials.js";
 import type { ServerMetrics } from "../../src/metrics/server-metrics.js";
 import { type ChatMemoryServer, createChatMemoryServer } from "../../src/server.js";
 import type { ChatStore } from "../../src/store/chat-store.js";
 import { windowPolicy } from "../../src/store/create-store.js";
-import { elementDecoder } from "../../src/store/decoded-element-cache.js";
+import { elementDecoding } from "../../src/store/decoded-element-cache.js";
 import { MemoryChatStore } from "../../src/store/memory-chat-store.js";
 import { servingStatus } from "./health-client.js";
 import { RedisChatStore } from "../../src/store/redis-chat-store.js";
-import type { HostPort, RedisCredentials, RedisTarget } from "../../src/store/redis-connection.js";
+import type { HostPort } from "../../src/host-port.js";
+import type { RedisCredentials, RedisTarget } from "../../src/store/redis-connection.js";
 
 export type StoreKind = "memory" | "redis";
 
@@ -66,10 +67,10 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
   const window = windowPolicy({
     maxTurns: options.maxTurns ?? 10,
     ttlSeconds: options.ttlSeconds,
-    requestIdTtlSeconds: options.requestIdTtlSeconds ?? DEFAULT_REQUEST_ID_TTL_SECONDS,
+    requestIdTtlSeconds: options.requestIdTtlSeconds ?? SETTINGS.requestIdTtlSeconds.default,
   });
-  const cacheBytes = (options.decodeCacheMb ?? DEFAULT_DECODE_CACHE_MB) * 1024 * 1024;
-  if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100, decodeElement: elementDecoder(cacheBytes) });
+  const cacheBytes = (options.decodeCacheMb ?? SETTINGS.decodeCacheMb.default) * 1024 * 1024;
+  if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100, decoding: elementDecoding(cacheBytes) });
   const tls = options.redisTlsCa !== undefined;
   const target: RedisTarget | undefined = options.redisClusterNodes
     ? { kind: "cluster", nodes: options.redisClusterNodes, tls }

@@ -3,14 +3,13 @@
  * protobuf-es types and grpc-js, with a default deadline on every call and
  * retries of UNAVAILABLE through gRPC's standard service config.
  *
- *   import { createChatMemoryClient } from "chatmemory/client";
+ *   import { createChatMemoryClient } from "chatmemory-client";
  *   const client = createChatMemoryClient({ address: "127.0.0.1:50051" });
  *   await client.append({ conversationId: "c1", messages: [{ role: "user", content: "hi" }] });
  */
 import * as grpc from "@grpc/grpc-js";
-import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
-import { ChatMemory } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
-import { type MethodCodec, methodCodec } from "./grpc/adapter.js";
+import { create, type DescMessage, type DescMethod, fromBinary, type MessageInitShape, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { ChatMemory } from "../../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 
 export interface ChatMemoryClientOptions {
   /** host:port of the server. */
@@ -76,7 +75,7 @@ export const DEFAULT_SERVICE_CONFIG = {
  *   pings every 10 s or slower; more frequent ones get the connection closed (too_many_pings);
  * - reconnect backoff 0.1 s growing to 1 s (grpc-js defaults: 1 s growing to 120 s), so after a
  *   replica restarts the channel is ready again within about a second and the retries above
- *   meet a live server (the fault suite's rolling-restart finding, README "Reliability").
+ *   meet a live server (the fault suite's rolling-restart finding, docs/reliability.md).
  */
 export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.service_config": JSON.stringify(DEFAULT_SERVICE_CONFIG),
@@ -86,6 +85,32 @@ export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.keepalive_permit_without_calls": 0,
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 1000,
+};
+
+/** What the client needs to call one method: its path and the binary codecs of its request and response. */
+interface MethodCodec<I extends DescMessage, O extends DescMessage> {
+  path: string;
+  serializeRequest: (value: MessageInitShape<I>) => Buffer;
+  deserializeResponse: (bytes: Buffer) => MessageShape<O>;
+}
+
+function methodCodec<I extends DescMessage, O extends DescMessage>(method: DescMethod & { input: I; output: O }): MethodCodec<I, O> {
+  return {
+    path: `/${method.parent.typeName}/${method.name}`,
+    serializeRequest: (value) => {
+      const bytes = toBinary(method.input, create(method.input, value));
+      // The encoded bytes as a Buffer, without a copy.
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
+    deserializeResponse: (bytes) => fromBinary(method.output, bytes),
+  };
+}
+
+const CODECS = {
+  append: methodCodec(ChatMemory.method.append),
+  getHistory: methodCodec(ChatMemory.method.getHistory),
+  clear: methodCodec(ChatMemory.method.clear),
+  count: methodCodec(ChatMemory.method.count),
 };
 
 type Method = (typeof ChatMemory.method)[keyof typeof ChatMemory.method];
@@ -109,7 +134,7 @@ export class ChatMemoryClient {
 
   /** Appends messages atomically and in order; resolves to the conversation's count after the trim. */
   append(request: Request<typeof ChatMemory.method.append>, options?: CallOptions): Promise<Response<typeof ChatMemory.method.append>> {
-    return this.#unary(methodCodec(ChatMemory.method.append), request, options);
+    return this.#unary(CODECS.append, request, options);
   }
 
   /** Reads the window oldest first (`limit` > 0: only the newest `limit`). */
@@ -117,17 +142,17 @@ export class ChatMemoryClient {
     request: Request<typeof ChatMemory.method.getHistory>,
     options?: CallOptions,
   ): Promise<Response<typeof ChatMemory.method.getHistory>> {
-    return this.#unary(methodCodec(ChatMemory.method.getHistory), request, options);
+    return this.#unary(CODECS.getHistory, request, options);
   }
 
   /** Deletes the conversation; `deleted` says whether anything was stored. */
   clear(request: Request<typeof ChatMemory.method.clear>, options?: CallOptions): Promise<Response<typeof ChatMemory.method.clear>> {
-    return this.#unary(methodCodec(ChatMemory.method.clear), request, options);
+    return this.#unary(CODECS.clear, request, options);
   }
 
   /** Number of stored elements. */
   count(request: Request<typeof ChatMemory.method.count>, options?: CallOptions): Promise<Response<typeof ChatMemory.method.count>> {
-    return this.#unary(methodCodec(ChatMemory.method.count), request, options);
+    return this.#unary(CODECS.count, request, options);
   }
 
   /** Resolves once connected, or rejects after `timeoutMs`. */

@@ -1,0 +1,69 @@
+/**
+ * Layers that point one way, checked twice: statically (the import rules in
+ * .dependency-cruiser.cjs, type-only imports included) and at run time (what
+ * Node actually loads when a caller imports the built client package).
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { ICruiseResult } from "dependency-cruiser";
+import { describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const CLIENT_ENTRY = fileURLToPath(new URL("../clients/typescript/dist/clients/typescript/src/index.js", import.meta.url));
+const SERVER_ENTRY = fileURLToPath(new URL("../dist/src/index.js", import.meta.url));
+
+/** Node module hooks see every resolution, ESM and require alike: the packages an import really loads. */
+const PROBE = `
+import { registerHooks } from "node:module";
+const packages = new Set();
+registerHooks({
+  resolve(specifier, context, next) {
+    const result = next(specifier, context);
+    const match = /\\/node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(result.url);
+    if (match) packages.add(match[1]);
+    return result;
+  },
+});
+await import(process.argv[1]);
+console.log(JSON.stringify([...packages].sort()));
+`;
+
+async function packagesLoadedBy(entry: string): Promise<string[]> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", PROBE, entry], { cwd: root });
+  return JSON.parse(stdout) as string[];
+}
+
+const SERVER_LIBRARIES = ["ioredis", "pino", "prom-client", "commander", "lru-cache", "grpc-health-check", "@grpc/reflection"];
+
+describe("layers", () => {
+  it("src/ and the client package keep every import rule of .dependency-cruiser.cjs", async () => {
+    // The CLI, as `npm run lint` runs it; it exits non-zero on a violation and still prints the report.
+    const cli = fileURLToPath(new URL("../node_modules/dependency-cruiser/bin/dependency-cruiser.mjs", import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [cli, "src", "clients/typescript/src", "--config", ".dependency-cruiser.cjs", "--output-type", "json"],
+      { cwd: root, maxBuffer: 64 * 1024 * 1024 },
+    ).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? "" }));
+    const result = JSON.parse(stdout) as ICruiseResult;
+    expect(result.summary.violations).toEqual([]);
+    // The rules did look at both trees.
+    const sources = result.modules.map((module) => module.source);
+    expect(sources).toContain("clients/typescript/src/client.ts");
+    expect(sources).toContain("src/store/redis-chat-store.ts");
+  });
+
+  it("the built client package loads @grpc/grpc-js and @bufbuild/protobuf, and no server library", async () => {
+    expect(existsSync(CLIENT_ENTRY), "npm test builds the client package first").toBe(true);
+    const loaded = await packagesLoadedBy(CLIENT_ENTRY);
+    expect(loaded).toContain("@grpc/grpc-js");
+    expect(loaded).toContain("@bufbuild/protobuf");
+    for (const library of SERVER_LIBRARIES) expect(loaded).not.toContain(library);
+  });
+
+  it("the same probe sees the server's libraries when the server is imported (so the check above can fail)", async () => {
+    const loaded = await packagesLoadedBy(SERVER_ENTRY);
+    expect(loaded).toEqual(expect.arrayContaining(["ioredis", "lru-cache", "grpc-health-check"]));
+  });
+});
