@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's grpcurl commands against a live server, with no proto files given (everything comes
+# The grpcurl commands of docs/clients.md against a live server, with no proto files given (everything comes
 # from server reflection), and checks on what they print.
 # Usage: scripts/check-grpcurl.sh HOST:PORT   (grpcurl on PATH, e.g. from .tools/bin)
 set -euo pipefail

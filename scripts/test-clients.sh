@@ -3,11 +3,12 @@
 #   1. starts redis-server (free loopback port, own temp dir) and the built server against it,
 #      waits for health SERVING and exports CHATMEMORY_ADDRESS;
 #   2. Go: the live `go test` suite and the README example (clients/go);
-#   3. Python: installs gen/python into the tools venv, mypy --strict against its .pyi stubs,
-#      pytest (clients/python), the example;
-#   4. grpcurl: the README's commands, checked (scripts/check-grpcurl.sh);
-#   5. TypeScript: packs the package, installs it into a scratch project, type-checks and runs the
-#      README example there; then the polyglot interop test (clients/interop.test.ts).
+#   3. Python: builds the wheel of gen/python, installs it into a clean venv, mypy --strict against
+#      its .pyi stubs, pytest (clients/python), the example;
+#   4. grpcurl: the commands of docs/clients.md, checked (scripts/check-grpcurl.sh);
+#   5. TypeScript: packs the chatmemory-client workspace, installs the tarball into a scratch
+#      project, checks no server library came with it, type-checks and runs the example there;
+#      then the polyglot interop test (clients/interop.test.ts).
 # Then stops everything. Needs `npm ci` and `npm run tools` first. Every part runs even when an
 # earlier one failed; the exit code is non-zero if any did. Per-part timings and test totals go
 # to test-results/clients-summary.txt (.ci/run prints it).
@@ -88,13 +89,20 @@ set -e
 grep -q "count after append: 2" "$work/go-example.log" && grep -q "cleared: true" "$work/go-example.log" || example=1
 finish "go example" "$example"
 
-part "Python: install the package, type-check against its stubs, pytest (live) and the example"
+part "Python: build the wheel, install it into a clean venv, type-check against its stubs, pytest (live) and the example"
 set +e
-"$python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall ./gen/python
+# The wheel, not the source tree: what a user's `pip install chatmemory-client` gets. The clean venv
+# gets it plus the pinned test tools (tools/requirements.txt as constraints), nothing from gen/python.
+rm -rf "$work/wheels" && "$python" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation ./gen/python -w "$work/wheels"
 install=$?
-"$python" -m mypy --config-file clients/python/mypy.ini clients/python
+python3 -m venv "$work/client-venv" && client_python="$work/client-venv/bin/python"
+"$client_python" -m pip install --quiet --disable-pip-version-check -c tools/requirements.txt "$work"/wheels/chatmemory_client-*.whl \
+  pytest mypy types-protobuf types-grpcio grpcio-health-checking || install=1
+# Fails unless the package comes from the venv's site-packages (the installed wheel).
+(cd "$work" && "$client_python" -c 'import chatmemory, sys; assert "/client-venv/" in chatmemory.__file__, chatmemory.__file__; print("chatmemory from", chatmemory.__file__)') || install=1
+"$client_python" -m mypy --config-file clients/python/mypy.ini clients/python
 typecheck=$?
-"$python" -m pytest clients/python -v -p no:cacheprovider 2>&1 | tee "$work/pytest.log"
+"$client_python" -m pytest clients/python -v -p no:cacheprovider 2>&1 | tee "$work/pytest.log"
 status=${PIPESTATUS[0]}
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 [ "$status" -eq 5 ] && echo "pytest collected no tests"
@@ -103,7 +111,7 @@ status=${PIPESTATUS[0]}
 totals "pytest" "$work/pytest.log" ' PASSED( |$)' ' (FAILED|ERROR)( |$)' ' SKIPPED( |$)'
 finish "pytest" "$status"
 part_started=$SECONDS
-"$python" clients/python/example.py 2>&1 | tee "$work/py-example.log"
+"$client_python" clients/python/example.py 2>&1 | tee "$work/py-example.log"
 example=${PIPESTATUS[0]}
 set -e
 grep -q "count after append: 2" "$work/py-example.log" && grep -q "rejected: INVALID_ARGUMENT" "$work/py-example.log" \
@@ -117,16 +125,22 @@ status=$?
 set -e
 finish "grpcurl" "$status"
 
-part "TypeScript: the packed package in a scratch project, then polyglot interop"
+part "TypeScript: the packed chatmemory-client package in a scratch project, then polyglot interop"
 set +e
 (
   set -e
-  npm pack --silent --pack-destination "$work" >/dev/null
+  npm pack --silent -w chatmemory-client --pack-destination "$work" >/dev/null
   mkdir "$work/consumer" && cd "$work/consumer"
   echo '{ "name": "consumer", "private": true, "type": "module" }' >package.json
-  npm install --silent --no-audit --no-fund --prefer-offline "$work"/chatmemory-*.tgz
+  npm install --silent --no-audit --no-fund --prefer-offline "$work"/chatmemory-client-*.tgz
+  # A client user gets grpc-js and protobuf-es, never the server's libraries.
+  npm ls --all --parseable >"$work/consumer-packages.txt"
+  if grep -E '/node_modules/(ioredis|pino|prom-client|commander|lru-cache|grpc-health-check|@grpc/reflection)$' "$work/consumer-packages.txt"; then
+    echo "the client package pulled a server library (above)"; exit 1
+  fi
+  echo "installed: $(grep -c node_modules "$work/consumer-packages.txt") packages, none of them a server library"
   cp "$root/clients/typescript/example.ts" .
-  # Resolves "chatmemory/client" through the installed package's exports and its .d.ts files.
+  # Resolves "chatmemory-client" through the installed package's exports and its .d.ts files.
   tsc --noEmit --strict --target es2023 --module nodenext --moduleResolution nodenext \
     --typeRoots "$root/node_modules/@types" --types node example.ts
   node example.ts
@@ -139,7 +153,7 @@ finish "typescript package example" "$example"
 part_started=$SECONDS
 (cd clients/go && go build -o "$work/interop-go" ./interop)
 build=$?
-CHATMEMORY_GO_INTEROP="$work/interop-go" CHATMEMORY_PYTHON="$python" vitest run --config vitest.clients.config.ts
+CHATMEMORY_GO_INTEROP="$work/interop-go" CHATMEMORY_PYTHON="$client_python" vitest run --config vitest.clients.config.ts
 status=$?
 set -e
 [ "$build" -ne 0 ] && status=1

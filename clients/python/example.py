@@ -1,4 +1,4 @@
-"""The README's Python client example: the generated stubs, then the wrapper, against the server
+"""The Python client example of docs/clients.md: the generated stubs, then the wrapper, against the server
 at $CHATMEMORY_ADDRESS (default 127.0.0.1:50051)."""
 
 import os

@@ -1,4 +1,4 @@
-// Command example is the README's Go client example: it appends two messages, reads them back,
+// Command example is the Go client example of docs/clients.md: it appends two messages, reads them back,
 // counts and clears, against the server at $CHATMEMORY_ADDRESS (default 127.0.0.1:50051).
 package main
 
