@@ -5,7 +5,9 @@
 # Build stage: compile TypeScript with the full dependency set.
 FROM docker.io/library/node:24-bookworm-slim AS build
 WORKDIR /app
+# The client workspace's manifest only: the lockfile names the workspace, and npm ci wants it there.
 COPY package.json package-lock.json ./
+COPY clients/typescript/package.json ./clients/typescript/
 # --ignore-scripts: no install step needs to run here (the `node` devDependency's binary download
 # is for hosts with an older Node; this image already has Node 24). The optional `ca` build secret
 # is a CA bundle for networks that intercept TLS to the registry; it never lands in a layer.
@@ -24,6 +26,7 @@ ENV NODE_ENV=production \
     CHATMEMORY_LISTEN=0.0.0.0:50051
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY clients/typescript/package.json ./clients/typescript/
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi; \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
