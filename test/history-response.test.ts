@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { GetHistoryResponseSchema, MessageSchema } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { ENCODED_FIELDS, encodeHistoryResponse } from "../src/service/history-response.js";
-import { SharedEncodings, type StoredMessage } from "../src/store/chat-store.js";
+import { type JsonValue, SharedEncodings, type StoredMessage } from "../src/store/chat-store.js";
 
 /** The reference: a protobuf-es Message per stored message, then toBinary. */
 function referenceBytes(messages: StoredMessage[]): Uint8Array {
@@ -28,6 +28,9 @@ function referenceBytes(messages: StoredMessage[]): Uint8Array {
             stored.createdAtMs === undefined
               ? undefined
               : create(TimestampSchema, { seconds: BigInt(Math.floor(stored.createdAtMs / 1000)), nanos: (stored.createdAtMs % 1000) * 1_000_000 }),
+          toolCalls: stored.toolCalls ?? [],
+          id: stored.id ?? "",
+          extra: stored.extra,
         }),
       ),
     }),
@@ -43,6 +46,12 @@ const storedMessage: fc.Arbitrary<StoredMessage> = fc.record(
     toolCallId: text,
     metadata: fc.dictionary(text, text, { maxKeys: 4 }),
     createdAtMs: fc.oneof(fc.constantFrom(0, 999, 1000, 1_795_806_168_589, Number.MAX_SAFE_INTEGER), fc.nat()),
+    toolCalls: fc.array(fc.record({ id: text, type: fc.constantFrom("function", "custom"), name: text, arguments: text }), { minLength: 1, maxLength: 3 }),
+    id: fc.string({ minLength: 1, maxLength: 20 }),
+    extra: fc.dictionary(text, fc.jsonValue({ maxDepth: 2, noUnicodeString: false }).filter((value) => !Object.is(value, -0)) as fc.Arbitrary<JsonValue>, {
+      minKeys: 1,
+      maxKeys: 3,
+    }),
   },
   { requiredKeys: ["role", "content"] },
 );

@@ -64,6 +64,44 @@ describe("compatibility with the Python class", () => {
     expect(Number(first?.createdAt?.seconds) * 1000 + (first?.createdAt?.nanos ?? 0) / 1e6).toBe(ts);
   });
 
+  it("stores tool calls in the OpenAI shape, with id and extra, and reads that shape written by others", async () => {
+    const id = uniqueId("tools");
+    await server.client.append({
+      conversationId: id,
+      messages: [
+        {
+          role: "assistant",
+          content: "",
+          id: "m1",
+          extra: { k: [1, null] },
+          toolCalls: [
+            { id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' },
+            { id: "call_2", type: "custom", name: "grep", arguments: "needle" },
+          ],
+        },
+      ],
+    });
+    const [stored] = (await redis.lrange(`${PYTHON_PREFIX}:${id}`, 0, -1)).map((element) => JSON.parse(element) as Record<string, unknown>);
+    expect(stored).toMatchObject({
+      role: "assistant",
+      content: "",
+      id: "m1",
+      extra: { k: [1, null] },
+      tool_calls: [
+        { id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+        { id: "call_2", type: "custom", custom: { name: "grep", arguments: "needle" } },
+      ],
+    });
+    // What an OpenAI-style Python program writes (json.dumps of the API's message): read back as tool calls.
+    const other = uniqueId("tools-py");
+    await redis.rpush(
+      `${PYTHON_PREFIX}:${other}`,
+      '{"role": "assistant", "content": "", "tool_calls": [{"id": "call_9", "type": "function", "function": {"name": "f", "arguments": "{\\"x\\": 1}"}}, {"id": "bad"}]}',
+    );
+    const [message] = (await server.client.getHistory({ conversationId: other })).messages;
+    expect(message?.toolCalls.map((call) => [call.id, call.type, call.name, call.arguments])).toEqual([["call_9", "function", "f", '{"x": 1}']]);
+  });
+
   it("sets the TTL with PEXPIRE in milliseconds", async () => {
     const id = uniqueId("ttl");
     await server.client.append({ conversationId: id, messages: [{ role: "user", content: "x" }] });

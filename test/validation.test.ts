@@ -121,6 +121,36 @@ describe("messages", () => {
   });
 });
 
+describe("tool calls, ids and extra", () => {
+  const call = { id: "call_1", name: "f", arguments: "{}" };
+  const rejects: [string, NonNullable<AppendInit["messages"]>, string][] = [
+    ["tool calls on a user message", [{ role: "user", content: "", toolCalls: [call] }], "messages[0].tool_calls"],
+    ["a tool call without an id", [{ role: "assistant", content: "", toolCalls: [{ ...call, id: "" }] }], "messages[0].tool_calls[0].id"],
+    ["a tool call id over 128 characters", [{ role: "assistant", content: "", toolCalls: [call, { ...call, id: "i".repeat(129) }] }], "messages[0].tool_calls[1].id"],
+    ["a tool call without a name", [{ role: "assistant", content: "", toolCalls: [{ ...call, name: "" }] }], "messages[0].tool_calls[0].name"],
+    ["a tool type with a space", [{ role: "assistant", content: "", toolCalls: [{ ...call, type: "my tool" }] }], "messages[0].tool_calls[0].type"],
+    ["129 tool calls", [{ role: "assistant", content: "", toolCalls: Array.from({ length: 129 }, (_, i) => ({ ...call, id: `c${i}`, arguments: "" })) }], "messages[0].tool_calls"],
+    ["a message id with a space", [{ role: "user", content: "fine" }, { role: "user", content: "x", id: "my id" }], "messages[1].id"],
+    ["a message id over 128 characters", [{ role: "user", content: "x", id: "i".repeat(129) }], "messages[0].id"],
+    ["NaN in extra", [{ role: "user", content: "x", extra: { usage: { tokens: Number.NaN } } }], "messages[0].extra"],
+    ["Infinity in a list in extra", [{ role: "user", content: "x", extra: { list: [1, Number.POSITIVE_INFINITY] } }], "messages[0].extra"],
+    // The size rule (limit 10 bytes): content + arguments + extra's compact JSON.
+    ["arguments that push a message over the limit", [{ role: "assistant", content: "12345", toolCalls: [{ ...call, arguments: "123456" }] }], "messages[0]"],
+    ["extra that pushes a message over the limit", [{ role: "user", content: "12345", extra: { a: "b" } }], "messages[0]"],
+  ];
+  it.each(rejects)("rejects %s, naming the field, storing nothing", async (_label, messages, field) => {
+    await expectRejected(() => server.client.append({ conversationId: existing, messages }), field);
+  });
+
+  it("accepts a message exactly at the limit with content, arguments and extra together", async () => {
+    // Content 3 + arguments 2 + extra '{"a":1}' 7 = 12 bytes: over; with 1 byte of content, 10: fits.
+    const messages = [{ role: "assistant", content: "abc", toolCalls: [{ ...call, arguments: "{}" }], extra: { a: 1 } }];
+    await expectRejected(() => server.client.append({ conversationId: existing, messages }), "messages[0]");
+    const fits = [{ role: "assistant", content: "a", toolCalls: [{ ...call, arguments: "{}" }], extra: { a: 1 } }];
+    expect((await server.client.append({ conversationId: existing, messages: fits })).count).toBe(2n);
+  });
+});
+
 describe("limit", () => {
   it("rejects a negative limit", async () => {
     await expectRejected(() => server.client.getHistory({ conversationId: existing, limit: -1 }), "limit");

@@ -7,10 +7,10 @@ import { type ChatMemory, GetHistoryResponseSchema, type Message } from "../../g
 import type { CallContext } from "./call-context.js";
 import { EncodedMessage, type ServiceImpl } from "./service-impl.js";
 import { scopedConversationId, type TenantResolver } from "./tenancy.js";
-import type { ChatStore, StoredMessage } from "../store/chat-store.js";
+import type { ChatStore, JsonObject, StoredMessage } from "../store/chat-store.js";
 import { encodeHistoryResponse } from "./history-response.js";
 import { requestFingerprint } from "./request-fingerprint.js";
-import { type RequestLimits, validateAppendRequest, validateConversationId, validateLimit } from "./validate.js";
+import { DEFAULT_TOOL_TYPE, type RequestLimits, validateAppendRequest, validateConversationId, validateLimit } from "./validate.js";
 
 export interface ChatMemoryServiceOptions {
   store: ChatStore;
@@ -27,6 +27,11 @@ function toStoredMessage(message: Message, createdAtMs: number): StoredMessage {
   if (message.name) stored.name = message.name;
   if (message.toolCallId) stored.toolCallId = message.toolCallId;
   if (Object.keys(message.metadata).length > 0) stored.metadata = message.metadata;
+  if (message.toolCalls.length > 0) {
+    stored.toolCalls = message.toolCalls.map(({ id, type, name, arguments: args }) => ({ id, type: type || DEFAULT_TOOL_TYPE, name, arguments: args }));
+  }
+  if (message.id) stored.id = message.id;
+  if (message.extra !== undefined && Object.keys(message.extra).length > 0) stored.extra = message.extra as JsonObject;
   return stored;
 }
 

@@ -12,14 +12,44 @@
  * `sharing`) are encoded once and their bytes kept in the store's
  * SharedEncodings, so a window read again costs a copy per message, or none.
  */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { MessageSchema } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import type { HistoryReadResult, SharedEncodings, StoredMessage } from "../store/chat-store.js";
 
-/** Every field this encoder writes, by message type: name -> number (proto/chatmemory/v1/chatmemory.proto). */
+/**
+ * Every field this encoder writes, by message type: name -> number (proto/chatmemory/v1/chatmemory.proto).
+ * A message with tool calls, an id or extra is written whole by protobuf-es's toBinary instead
+ * (toBinaryMessage below): those fields are listed here because that path writes them.
+ */
 export const ENCODED_FIELDS = {
   "chatmemory.v1.GetHistoryResponse": { messages: 1 },
-  "chatmemory.v1.Message": { role: 1, content: 2, name: 3, tool_call_id: 4, metadata: 5, created_at: 6 },
+  "chatmemory.v1.Message": { role: 1, content: 2, name: 3, tool_call_id: 4, metadata: 5, created_at: 6, tool_calls: 7, id: 9, extra: 10 },
   "google.protobuf.Timestamp": { seconds: 1, nanos: 2 },
 } as const;
+
+/** Messages with the fields LLM APIs added (tool calls, ids, a Struct) take protobuf-es's encoder. */
+function usesToBinary(message: StoredMessage): boolean {
+  return message.toolCalls !== undefined || message.id !== undefined || message.extra !== undefined;
+}
+
+/** One Message's body by toBinary, exactly as the service would build it. */
+function toBinaryMessage(message: StoredMessage): Uint8Array {
+  return toBinary(
+    MessageSchema,
+    create(MessageSchema, {
+      role: message.role,
+      content: message.content,
+      name: message.name ?? "",
+      toolCallId: message.toolCallId ?? "",
+      metadata: message.metadata ?? {},
+      createdAt: message.createdAtMs === undefined ? undefined : timestampFromMs(message.createdAtMs),
+      toolCalls: message.toolCalls ?? [],
+      id: message.id ?? "",
+      extra: message.extra,
+    }),
+  );
+}
 
 // Tags: field number << 3 | wire type (0 = varint, 2 = length-delimited).
 const RESPONSE_MESSAGES = 0x0a; // GetHistoryResponse.messages = 1
@@ -163,6 +193,13 @@ class HistoryWriter {
 
 /** A `messages` field's bytes, for a message that is encoded once and reused. */
 function encodeMessageField(message: StoredMessage): Buffer {
+  if (usesToBinary(message)) {
+    const body = toBinaryMessage(message);
+    const field = Buffer.allocUnsafeSlow(1 + varintSize(body.length) + body.length);
+    field[0] = RESPONSE_MESSAGES;
+    field.set(body, writeVarint(field, 1, body.length));
+    return field;
+  }
   const encoder = new HistoryEncoder();
   const size = encoder.messageSize(message);
   const writer = new HistoryWriter(Buffer.allocUnsafeSlow(1 + varintSize(size) + size), encoder.lengths);
@@ -180,7 +217,10 @@ export function encodeHistoryResponse({ messages, sharing }: Pick<HistoryReadRes
 /** Encodes a window; with `encodings`, its messages are shared and each one's bytes are kept there. */
 function encodeWindow(messages: readonly StoredMessage[], encodings: SharedEncodings | undefined): Uint8Array {
   const encoder = new HistoryEncoder();
-  const shared = encodings === undefined ? [] : messages.map((message) => encodings.message(message, encodeMessageField));
+  // Bytes made before the sizing pass: kept ones of shared messages, and messages toBinary writes.
+  const shared = messages.map((message) =>
+    encodings !== undefined ? encodings.message(message, encodeMessageField) : usesToBinary(message) ? encodeMessageField(message) : undefined,
+  );
   let total = 0;
   for (let index = 0; index < messages.length; index++) {
     const bytes = shared[index];

@@ -13,6 +13,9 @@ export function requestFingerprint(messages: readonly Message[]): string {
     message.name,
     message.toolCallId,
     Object.entries(message.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    message.toolCalls.map(({ id, type, name, arguments: args }) => [id, type, name, args]),
+    message.id,
+    message.extra ?? null,
   ]);
   // 128 bits of SHA-256 are plenty to tell two requests apart.
   return createHash("sha256").update(JSON.stringify(canonical)).digest("base64url").slice(0, 22);

@@ -28,19 +28,74 @@ export function validateConversationId(conversationId: string): void {
   }
 }
 
+/** The tool type an empty `ToolCall.type` means. */
+export const DEFAULT_TOOL_TYPE = "function";
+const MAX_TOOL_CALLS = 128;
+const TOOL_TYPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Printable ASCII without spaces: UUIDs, ULIDs, base64 and the like. */
+const PRINTABLE_ID_PATTERN = /^[\x21-\x7e]{0,128}$/;
+
+function validateToolCalls(message: Message, field: string): number {
+  if (message.toolCalls.length === 0) return 0;
+  if (message.role !== "assistant") {
+    throw ChatMemoryError.invalidArgument(`${field}.tool_calls`, `only assistant messages make tool calls; this one's role is ${JSON.stringify(message.role)}`);
+  }
+  if (message.toolCalls.length > MAX_TOOL_CALLS) {
+    throw ChatMemoryError.invalidArgument(`${field}.tool_calls`, `must hold at most ${MAX_TOOL_CALLS} calls, got ${message.toolCalls.length}`);
+  }
+  let argumentBytes = 0;
+  message.toolCalls.forEach((call, index) => {
+    const callField = `${field}.tool_calls[${index}]`;
+    if (call.id.length < 1 || call.id.length > 128) throw ChatMemoryError.invalidArgument(`${callField}.id`, `must be 1..128 characters, got ${call.id.length}`);
+    if (call.name.length < 1 || call.name.length > 128) throw ChatMemoryError.invalidArgument(`${callField}.name`, `must be 1..128 characters, got ${call.name.length}`);
+    if (call.type !== "" && !TOOL_TYPE_PATTERN.test(call.type)) {
+      throw ChatMemoryError.invalidArgument(`${callField}.type`, "must be empty (function) or 1..64 characters of letters, digits and _ . -");
+    }
+    argumentBytes += Buffer.byteLength(call.arguments, "utf8");
+  });
+  return argumentBytes;
+}
+
+/** The path of the first number in `value` that JSON cannot carry (NaN, ±Infinity), if any. */
+function nonFiniteNumberPath(value: unknown, path: string): string | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : path;
+  if (value === null || typeof value !== "object") return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = nonFiniteNumberPath(item, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Bytes of `extra` as stored (compact JSON); 0 when unset or empty. */
+function validateExtra(message: Message, field: string): number {
+  if (message.extra === undefined || Object.keys(message.extra).length === 0) return 0;
+  const bad = nonFiniteNumberPath(message.extra, "extra");
+  if (bad !== undefined) throw ChatMemoryError.invalidArgument(`${field}.extra`, `${bad} is not a finite number (JSON has no NaN or Infinity)`);
+  return Buffer.byteLength(JSON.stringify(message.extra), "utf8");
+}
+
 function validateMessage(message: Message, index: number, limits: RequestLimits): void {
   const field = `messages[${index}]`;
   if (!ALLOWED_ROLES.has(message.role)) {
     const got = message.role === "" ? "it is empty" : `got ${JSON.stringify(message.role.slice(0, 32))}`;
     throw ChatMemoryError.invalidArgument(`${field}.role`, `must be one of ${[...ALLOWED_ROLES].join(", ")}; ${got}`);
   }
+  if (!PRINTABLE_ID_PATTERN.test(message.id)) {
+    throw ChatMemoryError.invalidArgument(`${field}.id`, "must be empty or 1..128 printable ASCII characters without spaces");
+  }
   // Cheap upper bound first: a UTF-8 encoding takes at most 3 bytes per UTF-16 unit.
-  if (message.content.length * 3 > limits.maxContentBytes) {
-    const bytes = Buffer.byteLength(message.content, "utf8");
-    if (bytes > limits.maxContentBytes) {
+  const contentBytes = message.content.length * 3 > limits.maxContentBytes ? Buffer.byteLength(message.content, "utf8") : message.content.length;
+  if (contentBytes > limits.maxContentBytes) {
+    throw ChatMemoryError.invalidArgument(`${field}.content`, `must be at most ${limits.maxContentBytes} UTF-8 bytes, got ${contentBytes}`);
+  }
+  const otherBytes = validateToolCalls(message, field) + validateExtra(message, field);
+  if (otherBytes > 0) {
+    const total = Buffer.byteLength(message.content, "utf8") + otherBytes;
+    if (total > limits.maxContentBytes) {
       throw ChatMemoryError.invalidArgument(
-        `${field}.content`,
-        `must be at most ${limits.maxContentBytes} UTF-8 bytes, got ${bytes}`,
+        field,
+        `content, tool call arguments and extra must together be at most ${limits.maxContentBytes} UTF-8 bytes, got ${total}`,
       );
     }
   }

@@ -4,6 +4,18 @@
  * messages, so they know nothing about gRPC.
  */
 
+/** One tool call of an assistant message: `type` is "function" unless the caller named another. */
+export interface StoredToolCall {
+  id: string;
+  type: string;
+  name: string;
+  arguments: string;
+}
+
+/** A JSON object as a framework hands it over (`extra`): kept and returned as given. */
+export type JsonObject = { [key: string]: JsonValue };
+export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+
 /** One chat message as stored: the Python class's `{role, content}` plus optional fields. */
 export interface StoredMessage {
   role: string;
@@ -11,6 +23,10 @@ export interface StoredMessage {
   name?: string;
   toolCallId?: string;
   metadata?: Record<string, string>;
+  toolCalls?: StoredToolCall[];
+  /** The caller's own message id. */
+  id?: string;
+  extra?: JsonObject;
   /** Creation time in epoch milliseconds (`ts` in the stored JSON); absent on elements the Python class wrote. */
   createdAtMs?: number;
 }

@@ -1,10 +1,14 @@
 /**
  * The stored element format, shared with the Python `RedisChatMemory` class:
  * a JSON object with string `role` and `content`, plus optional `name`,
- * `tool_call_id`, `metadata` and `ts` (epoch ms). Empty optional fields are
- * left out so elements stay as small as the Python class's.
+ * `tool_call_id`, `metadata`, `tool_calls` (OpenAI's shape), `id`, `extra`
+ * and `ts` (epoch ms). Empty optional fields are left out so elements stay as
+ * small as the Python class's.
  */
-import type { HistoryReadResult, SharedEncodings, StoredMessage } from "./chat-store.js";
+import type { HistoryReadResult, JsonObject, SharedEncodings, StoredMessage, StoredToolCall } from "./chat-store.js";
+
+/** OpenAI's shape: `{"id", "type": "function", "function": {"name", "arguments"}}`; another type T keeps its payload under T. */
+type ToolCallJson = { id: string; type: string } & Record<string, unknown>;
 
 interface StoredElementJson {
   role: string;
@@ -12,7 +16,14 @@ interface StoredElementJson {
   name?: string;
   tool_call_id?: string;
   metadata?: Record<string, string>;
+  tool_calls?: ToolCallJson[];
+  id?: string;
+  extra?: JsonObject;
   ts?: number;
+}
+
+function toolCallJson({ id, type, name, arguments: args }: StoredToolCall): ToolCallJson {
+  return { id, type, [type]: { name, arguments: args } };
 }
 
 export function encodeStoredMessage(message: StoredMessage): string {
@@ -20,6 +31,9 @@ export function encodeStoredMessage(message: StoredMessage): string {
   if (message.name) element.name = message.name;
   if (message.toolCallId) element.tool_call_id = message.toolCallId;
   if (message.metadata && Object.keys(message.metadata).length > 0) element.metadata = message.metadata;
+  if (message.toolCalls && message.toolCalls.length > 0) element.tool_calls = message.toolCalls.map(toolCallJson);
+  if (message.id) element.id = message.id;
+  if (message.extra && Object.keys(message.extra).length > 0) element.extra = message.extra;
   if (message.createdAtMs !== undefined) element.ts = message.createdAtMs;
   return JSON.stringify(element);
 }
@@ -54,10 +68,31 @@ export function decodeStoredMessage(raw: string): StoredMessage | undefined {
     }
     message.metadata = metadata;
   }
+  if (Array.isArray(parsed.tool_calls)) {
+    const toolCalls = parsed.tool_calls.map(decodeToolCall).filter((call): call is StoredToolCall => call !== undefined);
+    if (toolCalls.length > 0) message.toolCalls = toolCalls;
+  }
+  if (typeof parsed.id === "string" && parsed.id !== "") message.id = parsed.id;
+  if (isRecord(parsed.extra) && Object.keys(parsed.extra).length > 0) message.extra = parsed.extra as JsonObject;
   if (typeof parsed.ts === "number" && Number.isSafeInteger(parsed.ts) && parsed.ts >= 0) {
     message.createdAtMs = parsed.ts;
   }
   return message;
+}
+
+/** Arguments as text: other writers may store them parsed (a JSON object), which is turned back into JSON text. */
+function argumentsText(value: unknown): string {
+  if (typeof value === "string") return value;
+  return value === undefined ? "" : JSON.stringify(value);
+}
+
+/** One entry of a stored `tool_calls`; undefined when it is not in the OpenAI shape (it is dropped, not the message). */
+function decodeToolCall(entry: unknown): StoredToolCall | undefined {
+  if (!isRecord(entry) || typeof entry.id !== "string") return undefined;
+  const type = typeof entry.type === "string" && entry.type !== "" ? entry.type : "function";
+  const payload = entry[type];
+  if (!isRecord(payload) || typeof payload.name !== "string") return undefined;
+  return { id: entry.id, type, name: payload.name, arguments: argumentsText(payload.arguments) };
 }
 
 /** Turns one stored element into a message; undefined for a corrupt one. */

@@ -34,6 +34,42 @@ export function defineContractSuite(label: string, base: TestServerOptions): voi
       expect((await server.client.count({ conversationId: id })).count).toBe(2n);
     });
 
+    it("round-trips a tool-calling turn: tool calls, message ids and extra, as appended", async () => {
+      const id = uniqueId();
+      const extra = { additional_kwargs: { refusal: null }, usage: { input_tokens: 12, output_tokens: 3.5 }, parts: [{ type: "text", text: "Hi" }, true, "é🙂"] };
+      const turn = [
+        { role: "user", content: "Weather in Paris and Rome?", id: "msg-1" },
+        {
+          role: "assistant",
+          content: "",
+          id: "msg-2",
+          extra,
+          toolCalls: [
+            { id: "call_1", name: "get_weather", arguments: '{"city": "Paris"}' },
+            { id: "call_2", type: "custom", name: "lookup", arguments: "Rome, free text" },
+          ],
+        },
+        { role: "tool", content: "18°C", toolCallId: "call_1", name: "get_weather" },
+        { role: "tool", content: "21°C", toolCallId: "call_2" },
+      ];
+      expect((await server.client.append({ conversationId: id, messages: turn })).count).toBe(4n);
+      const { messages } = await server.client.getHistory({ conversationId: id });
+      expect(messages.map((m) => [m.role, m.content, m.id, m.toolCallId])).toEqual([
+        ["user", "Weather in Paris and Rome?", "msg-1", ""],
+        ["assistant", "", "msg-2", ""],
+        ["tool", "18°C", "", "call_1"],
+        ["tool", "21°C", "", "call_2"],
+      ]);
+      expect(messages[1]?.toolCalls.map((call) => [call.id, call.type, call.name, call.arguments])).toEqual([
+        ["call_1", "function", "get_weather", '{"city": "Paris"}'],
+        ["call_2", "custom", "lookup", "Rome, free text"],
+      ]);
+      expect(messages[1]?.extra).toEqual(extra);
+      expect(messages[0]?.extra).toBeUndefined();
+      // Read again (shared, cached encodings on stores that keep them): the same.
+      expect((await server.client.getHistory({ conversationId: id })).messages).toEqual(messages);
+    });
+
     it("appends a batch in order", async () => {
       const id = uniqueId();
       const batch = ["a", "b", "c", "d"].map((content, i) => ({ role: i % 2 ? "assistant" : "user", content }));

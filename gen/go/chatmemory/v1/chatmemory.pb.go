@@ -18,6 +18,7 @@ package chatmemoryv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -34,8 +35,14 @@ const (
 // Message is one chat message, in the shape LLM provider APIs use.
 //
 // Stored as a JSON object `{"role": ..., "content": ...}` plus the optional
-// fields that are set (`name`, `tool_call_id`, `metadata`, and `ts` = the
-// creation time in epoch milliseconds).
+// fields that are set (`name`, `tool_call_id`, `metadata`, `tool_calls` in
+// the OpenAI shape, `id`, `extra`, and `ts` = the creation time in epoch
+// milliseconds), so the Python class's `get_history` returns them as LLM
+// APIs take them.
+//
+// Size rule on Append: content's UTF-8 bytes + the tool calls' `arguments`
+// bytes + `extra` as compact JSON must together be at most
+// `max_content_bytes` (server default 1 MiB), else INVALID_ARGUMENT.
 type Message struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Author role: one of `user`, `assistant`, `system`, `tool`, `developer`.
@@ -56,7 +63,22 @@ type Message struct {
 	// When the server stored the message, with millisecond precision. Set by
 	// the server on Append; a value sent by the client is ignored. Unset on
 	// messages written by programs that do not record it (the Python class).
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The tool calls an assistant message makes (stored as OpenAI's
+	// `tool_calls`: `[{"id", "type": "function", "function": {"name",
+	// "arguments"}}]`). Only on `assistant` messages, at most 128 per message;
+	// anything else is INVALID_ARGUMENT naming `messages[i].tool_calls`.
+	ToolCalls []*ToolCall `protobuf:"bytes,7,rep,name=tool_calls,json=toolCalls,proto3" json:"tool_calls,omitempty"`
+	// Optional caller-given message id (for example a framework's), 0..128
+	// printable ASCII characters without spaces; returned as given. The
+	// server does not check that ids are unique.
+	Id string `protobuf:"bytes,9,opt,name=id,proto3" json:"id,omitempty"`
+	// Optional JSON object a framework needs back losslessly (additional
+	// kwargs, response metadata, content parts), stored as compact JSON and
+	// returned equal. A Value with no kind, a NaN or an infinite number is
+	// INVALID_ARGUMENT naming `messages[i].extra`. Counts toward
+	// `max_content_bytes` (see the size rule above).
+	Extra         *structpb.Struct `protobuf:"bytes,10,opt,name=extra,proto3" json:"extra,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -133,6 +155,104 @@ func (x *Message) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Message) GetToolCalls() []*ToolCall {
+	if x != nil {
+		return x.ToolCalls
+	}
+	return nil
+}
+
+func (x *Message) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Message) GetExtra() *structpb.Struct {
+	if x != nil {
+		return x.Extra
+	}
+	return nil
+}
+
+// ToolCall is one tool call an assistant message makes, as LLM APIs have it.
+type ToolCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The call's id, 1..128 characters; the `tool` message with its result
+	// names it in `tool_call_id`.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The kind of tool. Empty means `function` (and is returned as
+	// `function`); otherwise 1..64 characters of `[A-Za-z0-9_.-]`, e.g.
+	// `custom`, stored as `{"id", "type": T, T: {"name", "arguments"}}`.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// The tool's name, 1..128 characters.
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// The arguments as the model produced them (JSON text for functions),
+	// stored and returned verbatim, never parsed.
+	Arguments     string `protobuf:"bytes,4,opt,name=arguments,proto3" json:"arguments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToolCall) Reset() {
+	*x = ToolCall{}
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToolCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToolCall) ProtoMessage() {}
+
+func (x *ToolCall) ProtoReflect() protoreflect.Message {
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToolCall.ProtoReflect.Descriptor instead.
+func (*ToolCall) Descriptor() ([]byte, []int) {
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ToolCall) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ToolCall) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ToolCall) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ToolCall) GetArguments() string {
+	if x != nil {
+		return x.Arguments
+	}
+	return ""
+}
+
 // AppendRequest adds a batch of messages to one conversation.
 type AppendRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -158,7 +278,7 @@ type AppendRequest struct {
 
 func (x *AppendRequest) Reset() {
 	*x = AppendRequest{}
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[1]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -170,7 +290,7 @@ func (x *AppendRequest) String() string {
 func (*AppendRequest) ProtoMessage() {}
 
 func (x *AppendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[1]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -183,7 +303,7 @@ func (x *AppendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendRequest.ProtoReflect.Descriptor instead.
 func (*AppendRequest) Descriptor() ([]byte, []int) {
-	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{1}
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AppendRequest) GetConversationId() string {
@@ -219,7 +339,7 @@ type AppendResponse struct {
 
 func (x *AppendResponse) Reset() {
 	*x = AppendResponse{}
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[2]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -231,7 +351,7 @@ func (x *AppendResponse) String() string {
 func (*AppendResponse) ProtoMessage() {}
 
 func (x *AppendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[2]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -244,7 +364,7 @@ func (x *AppendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendResponse.ProtoReflect.Descriptor instead.
 func (*AppendResponse) Descriptor() ([]byte, []int) {
-	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{2}
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AppendResponse) GetCount() int64 {
@@ -269,7 +389,7 @@ type GetHistoryRequest struct {
 
 func (x *GetHistoryRequest) Reset() {
 	*x = GetHistoryRequest{}
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[3]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -281,7 +401,7 @@ func (x *GetHistoryRequest) String() string {
 func (*GetHistoryRequest) ProtoMessage() {}
 
 func (x *GetHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[3]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -294,7 +414,7 @@ func (x *GetHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{3}
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetHistoryRequest) GetConversationId() string {
@@ -322,7 +442,7 @@ type GetHistoryResponse struct {
 
 func (x *GetHistoryResponse) Reset() {
 	*x = GetHistoryResponse{}
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[4]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +454,7 @@ func (x *GetHistoryResponse) String() string {
 func (*GetHistoryResponse) ProtoMessage() {}
 
 func (x *GetHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[4]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +467,7 @@ func (x *GetHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{4}
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetHistoryResponse) GetMessages() []*Message {
@@ -368,7 +488,7 @@ type ClearRequest struct {
 
 func (x *ClearRequest) Reset() {
 	*x = ClearRequest{}
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[5]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +500,7 @@ func (x *ClearRequest) String() string {
 func (*ClearRequest) ProtoMessage() {}
 
 func (x *ClearRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[5]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +513,7 @@ func (x *ClearRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearRequest.ProtoReflect.Descriptor instead.
 func (*ClearRequest) Descriptor() ([]byte, []int) {
-	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{5}
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ClearRequest) GetConversationId() string {
@@ -414,7 +534,7 @@ type ClearResponse struct {
 
 func (x *ClearResponse) Reset() {
 	*x = ClearResponse{}
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[6]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -426,7 +546,7 @@ func (x *ClearResponse) String() string {
 func (*ClearResponse) ProtoMessage() {}
 
 func (x *ClearResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[6]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -439,7 +559,7 @@ func (x *ClearResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearResponse.ProtoReflect.Descriptor instead.
 func (*ClearResponse) Descriptor() ([]byte, []int) {
-	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{6}
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ClearResponse) GetDeleted() bool {
@@ -460,7 +580,7 @@ type CountRequest struct {
 
 func (x *CountRequest) Reset() {
 	*x = CountRequest{}
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[7]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +592,7 @@ func (x *CountRequest) String() string {
 func (*CountRequest) ProtoMessage() {}
 
 func (x *CountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[7]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +605,7 @@ func (x *CountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountRequest.ProtoReflect.Descriptor instead.
 func (*CountRequest) Descriptor() ([]byte, []int) {
-	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{7}
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CountRequest) GetConversationId() string {
@@ -507,7 +627,7 @@ type CountResponse struct {
 
 func (x *CountResponse) Reset() {
 	*x = CountResponse{}
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[8]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +639,7 @@ func (x *CountResponse) String() string {
 func (*CountResponse) ProtoMessage() {}
 
 func (x *CountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[8]
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +652,7 @@ func (x *CountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountResponse.ProtoReflect.Descriptor instead.
 func (*CountResponse) Descriptor() ([]byte, []int) {
-	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{8}
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CountResponse) GetCount() int64 {
@@ -546,7 +666,7 @@ var File_chatmemory_v1_chatmemory_proto protoreflect.FileDescriptor
 
 const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"\n" +
-	"\x1echatmemory/v1/chatmemory.proto\x12\rchatmemory.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x02\n" +
+	"\x1echatmemory/v1/chatmemory.proto\x12\rchatmemory.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x03\n" +
 	"\aMessage\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12\x12\n" +
@@ -555,10 +675,20 @@ const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"toolCallId\x12@\n" +
 	"\bmetadata\x18\x05 \x03(\v2$.chatmemory.v1.Message.MetadataEntryR\bmetadata\x129\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x1a;\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x126\n" +
+	"\n" +
+	"tool_calls\x18\a \x03(\v2\x17.chatmemory.v1.ToolCallR\ttoolCalls\x12\x0e\n" +
+	"\x02id\x18\t \x01(\tR\x02id\x12-\n" +
+	"\x05extra\x18\n" +
+	" \x01(\v2\x17.google.protobuf.StructR\x05extra\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8b\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
+	"\bToolCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n" +
+	"\targuments\x18\x04 \x01(\tR\targuments\"\x8b\x01\n" +
 	"\rAppendRequest\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x122\n" +
 	"\bmessages\x18\x02 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages\x12\x1d\n" +
@@ -599,38 +729,42 @@ func file_chatmemory_v1_chatmemory_proto_rawDescGZIP() []byte {
 	return file_chatmemory_v1_chatmemory_proto_rawDescData
 }
 
-var file_chatmemory_v1_chatmemory_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_chatmemory_v1_chatmemory_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_chatmemory_v1_chatmemory_proto_goTypes = []any{
 	(*Message)(nil),               // 0: chatmemory.v1.Message
-	(*AppendRequest)(nil),         // 1: chatmemory.v1.AppendRequest
-	(*AppendResponse)(nil),        // 2: chatmemory.v1.AppendResponse
-	(*GetHistoryRequest)(nil),     // 3: chatmemory.v1.GetHistoryRequest
-	(*GetHistoryResponse)(nil),    // 4: chatmemory.v1.GetHistoryResponse
-	(*ClearRequest)(nil),          // 5: chatmemory.v1.ClearRequest
-	(*ClearResponse)(nil),         // 6: chatmemory.v1.ClearResponse
-	(*CountRequest)(nil),          // 7: chatmemory.v1.CountRequest
-	(*CountResponse)(nil),         // 8: chatmemory.v1.CountResponse
-	nil,                           // 9: chatmemory.v1.Message.MetadataEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*ToolCall)(nil),              // 1: chatmemory.v1.ToolCall
+	(*AppendRequest)(nil),         // 2: chatmemory.v1.AppendRequest
+	(*AppendResponse)(nil),        // 3: chatmemory.v1.AppendResponse
+	(*GetHistoryRequest)(nil),     // 4: chatmemory.v1.GetHistoryRequest
+	(*GetHistoryResponse)(nil),    // 5: chatmemory.v1.GetHistoryResponse
+	(*ClearRequest)(nil),          // 6: chatmemory.v1.ClearRequest
+	(*ClearResponse)(nil),         // 7: chatmemory.v1.ClearResponse
+	(*CountRequest)(nil),          // 8: chatmemory.v1.CountRequest
+	(*CountResponse)(nil),         // 9: chatmemory.v1.CountResponse
+	nil,                           // 10: chatmemory.v1.Message.MetadataEntry
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 12: google.protobuf.Struct
 }
 var file_chatmemory_v1_chatmemory_proto_depIdxs = []int32{
-	9,  // 0: chatmemory.v1.Message.metadata:type_name -> chatmemory.v1.Message.MetadataEntry
-	10, // 1: chatmemory.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 2: chatmemory.v1.AppendRequest.messages:type_name -> chatmemory.v1.Message
-	0,  // 3: chatmemory.v1.GetHistoryResponse.messages:type_name -> chatmemory.v1.Message
-	1,  // 4: chatmemory.v1.ChatMemory.Append:input_type -> chatmemory.v1.AppendRequest
-	3,  // 5: chatmemory.v1.ChatMemory.GetHistory:input_type -> chatmemory.v1.GetHistoryRequest
-	5,  // 6: chatmemory.v1.ChatMemory.Clear:input_type -> chatmemory.v1.ClearRequest
-	7,  // 7: chatmemory.v1.ChatMemory.Count:input_type -> chatmemory.v1.CountRequest
-	2,  // 8: chatmemory.v1.ChatMemory.Append:output_type -> chatmemory.v1.AppendResponse
-	4,  // 9: chatmemory.v1.ChatMemory.GetHistory:output_type -> chatmemory.v1.GetHistoryResponse
-	6,  // 10: chatmemory.v1.ChatMemory.Clear:output_type -> chatmemory.v1.ClearResponse
-	8,  // 11: chatmemory.v1.ChatMemory.Count:output_type -> chatmemory.v1.CountResponse
-	8,  // [8:12] is the sub-list for method output_type
-	4,  // [4:8] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	10, // 0: chatmemory.v1.Message.metadata:type_name -> chatmemory.v1.Message.MetadataEntry
+	11, // 1: chatmemory.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 2: chatmemory.v1.Message.tool_calls:type_name -> chatmemory.v1.ToolCall
+	12, // 3: chatmemory.v1.Message.extra:type_name -> google.protobuf.Struct
+	0,  // 4: chatmemory.v1.AppendRequest.messages:type_name -> chatmemory.v1.Message
+	0,  // 5: chatmemory.v1.GetHistoryResponse.messages:type_name -> chatmemory.v1.Message
+	2,  // 6: chatmemory.v1.ChatMemory.Append:input_type -> chatmemory.v1.AppendRequest
+	4,  // 7: chatmemory.v1.ChatMemory.GetHistory:input_type -> chatmemory.v1.GetHistoryRequest
+	6,  // 8: chatmemory.v1.ChatMemory.Clear:input_type -> chatmemory.v1.ClearRequest
+	8,  // 9: chatmemory.v1.ChatMemory.Count:input_type -> chatmemory.v1.CountRequest
+	3,  // 10: chatmemory.v1.ChatMemory.Append:output_type -> chatmemory.v1.AppendResponse
+	5,  // 11: chatmemory.v1.ChatMemory.GetHistory:output_type -> chatmemory.v1.GetHistoryResponse
+	7,  // 12: chatmemory.v1.ChatMemory.Clear:output_type -> chatmemory.v1.ClearResponse
+	9,  // 13: chatmemory.v1.ChatMemory.Count:output_type -> chatmemory.v1.CountResponse
+	10, // [10:14] is the sub-list for method output_type
+	6,  // [6:10] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_chatmemory_v1_chatmemory_proto_init() }
@@ -644,7 +778,7 @@ func file_chatmemory_v1_chatmemory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatmemory_v1_chatmemory_proto_rawDesc), len(file_chatmemory_v1_chatmemory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -14,21 +14,27 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message as Message$1 } from "@bufbuild/protobuf";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
 
 /**
  * Describes the file chatmemory/v1/chatmemory.proto.
  */
 export const file_chatmemory_v1_chatmemory: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jaGF0bWVtb3J5L3YxL2NoYXRtZW1vcnkucHJvdG8SDWNoYXRtZW1vcnkudjEi5QEKB01lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEjYKCG1ldGFkYXRhGAUgAygLMiQuY2hhdG1lbW9yeS52MS5NZXNzYWdlLk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImYKDUFwcGVuZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEigKCG1lc3NhZ2VzGAIgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkiHwoOQXBwZW5kUmVzcG9uc2USDQoFY291bnQYASABKAMiOwoRR2V0SGlzdG9yeVJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFIj4KEkdldEhpc3RvcnlSZXNwb25zZRIoCghtZXNzYWdlcxgBIAMoCzIWLmNoYXRtZW1vcnkudjEuTWVzc2FnZSInCgxDbGVhclJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJIiAKDUNsZWFyUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCCInCgxDb3VudFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJIh4KDUNvdW50UmVzcG9uc2USDQoFY291bnQYASABKAMyrgIKCkNoYXRNZW1vcnkSRQoGQXBwZW5kEhwuY2hhdG1lbW9yeS52MS5BcHBlbmRSZXF1ZXN0Gh0uY2hhdG1lbW9yeS52MS5BcHBlbmRSZXNwb25zZRJRCgpHZXRIaXN0b3J5EiAuY2hhdG1lbW9yeS52MS5HZXRIaXN0b3J5UmVxdWVzdBohLmNoYXRtZW1vcnkudjEuR2V0SGlzdG9yeVJlc3BvbnNlEkIKBUNsZWFyEhsuY2hhdG1lbW9yeS52MS5DbGVhclJlcXVlc3QaHC5jaGF0bWVtb3J5LnYxLkNsZWFyUmVzcG9uc2USQgoFQ291bnQSGy5jaGF0bWVtb3J5LnYxLkNvdW50UmVxdWVzdBocLmNoYXRtZW1vcnkudjEuQ291bnRSZXNwb25zZUJEWkJnaXRodWIuY29tL2NoYXRtZW1vcnkvY2hhdG1lbW9yeS9nZW4vZ28vY2hhdG1lbW9yeS92MTtjaGF0bWVtb3J5djFiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Ch5jaGF0bWVtb3J5L3YxL2NoYXRtZW1vcnkucHJvdG8SDWNoYXRtZW1vcnkudjEixgIKB01lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEjYKCG1ldGFkYXRhGAUgAygLMiQuY2hhdG1lbW9yeS52MS5NZXNzYWdlLk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoKdG9vbF9jYWxscxgHIAMoCzIXLmNoYXRtZW1vcnkudjEuVG9vbENhbGwSCgoCaWQYCSABKAkSJgoFZXh0cmEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJFCghUb29sQ2FsbBIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEgwKBG5hbWUYAyABKAkSEQoJYXJndW1lbnRzGAQgASgJImYKDUFwcGVuZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEigKCG1lc3NhZ2VzGAIgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkiHwoOQXBwZW5kUmVzcG9uc2USDQoFY291bnQYASABKAMiOwoRR2V0SGlzdG9yeVJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFIj4KEkdldEhpc3RvcnlSZXNwb25zZRIoCghtZXNzYWdlcxgBIAMoCzIWLmNoYXRtZW1vcnkudjEuTWVzc2FnZSInCgxDbGVhclJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJIiAKDUNsZWFyUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCCInCgxDb3VudFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJIh4KDUNvdW50UmVzcG9uc2USDQoFY291bnQYASABKAMyrgIKCkNoYXRNZW1vcnkSRQoGQXBwZW5kEhwuY2hhdG1lbW9yeS52MS5BcHBlbmRSZXF1ZXN0Gh0uY2hhdG1lbW9yeS52MS5BcHBlbmRSZXNwb25zZRJRCgpHZXRIaXN0b3J5EiAuY2hhdG1lbW9yeS52MS5HZXRIaXN0b3J5UmVxdWVzdBohLmNoYXRtZW1vcnkudjEuR2V0SGlzdG9yeVJlc3BvbnNlEkIKBUNsZWFyEhsuY2hhdG1lbW9yeS52MS5DbGVhclJlcXVlc3QaHC5jaGF0bWVtb3J5LnYxLkNsZWFyUmVzcG9uc2USQgoFQ291bnQSGy5jaGF0bWVtb3J5LnYxLkNvdW50UmVxdWVzdBocLmNoYXRtZW1vcnkudjEuQ291bnRSZXNwb25zZUJEWkJnaXRodWIuY29tL2NoYXRtZW1vcnkvY2hhdG1lbW9yeS9nZW4vZ28vY2hhdG1lbW9yeS92MTtjaGF0bWVtb3J5djFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Message is one chat message, in the shape LLM provider APIs use.
  *
  * Stored as a JSON object `{"role": ..., "content": ...}` plus the optional
- * fields that are set (`name`, `tool_call_id`, `metadata`, and `ts` = the
- * creation time in epoch milliseconds).
+ * fields that are set (`name`, `tool_call_id`, `metadata`, `tool_calls` in
+ * the OpenAI shape, `id`, `extra`, and `ts` = the creation time in epoch
+ * milliseconds), so the Python class's `get_history` returns them as LLM
+ * APIs take them.
+ *
+ * Size rule on Append: content's UTF-8 bytes + the tool calls' `arguments`
+ * bytes + `extra` as compact JSON must together be at most
+ * `max_content_bytes` (server default 1 MiB), else INVALID_ARGUMENT.
  *
  * @generated from message chatmemory.v1.Message
  */
@@ -81,6 +87,36 @@ export type Message = Message$1<"chatmemory.v1.Message"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 6;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * The tool calls an assistant message makes (stored as OpenAI's
+   * `tool_calls`: `[{"id", "type": "function", "function": {"name",
+   * "arguments"}}]`). Only on `assistant` messages, at most 128 per message;
+   * anything else is INVALID_ARGUMENT naming `messages[i].tool_calls`.
+   *
+   * @generated from field: repeated chatmemory.v1.ToolCall tool_calls = 7;
+   */
+  toolCalls: ToolCall[];
+
+  /**
+   * Optional caller-given message id (for example a framework's), 0..128
+   * printable ASCII characters without spaces; returned as given. The
+   * server does not check that ids are unique.
+   *
+   * @generated from field: string id = 9;
+   */
+  id: string;
+
+  /**
+   * Optional JSON object a framework needs back losslessly (additional
+   * kwargs, response metadata, content parts), stored as compact JSON and
+   * returned equal. A Value with no kind, a NaN or an infinite number is
+   * INVALID_ARGUMENT naming `messages[i].extra`. Counts toward
+   * `max_content_bytes` (see the size rule above).
+   *
+   * @generated from field: google.protobuf.Struct extra = 10;
+   */
+  extra?: JsonObject | undefined;
 };
 
 /**
@@ -89,6 +125,52 @@ export type Message = Message$1<"chatmemory.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_chatmemory_v1_chatmemory, 0);
+
+/**
+ * ToolCall is one tool call an assistant message makes, as LLM APIs have it.
+ *
+ * @generated from message chatmemory.v1.ToolCall
+ */
+export type ToolCall = Message$1<"chatmemory.v1.ToolCall"> & {
+  /**
+   * The call's id, 1..128 characters; the `tool` message with its result
+   * names it in `tool_call_id`.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The kind of tool. Empty means `function` (and is returned as
+   * `function`); otherwise 1..64 characters of `[A-Za-z0-9_.-]`, e.g.
+   * `custom`, stored as `{"id", "type": T, T: {"name", "arguments"}}`.
+   *
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * The tool's name, 1..128 characters.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * The arguments as the model produced them (JSON text for functions),
+   * stored and returned verbatim, never parsed.
+   *
+   * @generated from field: string arguments = 4;
+   */
+  arguments: string;
+};
+
+/**
+ * Describes the message chatmemory.v1.ToolCall.
+ * Use `create(ToolCallSchema)` to create a new message.
+ */
+export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
+  messageDesc(file_chatmemory_v1_chatmemory, 1);
 
 /**
  * AppendRequest adds a batch of messages to one conversation.
@@ -133,7 +215,7 @@ export type AppendRequest = Message$1<"chatmemory.v1.AppendRequest"> & {
  * Use `create(AppendRequestSchema)` to create a new message.
  */
 export const AppendRequestSchema: GenMessage<AppendRequest> = /*@__PURE__*/
-  messageDesc(file_chatmemory_v1_chatmemory, 1);
+  messageDesc(file_chatmemory_v1_chatmemory, 2);
 
 /**
  * AppendResponse reports the conversation's size after the append.
@@ -155,7 +237,7 @@ export type AppendResponse = Message$1<"chatmemory.v1.AppendResponse"> & {
  * Use `create(AppendResponseSchema)` to create a new message.
  */
 export const AppendResponseSchema: GenMessage<AppendResponse> = /*@__PURE__*/
-  messageDesc(file_chatmemory_v1_chatmemory, 2);
+  messageDesc(file_chatmemory_v1_chatmemory, 3);
 
 /**
  * GetHistoryRequest reads a conversation's window.
@@ -185,7 +267,7 @@ export type GetHistoryRequest = Message$1<"chatmemory.v1.GetHistoryRequest"> & {
  * Use `create(GetHistoryRequestSchema)` to create a new message.
  */
 export const GetHistoryRequestSchema: GenMessage<GetHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_chatmemory_v1_chatmemory, 3);
+  messageDesc(file_chatmemory_v1_chatmemory, 4);
 
 /**
  * GetHistoryResponse holds the requested messages.
@@ -206,7 +288,7 @@ export type GetHistoryResponse = Message$1<"chatmemory.v1.GetHistoryResponse"> &
  * Use `create(GetHistoryResponseSchema)` to create a new message.
  */
 export const GetHistoryResponseSchema: GenMessage<GetHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_chatmemory_v1_chatmemory, 4);
+  messageDesc(file_chatmemory_v1_chatmemory, 5);
 
 /**
  * ClearRequest deletes a conversation.
@@ -227,7 +309,7 @@ export type ClearRequest = Message$1<"chatmemory.v1.ClearRequest"> & {
  * Use `create(ClearRequestSchema)` to create a new message.
  */
 export const ClearRequestSchema: GenMessage<ClearRequest> = /*@__PURE__*/
-  messageDesc(file_chatmemory_v1_chatmemory, 5);
+  messageDesc(file_chatmemory_v1_chatmemory, 6);
 
 /**
  * ClearResponse says whether there was anything to delete.
@@ -248,7 +330,7 @@ export type ClearResponse = Message$1<"chatmemory.v1.ClearResponse"> & {
  * Use `create(ClearResponseSchema)` to create a new message.
  */
 export const ClearResponseSchema: GenMessage<ClearResponse> = /*@__PURE__*/
-  messageDesc(file_chatmemory_v1_chatmemory, 6);
+  messageDesc(file_chatmemory_v1_chatmemory, 7);
 
 /**
  * CountRequest asks for a conversation's size.
@@ -269,7 +351,7 @@ export type CountRequest = Message$1<"chatmemory.v1.CountRequest"> & {
  * Use `create(CountRequestSchema)` to create a new message.
  */
 export const CountRequestSchema: GenMessage<CountRequest> = /*@__PURE__*/
-  messageDesc(file_chatmemory_v1_chatmemory, 7);
+  messageDesc(file_chatmemory_v1_chatmemory, 8);
 
 /**
  * CountResponse holds a conversation's size.
@@ -291,7 +373,7 @@ export type CountResponse = Message$1<"chatmemory.v1.CountResponse"> & {
  * Use `create(CountResponseSchema)` to create a new message.
  */
 export const CountResponseSchema: GenMessage<CountResponse> = /*@__PURE__*/
-  messageDesc(file_chatmemory_v1_chatmemory, 8);
+  messageDesc(file_chatmemory_v1_chatmemory, 9);
 
 /**
  * ChatMemory stores bounded, shared conversation histories.
