@@ -11,6 +11,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, describe, expect, it } from "vitest";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { createChatMemoryClient } from "./typescript/src/index.js";
 
 function requiredEnv(name: string): string {
@@ -33,6 +34,9 @@ interface WireMessage {
   name: string;
   tool_call_id: string;
   metadata: Record<string, string>;
+  tool_calls: { id: string; type: string; name: string; arguments: string }[];
+  id: string;
+  extra: JsonObject;
   created_at: { seconds: number; nanos: number } | null;
 }
 type Sent = Omit<WireMessage, "created_at">;
@@ -49,8 +53,8 @@ function runHelper(language: "go" | "python", args: string[], input?: string): u
 
 async function append(language: Language, conversationId: string, message: Sent): Promise<bigint> {
   if (language === "typescript") {
-    const { name, tool_call_id: toolCallId, ...rest } = message;
-    return (await client.append({ conversationId, messages: [{ ...rest, name, toolCallId }] })).count;
+    const { name, tool_call_id: toolCallId, tool_calls: toolCalls, ...rest } = message;
+    return (await client.append({ conversationId, messages: [{ ...rest, name, toolCallId, toolCalls }] })).count;
   }
   const { count } = runHelper(language, ["append", conversationId], JSON.stringify(message)) as { count: number };
   return BigInt(count);
@@ -65,6 +69,9 @@ async function read(language: Language, conversationId: string): Promise<WireMes
     name: m.name,
     tool_call_id: m.toolCallId,
     metadata: { ...m.metadata },
+    tool_calls: m.toolCalls.map(({ id, type, name, arguments: args }) => ({ id, type, name, arguments: args })),
+    id: m.id,
+    extra: m.extra ?? {},
     created_at: m.createdAt ? { seconds: Number(m.createdAt.seconds), nanos: m.createdAt.nanos } : null,
   }));
 }
@@ -77,6 +84,12 @@ function trickyMessage(writer: Language): Sent {
     name: `${writer}-bot`,
     tool_call_id: `call_${writer}_1`,
     metadata: { writer, "ключ": "значение 🎉", "e\u0301": "combining key", "\u00e9": "precomposed key", empty: "" },
+    tool_calls: [
+      { id: `call_${writer}_1`, type: "function", name: "lookup", arguments: '{"q": "漢字 👩🏽‍💻", "n": 2}' },
+      { id: `call_${writer}_2`, type: "custom", name: "grep", arguments: "free text\u0000" },
+    ],
+    id: `msg-${writer}`,
+    extra: { writer, usage: { input_tokens: 12, ratio: 0.25 }, parts: [{ type: "text", text: "ключ 🎉" }, null, true, "x"], empty: {} },
   };
 }
 

@@ -9,6 +9,7 @@ import os
 import sys
 
 import grpc
+from google.protobuf import json_format, struct_pb2
 
 from chatmemory.v1 import chatmemory_pb2 as pb
 from chatmemory.v1 import chatmemory_pb2_grpc
@@ -19,12 +20,17 @@ def main(command: str, conversation_id: str) -> object:
         stub = chatmemory_pb2_grpc.ChatMemoryStub(channel)
         if command == "append":
             given = json.load(sys.stdin.buffer)  # bytes: UTF-8 whatever the locale
+            extra = struct_pb2.Struct()
+            extra.update(given.get("extra", {}))
             message = pb.Message(
                 role=given["role"],
                 content=given["content"],
                 name=given.get("name", ""),
                 tool_call_id=given.get("tool_call_id", ""),
                 metadata=given.get("metadata", {}),
+                tool_calls=[pb.ToolCall(**call) for call in given.get("tool_calls", [])],
+                id=given.get("id", ""),
+                extra=extra,
             )
             response = stub.Append(pb.AppendRequest(conversation_id=conversation_id, messages=[message]), timeout=10)
             return {"count": response.count}
@@ -37,6 +43,11 @@ def main(command: str, conversation_id: str) -> object:
                     "name": m.name,
                     "tool_call_id": m.tool_call_id,
                     "metadata": dict(m.metadata),
+                    "tool_calls": [
+                        {"id": c.id, "type": c.type, "name": c.name, "arguments": c.arguments} for c in m.tool_calls
+                    ],
+                    "id": m.id,
+                    "extra": json_format.MessageToDict(m.extra),
                     "created_at": (
                         {"seconds": m.created_at.seconds, "nanos": m.created_at.nanos} if m.HasField("created_at") else None
                     ),

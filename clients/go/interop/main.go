@@ -17,11 +17,19 @@ import (
 	chatmemoryv1 "github.com/chatmemory/chatmemory/gen/go/chatmemory/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/structpb"
 )
 
 type timestamp struct {
 	Seconds int64 `json:"seconds"`
 	Nanos   int32 `json:"nanos"`
+}
+
+type toolCall struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
 }
 
 type message struct {
@@ -30,6 +38,9 @@ type message struct {
 	Name       string            `json:"name"`
 	ToolCallID string            `json:"tool_call_id"`
 	Metadata   map[string]string `json:"metadata"`
+	ToolCalls  []toolCall        `json:"tool_calls"`
+	ID         string            `json:"id"`
+	Extra      map[string]any    `json:"extra"`
 	CreatedAt  *timestamp        `json:"created_at"`
 }
 
@@ -53,10 +64,19 @@ func main() {
 		if err := json.NewDecoder(os.Stdin).Decode(&in); err != nil {
 			fail(err)
 		}
+		extra, err := structpb.NewStruct(in.Extra)
+		if err != nil {
+			fail(err)
+		}
+		calls := []*chatmemoryv1.ToolCall{}
+		for _, call := range in.ToolCalls {
+			calls = append(calls, &chatmemoryv1.ToolCall{Id: call.ID, Type: call.Type, Name: call.Name, Arguments: call.Arguments})
+		}
 		response, err := client.Append(ctx, &chatmemoryv1.AppendRequest{
 			ConversationId: conversation,
 			Messages: []*chatmemoryv1.Message{{
 				Role: in.Role, Content: in.Content, Name: in.Name, ToolCallId: in.ToolCallID, Metadata: in.Metadata,
+				ToolCalls: calls, Id: in.ID, Extra: extra,
 			}},
 		})
 		if err != nil {
@@ -70,9 +90,15 @@ func main() {
 		}
 		messages := []message{}
 		for _, m := range response.GetMessages() {
-			out := message{Role: m.GetRole(), Content: m.GetContent(), Name: m.GetName(), ToolCallID: m.GetToolCallId(), Metadata: m.GetMetadata()}
+			out := message{
+				Role: m.GetRole(), Content: m.GetContent(), Name: m.GetName(), ToolCallID: m.GetToolCallId(), Metadata: m.GetMetadata(),
+				ToolCalls: []toolCall{}, ID: m.GetId(), Extra: m.GetExtra().AsMap(),
+			}
 			if out.Metadata == nil {
 				out.Metadata = map[string]string{}
+			}
+			for _, call := range m.GetToolCalls() {
+				out.ToolCalls = append(out.ToolCalls, toolCall{ID: call.GetId(), Type: call.GetType(), Name: call.GetName(), Arguments: call.GetArguments()})
 			}
 			if m.GetCreatedAt() != nil {
 				out.CreatedAt = &timestamp{Seconds: m.GetCreatedAt().GetSeconds(), Nanos: m.GetCreatedAt().GetNanos()}
