@@ -65,7 +65,19 @@ async function ioredisAppend(url: string, concurrency: number, seconds: number):
   const keys = conversationKeys("ractogateway:memory", `bench-direct-ioredis-c${concurrency}`);
   // The same element the server would store: role, content and a ts.
   const append = () =>
-    redis.chatmemoryAppend(...keys, BENCH_MAX_TURNS * 2, 0, "", "", 86_400_000, encodeStoredMessage({ role: "user", content: MESSAGE_CONTENT, createdAtMs: Date.now() }));
+    redis.chatmemoryAppend(
+      ...keys,
+      BENCH_MAX_TURNS * 2,
+      0,
+      "",
+      "",
+      86_400_000,
+      8,
+      "1",
+      "0",
+      "bench-epoch",
+      encodeStoredMessage({ role: "user", content: MESSAGE_CONTENT, createdAtMs: Date.now() }),
+    );
   try {
     return await closedLoop(append, concurrency, seconds);
   } finally {

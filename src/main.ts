@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     logger,
     limits: { maxBatch: config.maxBatch, maxContentBytes: config.maxContentBytes },
     maxReceiveBytes: config.maxReceiveBytes,
+    toolSafeWindow: config.toolSafeWindow,
     healthIntervalMs: config.healthIntervalMs,
     maxConnectionIdleMs: config.maxConnectionIdleMs,
     security: createServerSecurity(config),

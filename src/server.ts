@@ -34,6 +34,8 @@ export interface ChatMemoryServerOptions {
   maxConnectionIdleMs?: number;
   /** Transport security for listen(); default plaintext. */
   security?: ServerSecurity;
+  /** Reads cut by `limit` drop the `tool` messages that would lead them (default true). */
+  toolSafeWindow?: boolean;
   /** Tenant scoping (src/auth/tenants.ts makes resolvers); default none. */
   resolveTenant?: TenantResolver;
   /** Told of every ChatMemory call (e.g. Prometheus metrics); default none (no cost per call). */
@@ -99,7 +101,13 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
   };
   const grpcServer = new grpc.Server({ ...connectionOptions, "grpc.max_receive_message_length": options.maxReceiveBytes });
 
-  const service = createChatMemoryService({ store, limits: options.limits, logger, resolveTenant: options.resolveTenant });
+  const service = createChatMemoryService({
+    store,
+    limits: options.limits,
+    logger,
+    resolveTenant: options.resolveTenant,
+    toolSafeWindow: options.toolSafeWindow,
+  });
   let activeCalls = 0;
   const logOutcome = logCallOutcome(logger);
   const { metrics } = options;

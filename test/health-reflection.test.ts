@@ -80,9 +80,9 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s", (version) => {
   it("serves descriptors that build a complete registry, as a describing client does", async () => {
     const response = await reflect(version, { fileContainingSymbol: "chatmemory.v1.ChatMemory" });
     const files = (response.fileDescriptorResponse?.fileDescriptorProto ?? []).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
-    expect(files.map((file) => file.name).sort()).toEqual(["chatmemory/v1/chatmemory.proto", "google/protobuf/struct.proto", "google/protobuf/timestamp.proto"]);
+    expect(files.map((file) => file.name).sort()).toEqual(["chatmemory/v1/chatmemory.proto", "google/protobuf/duration.proto", "google/protobuf/struct.proto", "google/protobuf/timestamp.proto"]);
     const main = files.find((file) => file.name === "chatmemory/v1/chatmemory.proto");
-    expect(main?.dependency).toEqual(["google/protobuf/struct.proto", "google/protobuf/timestamp.proto"]);
+    expect(main?.dependency).toEqual(["google/protobuf/duration.proto", "google/protobuf/struct.proto", "google/protobuf/timestamp.proto"]);
 
     // createFileRegistry resolves every import by name and every type reference; it throws if anything is missing.
     const byName = new Map(files.map((file) => [file.name, file]));
@@ -105,8 +105,10 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s", (version) => {
       metadata: [5, "map"],
       created_at: [6, "message"],
       tool_calls: [7, "list"],
+      seq: [8, "scalar"],
       id: [9, "scalar"],
       extra: [10, "message"],
+      pinned: [11, "scalar"],
     });
     expect(message?.field.createdAt?.message?.typeName).toBe("google.protobuf.Timestamp");
     expect(message?.field.extra?.message?.typeName).toBe("google.protobuf.Struct");

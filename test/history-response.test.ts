@@ -13,12 +13,15 @@ import { ENCODED_FIELDS, encodeHistoryResponse } from "../src/service/history-re
 import { type JsonValue, SharedEncodings, type StoredMessage } from "../src/store/chat-store.js";
 
 /** The reference: a protobuf-es Message per stored message, then toBinary. */
-function referenceBytes(messages: StoredMessage[]): Uint8Array {
+function referenceBytes(messages: StoredMessage[], pinned: StoredMessage[] = [], epoch = ""): Uint8Array {
   return toBinary(
     GetHistoryResponseSchema,
     create(GetHistoryResponseSchema, {
-      messages: messages.map((stored) =>
+      epoch,
+      messages: [...pinned.map((stored) => [stored, true] as const), ...messages.map((stored) => [stored, false] as const)].map(([stored, isPinned]) =>
         create(MessageSchema, {
+          pinned: isPinned,
+          seq: BigInt(stored.seq ?? 0),
           role: stored.role,
           content: stored.content,
           name: stored.name ?? "",
@@ -46,6 +49,7 @@ const storedMessage: fc.Arbitrary<StoredMessage> = fc.record(
     toolCallId: text,
     metadata: fc.dictionary(text, text, { maxKeys: 4 }),
     createdAtMs: fc.oneof(fc.constantFrom(0, 999, 1000, 1_795_806_168_589, Number.MAX_SAFE_INTEGER), fc.nat()),
+    seq: fc.oneof(fc.integer({ min: 1, max: 300 }), fc.constant(Number.MAX_SAFE_INTEGER)),
     toolCalls: fc.array(fc.record({ id: text, type: fc.constantFrom("function", "custom"), name: text, arguments: text }), { minLength: 1, maxLength: 3 }),
     id: fc.string({ minLength: 1, maxLength: 20 }),
     extra: fc.dictionary(text, fc.jsonValue({ maxDepth: 2, noUnicodeString: false }).filter((value) => !Object.is(value, -0)) as fc.Arbitrary<JsonValue>, {
@@ -57,10 +61,13 @@ const storedMessage: fc.Arbitrary<StoredMessage> = fc.record(
 );
 
 describe("encodeHistoryResponse", () => {
-  it("writes the same bytes as toBinary for random windows", () => {
+  it("writes the same bytes as toBinary for random windows, pinned messages and epochs", () => {
     fc.assert(
-      fc.property(fc.array(storedMessage, { maxLength: 12 }), (messages) => {
-        expect(Buffer.from(encodeHistoryResponse({ messages })).equals(Buffer.from(referenceBytes(messages)))).toBe(true);
+      fc.property(fc.array(storedMessage, { maxLength: 12 }), fc.array(storedMessage, { maxLength: 3 }), fc.oneof(fc.constant(""), text), (messages, pinned, epoch) => {
+        const expected = Buffer.from(referenceBytes(messages, pinned, epoch));
+        expect(Buffer.from(encodeHistoryResponse({ pinned, messages, epoch })).equals(expected)).toBe(true);
+        const sharing = { encodings: new SharedEncodings(), window: true };
+        expect(Buffer.from(encodeHistoryResponse({ pinned, messages, epoch }, sharing)).equals(expected)).toBe(true);
       }),
       { numRuns: 2000 },
     );
@@ -73,8 +80,11 @@ describe("encodeHistoryResponse", () => {
         const window = messages.length > 0 ? [...messages, messages[0] as StoredMessage] : messages;
         const sharing = { encodings: new SharedEncodings(), window: false };
         const expected = Buffer.from(referenceBytes(window));
-        expect(Buffer.from(encodeHistoryResponse({ messages: window, sharing })).equals(expected)).toBe(true);
-        expect(Buffer.from(encodeHistoryResponse({ messages: [...window], sharing })).equals(expected)).toBe(true);
+        expect(Buffer.from(encodeHistoryResponse({ pinned: [], messages: window, epoch: "" }, sharing)).equals(expected)).toBe(true);
+        expect(Buffer.from(encodeHistoryResponse({ pinned: [], messages: [...window], epoch: "" }, sharing)).equals(expected)).toBe(true);
+        // The same shared message read as pinned encodes differently, and is kept apart.
+        const asPinned = Buffer.from(referenceBytes([], window));
+        expect(Buffer.from(encodeHistoryResponse({ pinned: window, messages: [], epoch: "" }, sharing)).equals(asPinned)).toBe(true);
       }),
       { numRuns: 1000 },
     );
@@ -86,13 +96,13 @@ describe("encodeHistoryResponse", () => {
       { role: "assistant", content: "", toolCallId: "call_1", metadata: { model: "m1", "": "" }, createdAtMs: 0 },
       { role: "tool", content: "Paris", name: "lookup" },
     ];
-    const decoded = fromBinary(GetHistoryResponseSchema, encodeHistoryResponse({ messages }));
+    const decoded = fromBinary(GetHistoryResponseSchema, encodeHistoryResponse({ pinned: [], messages, epoch: "" }));
     expect(decoded.messages.map((m) => [m.role, m.content, m.name, m.toolCallId, m.metadata, m.createdAt?.seconds, m.createdAt?.nanos])).toEqual([
       ["user", "What is the capital of France? 🇫🇷", "", "", {}, 1_795_806_168n, 589_000_000],
       ["assistant", "", "", "call_1", { model: "m1", "": "" }, 0n, 0],
       ["tool", "Paris", "lookup", "", {}, undefined, undefined],
     ]);
-    expect(encodeHistoryResponse({ messages: [] }).byteLength).toBe(0);
+    expect(encodeHistoryResponse({ pinned: [], messages: [], epoch: "" }).byteLength).toBe(0);
   });
 
   it("encodes a shared window (a WindowCache result) once, with the same bytes", () => {
@@ -101,12 +111,13 @@ describe("encodeHistoryResponse", () => {
       { role: "tool", content: "two", toolCallId: "c1", metadata: { k: "v" }, createdAtMs: 1_795_806_168_589 },
     ];
     const encodings = new SharedEncodings();
-    const encoded = encodeHistoryResponse({ messages, sharing: { encodings, window: true } });
-    expect(encodeHistoryResponse({ messages, sharing: { encodings, window: true } })).toBe(encoded);
+    const response = { pinned: [], messages, epoch: "" };
+    const encoded = encodeHistoryResponse(response, { encodings, window: true });
+    expect(encodeHistoryResponse(response, { encodings, window: true })).toBe(encoded);
     expect(Buffer.from(encoded)).toEqual(Buffer.from(referenceBytes(messages)));
     // A window that is not shared is encoded each time.
-    expect(encodeHistoryResponse({ messages })).not.toBe(encoded);
-    expect(encodeHistoryResponse({ messages, sharing: { encodings, window: false } })).not.toBe(encoded);
+    expect(encodeHistoryResponse(response)).not.toBe(encoded);
+    expect(encodeHistoryResponse(response, { encodings, window: false })).not.toBe(encoded);
   });
 
   it("writes every field of the generated schema (a new proto field must be added to the encoder)", () => {

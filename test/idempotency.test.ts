@@ -120,7 +120,7 @@ describe("request_id storage in Redis", () => {
     const id = uniqueId();
     const list = `${server.keyPrefix}:${id}`;
     await server.client.append({ conversationId: id, messages: userMessage("x"), requestId: "req-a" });
-    expect((await redis.keys(`*${id}*`)).sort()).toEqual([list, `{${list}}:request-expiry`, `{${list}}:request-ids`].sort());
+    expect((await redis.keys(`*${id}*`)).sort()).toEqual([list, `{${list}}:meta`, `{${list}}:request-expiry`, `{${list}}:request-ids`].sort());
     expect(await redis.hkeys(`{${list}}:request-ids`)).toEqual(["req-a"]);
     const pttl = await redis.pttl(`{${list}}:request-ids`);
     expect(pttl).toBeGreaterThan(55_000);
@@ -131,9 +131,9 @@ describe("request_id storage in Redis", () => {
     expect(await redis.keys(`*${id}*`)).toEqual([]);
   });
 
-  it("leaves no companion keys for appends without a request_id", async () => {
+  it("keeps no request-id keys for appends without a request_id (only the list and its seq counter)", async () => {
     const id = uniqueId();
     await server.client.append({ conversationId: id, messages: userMessage("x") });
-    expect(await redis.keys(`*${id}*`)).toEqual([`${server.keyPrefix}:${id}`]);
+    expect((await redis.keys(`*${id}*`)).sort()).toEqual([`${server.keyPrefix}:${id}`, `{${server.keyPrefix}:${id}}:meta`].sort());
   });
 });

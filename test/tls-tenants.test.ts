@@ -147,7 +147,10 @@ async function expectIsolated(a: ChatMemoryClient, b: ChatMemoryClient, redis: R
   await b.append({ conversationId: id, messages: [{ role: "user", content: "B's own" }] });
   expect((await a.getHistory({ conversationId: id })).messages.map((m) => m.content)).toEqual(["A's secret"]);
   expect((await b.getHistory({ conversationId: id })).messages.map((m) => m.content)).toEqual(["B's own"]);
-  expect((await redis.keys(`*${id}*`)).sort()).toEqual([`${keyPrefix}:team-a:${id}`, `${keyPrefix}:team-b:${id}`]);
+  // Each tenant's list and its seq counter, under the tenant's namespace.
+  expect((await redis.keys(`*${id}*`)).sort()).toEqual(
+    [`${keyPrefix}:team-a:${id}`, `${keyPrefix}:team-b:${id}`, `{${keyPrefix}:team-a:${id}}:meta`, `{${keyPrefix}:team-b:${id}}:meta`].sort(),
+  );
 }
 
 async function expectUnauthenticated(client: ChatMemoryClient) {

@@ -151,6 +151,27 @@ describe("tool calls, ids and extra", () => {
   });
 });
 
+describe("ttl, after_seq and before_seq", () => {
+  const ttls: [string, { seconds: bigint; nanos: number }][] = [
+    ["zero", { seconds: 0n, nanos: 0 }],
+    ["negative", { seconds: -1n, nanos: 0 }],
+    ["over 365 days", { seconds: 365n * 86_400n + 1n, nanos: 0 }],
+    ["nanos with the wrong sign", { seconds: 1n, nanos: -5 }],
+  ];
+  it.each(ttls)("rejects a ttl that is %s, storing nothing", async (_label, ttl) => {
+    await expectRejected(() => server.client.append({ conversationId: existing, messages: ok, ttl }), "ttl");
+  });
+
+  it("accepts a ttl of exactly 365 days", async () => {
+    expect((await server.client.append({ conversationId: existing, messages: ok, ttl: { seconds: 365n * 86_400n, nanos: 0 } })).count).toBe(2n);
+  });
+
+  it("rejects a negative after_seq or before_seq", async () => {
+    await expectRejected(() => server.client.getHistory({ conversationId: existing, afterSeq: -1n }), "after_seq");
+    await expectRejected(() => server.client.getHistory({ conversationId: existing, beforeSeq: -2n }), "before_seq");
+  });
+});
+
 describe("limit", () => {
   it("rejects a negative limit", async () => {
     await expectRejected(() => server.client.getHistory({ conversationId: existing, limit: -1 }), "limit");

@@ -10,7 +10,8 @@ import { scopedConversationId, type TenantResolver } from "./tenancy.js";
 import type { ChatStore, JsonObject, StoredMessage } from "../store/chat-store.js";
 import { encodeHistoryResponse } from "./history-response.js";
 import { requestFingerprint } from "./request-fingerprint.js";
-import { DEFAULT_TOOL_TYPE, type RequestLimits, validateAppendRequest, validateConversationId, validateLimit } from "./validate.js";
+import { elementsToRead, selectHistory } from "./history-selection.js";
+import { DEFAULT_TOOL_TYPE, type RequestLimits, validateAppendRequest, validateConversationId, validateHistoryQuery } from "./validate.js";
 
 export interface ChatMemoryServiceOptions {
   store: ChatStore;
@@ -18,6 +19,8 @@ export interface ChatMemoryServiceOptions {
   logger: Logger;
   /** Who the caller is, when tenant scoping is on (src/service/tenancy.ts); default: no tenancy. */
   resolveTenant?: TenantResolver;
+  /** Reads cut by `limit` drop the `tool` messages that would lead them (default true). */
+  toolSafeWindow?: boolean;
   /** Clock in epoch ms for `created_at`; tests may pass their own. */
   now?: () => number;
 }
@@ -37,6 +40,7 @@ function toStoredMessage(message: Message, createdAtMs: number): StoredMessage {
 
 export function createChatMemoryService(options: ChatMemoryServiceOptions): ServiceImpl<typeof ChatMemory.method> {
   const { store, limits, logger } = options;
+  const toolSafe = options.toolSafeWindow ?? true;
   const now = options.now ?? Date.now;
   const resolveTenant = options.resolveTenant ?? (() => undefined);
   // Authentication comes first (UNAUTHENTICATED before INVALID_ARGUMENT), then the id is scoped to the tenant.
@@ -45,28 +49,30 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
   return {
     async append(request, context) {
       const conversationId = conversationOf(request, context);
-      validateAppendRequest(request, limits);
+      const ttlMs = validateAppendRequest(request, limits);
       // One server timestamp for the whole batch: order is decided by Redis, not by clocks.
       const createdAtMs = now();
       const idempotency =
-        request.requestId === "" ? undefined : { requestId: request.requestId, fingerprint: requestFingerprint(request.messages) };
-      const { count } = await store.append(
+        request.requestId === "" ? undefined : { requestId: request.requestId, fingerprint: requestFingerprint(request.messages, ttlMs) };
+      const { count, firstSeq, lastSeq } = await store.append(
         conversationId,
         request.messages.map((message) => toStoredMessage(message, createdAtMs)),
-        idempotency,
+        { idempotency, pinned: request.messages.map((message) => message.pinned), ttlMs },
       );
-      return { count: BigInt(count) };
+      return { count: BigInt(count), firstSeq: BigInt(firstSeq), lastSeq: BigInt(lastSeq) };
     },
 
     async getHistory(request, context) {
       const conversationId = conversationOf(request, context);
-      validateConversationId(request.conversationId);
-      validateLimit(request.limit);
-      const history = await store.getHistory(conversationId, request.limit);
+      const query = { ...validateHistoryQuery(request), toolSafe };
+      const history = await store.getHistory(conversationId, elementsToRead(query));
       if (history.skippedCorrupt > 0) {
         logger.debug({ conversationId: request.conversationId, skippedCorrupt: history.skippedCorrupt }, "skipped corrupt stored elements");
       }
-      return new EncodedMessage(GetHistoryResponseSchema, encodeHistoryResponse(history));
+      const response = selectHistory(history, query);
+      // The store's shared window array is encoded once; a selection from it is encoded afresh.
+      const sharing = history.sharing && { encodings: history.sharing.encodings, window: history.sharing.window && response.messages === history.messages };
+      return new EncodedMessage(GetHistoryResponseSchema, encodeHistoryResponse(response, sharing));
     },
 
     async clear(request, context) {
@@ -78,7 +84,8 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     async count(request, context) {
       const conversationId = conversationOf(request, context);
       validateConversationId(request.conversationId);
-      return { count: BigInt(await store.count(conversationId)) };
+      const { count, pinned } = await store.count(conversationId);
+      return { count: BigInt(count), pinned: BigInt(pinned) };
     },
   };
 }

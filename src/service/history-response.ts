@@ -15,7 +15,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { MessageSchema } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
-import type { HistoryReadResult, SharedEncodings, StoredMessage } from "../store/chat-store.js";
+import type { ReadSharing, SharedEncodings, StoredMessage } from "../store/chat-store.js";
 
 /**
  * Every field this encoder writes, by message type: name -> number (proto/chatmemory/v1/chatmemory.proto).
@@ -23,8 +23,8 @@ import type { HistoryReadResult, SharedEncodings, StoredMessage } from "../store
  * (toBinaryMessage below): those fields are listed here because that path writes them.
  */
 export const ENCODED_FIELDS = {
-  "chatmemory.v1.GetHistoryResponse": { messages: 1 },
-  "chatmemory.v1.Message": { role: 1, content: 2, name: 3, tool_call_id: 4, metadata: 5, created_at: 6, tool_calls: 7, id: 9, extra: 10 },
+  "chatmemory.v1.GetHistoryResponse": { messages: 1, epoch: 3 },
+  "chatmemory.v1.Message": { role: 1, content: 2, name: 3, tool_call_id: 4, metadata: 5, created_at: 6, tool_calls: 7, seq: 8, id: 9, extra: 10, pinned: 11 },
   "google.protobuf.Timestamp": { seconds: 1, nanos: 2 },
 } as const;
 
@@ -34,7 +34,7 @@ function usesToBinary(message: StoredMessage): boolean {
 }
 
 /** One Message's body by toBinary, exactly as the service would build it. */
-function toBinaryMessage(message: StoredMessage): Uint8Array {
+function toBinaryMessage(message: StoredMessage, pinned: boolean): Uint8Array {
   return toBinary(
     MessageSchema,
     create(MessageSchema, {
@@ -47,6 +47,8 @@ function toBinaryMessage(message: StoredMessage): Uint8Array {
       toolCalls: message.toolCalls ?? [],
       id: message.id ?? "",
       extra: message.extra,
+      seq: BigInt(message.seq ?? 0),
+      pinned,
     }),
   );
 }
@@ -59,6 +61,9 @@ const MESSAGE_NAME = 0x1a; // Message.name = 3
 const MESSAGE_TOOL_CALL_ID = 0x22; // Message.tool_call_id = 4
 const MESSAGE_METADATA = 0x2a; // Message.metadata = 5 (map entries: key = 1, value = 2)
 const MESSAGE_CREATED_AT = 0x32; // Message.created_at = 6
+const MESSAGE_SEQ = 0x40; // Message.seq = 8 (varint)
+const MESSAGE_PINNED = 0x58; // Message.pinned = 11 (varint)
+const RESPONSE_EPOCH = 0x1a; // GetHistoryResponse.epoch = 3
 const ENTRY_KEY = 0x0a;
 const ENTRY_VALUE = 0x12;
 const TIMESTAMP_SECONDS = 0x08; // google.protobuf.Timestamp.seconds = 1
@@ -100,7 +105,7 @@ class HistoryEncoder {
   }
 
   /** Size of one Message's body; records the lengths the write pass needs. */
-  messageSize(message: StoredMessage): number {
+  messageSize(message: StoredMessage, pinned: boolean): number {
     const slot = this.lengths.push(0) - 1;
     let size = this.#stringField(message.role) + this.#stringField(message.content);
     if (message.name) size += this.#stringField(message.name);
@@ -118,6 +123,8 @@ class HistoryEncoder {
       const timestamp = timestampSize(message.createdAtMs);
       size += 1 + varintSize(timestamp) + timestamp;
     }
+    if (message.seq) size += 1 + varintSize(message.seq);
+    if (pinned) size += 2;
     this.lengths[slot] = size;
     return size;
   }
@@ -154,7 +161,7 @@ class HistoryWriter {
   }
 
   /** One `messages` field: tag, length, then the Message body. */
-  message(message: StoredMessage): void {
+  message(message: StoredMessage, pinned: boolean): void {
     this.buffer[this.offset++] = RESPONSE_MESSAGES;
     this.#varint(this.lengths[this.#next++] as number);
     this.#string(MESSAGE_ROLE, message.role);
@@ -182,6 +189,14 @@ class HistoryWriter {
         this.#varint(nanos);
       }
     }
+    if (message.seq) {
+      this.buffer[this.offset++] = MESSAGE_SEQ;
+      this.#varint(message.seq);
+    }
+    if (pinned) {
+      this.buffer[this.offset++] = MESSAGE_PINNED;
+      this.buffer[this.offset++] = 1;
+    }
   }
 
   /** Bytes encoded earlier for the same message. */
@@ -191,35 +206,58 @@ class HistoryWriter {
   }
 }
 
-/** A `messages` field's bytes, for a message that is encoded once and reused. */
-function encodeMessageField(message: StoredMessage): Buffer {
+/** A `messages` field's bytes for one message (read as pinned or not), for a message that is encoded once and reused. */
+function encodeMessageField(message: StoredMessage, pinned: boolean): Buffer {
   if (usesToBinary(message)) {
-    const body = toBinaryMessage(message);
+    const body = toBinaryMessage(message, pinned);
     const field = Buffer.allocUnsafeSlow(1 + varintSize(body.length) + body.length);
     field[0] = RESPONSE_MESSAGES;
     field.set(body, writeVarint(field, 1, body.length));
     return field;
   }
   const encoder = new HistoryEncoder();
-  const size = encoder.messageSize(message);
+  const size = encoder.messageSize(message, pinned);
   const writer = new HistoryWriter(Buffer.allocUnsafeSlow(1 + varintSize(size) + size), encoder.lengths);
-  writer.message(message);
+  writer.message(message, pinned);
   return writer.buffer;
 }
 
-/** GetHistoryResponse{messages} as protobuf bytes. `createdAtMs` must be a non-negative safe integer (the stores' decoder guarantees it). */
-export function encodeHistoryResponse({ messages, sharing }: Pick<HistoryReadResult, "messages" | "sharing">): Uint8Array {
-  if (sharing === undefined) return encodeWindow(messages, undefined);
-  const { encodings } = sharing;
-  return sharing.window ? encodings.window(messages, (window) => encodeWindow(window, encodings)) : encodeWindow(messages, encodings);
+/** What GetHistory answers: the pinned messages, then the window's, and the epoch. */
+export interface HistoryResponse {
+  pinned: readonly StoredMessage[];
+  messages: readonly StoredMessage[];
+  epoch: string;
 }
 
-/** Encodes a window; with `encodings`, its messages are shared and each one's bytes are kept there. */
-function encodeWindow(messages: readonly StoredMessage[], encodings: SharedEncodings | undefined): Uint8Array {
+/**
+ * GetHistoryResponse as protobuf bytes. `sharing` says the messages are a store's shared ones
+ * (with `window`: `messages` is the store's shared window array itself). `createdAtMs` must be a
+ * non-negative safe integer (the stores' decoder guarantees it).
+ */
+export function encodeHistoryResponse(response: HistoryResponse, sharing?: ReadSharing): Uint8Array {
+  const encodings = sharing?.encodings;
+  const window =
+    sharing?.window === true && encodings !== undefined
+      ? encodings.window(response.messages, (messages) => encodeMessages(messages, false, encodings))
+      : encodeMessages(response.messages, false, encodings);
+  if (response.pinned.length === 0 && response.epoch === "") return window;
+  const pinned = encodeMessages(response.pinned, true, encodings);
+  const epochBytes = Buffer.byteLength(response.epoch, "utf8");
+  const epoch = Buffer.allocUnsafe(response.epoch === "" ? 0 : 1 + varintSize(epochBytes) + epochBytes);
+  if (response.epoch !== "") {
+    epoch[0] = RESPONSE_EPOCH;
+    epoch.write(response.epoch, writeVarint(epoch, 1, epochBytes), "utf8");
+  }
+  return Buffer.concat([pinned, window, epoch]);
+}
+
+/** `messages` fields for a list of messages; with `encodings`, they are shared and each one's bytes are kept there. */
+function encodeMessages(messages: readonly StoredMessage[], pinned: boolean, encodings: SharedEncodings | undefined): Uint8Array {
   const encoder = new HistoryEncoder();
   // Bytes made before the sizing pass: kept ones of shared messages, and messages toBinary writes.
+  const encodeField = (message: StoredMessage) => encodeMessageField(message, pinned);
   const shared = messages.map((message) =>
-    encodings !== undefined ? encodings.message(message, encodeMessageField) : usesToBinary(message) ? encodeMessageField(message) : undefined,
+    encodings !== undefined ? encodings.message(message, pinned, encodeField) : usesToBinary(message) ? encodeField(message) : undefined,
   );
   let total = 0;
   for (let index = 0; index < messages.length; index++) {
@@ -228,14 +266,14 @@ function encodeWindow(messages: readonly StoredMessage[], encodings: SharedEncod
       total += bytes.length;
       continue;
     }
-    const size = encoder.messageSize(messages[index] as StoredMessage);
+    const size = encoder.messageSize(messages[index] as StoredMessage, pinned);
     total += 1 + varintSize(size) + size;
   }
   const writer = new HistoryWriter(Buffer.allocUnsafe(total), encoder.lengths);
   for (let index = 0; index < messages.length; index++) {
     const bytes = shared[index];
     if (bytes !== undefined) writer.copy(bytes);
-    else writer.message(messages[index] as StoredMessage);
+    else writer.message(messages[index] as StoredMessage, pinned);
   }
   if (writer.offset !== total) throw new Error(`GetHistoryResponse encoder wrote ${writer.offset} bytes, sized ${total}`);
   return writer.buffer;

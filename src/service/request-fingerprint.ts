@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { Message } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 
-export function requestFingerprint(messages: readonly Message[]): string {
+export function requestFingerprint(messages: readonly Message[], ttlMs: number | undefined): string {
   const canonical = messages.map((message) => [
     message.role,
     message.content,
@@ -16,7 +16,8 @@ export function requestFingerprint(messages: readonly Message[]): string {
     message.toolCalls.map(({ id, type, name, arguments: args }) => [id, type, name, args]),
     message.id,
     message.extra ?? null,
+    message.pinned,
   ]);
   // 128 bits of SHA-256 are plenty to tell two requests apart.
-  return createHash("sha256").update(JSON.stringify(canonical)).digest("base64url").slice(0, 22);
+  return createHash("sha256").update(JSON.stringify([canonical, ttlMs ?? null])).digest("base64url").slice(0, 22);
 }

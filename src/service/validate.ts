@@ -3,7 +3,8 @@
  * INVALID_ARGUMENT whose message starts with the offending field's path.
  * Runs before the store is touched, so a rejected request changes nothing.
  */
-import type { AppendRequest, Message } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import type { AppendRequest, GetHistoryRequest, Message } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { ChatMemoryError } from "./errors.js";
 
 export interface RequestLimits {
@@ -104,7 +105,24 @@ function validateMessage(message: Message, index: number, limits: RequestLimits)
 /** Printable ASCII without spaces: UUIDs, ULIDs, base64 and the like. */
 export const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 
-export function validateAppendRequest(request: AppendRequest, limits: RequestLimits): void {
+/** The longest per-conversation TTL an Append may ask for. */
+const MAX_TTL_MS = 365 * 24 * 3600 * 1000;
+
+/** A request's `ttl` in whole milliseconds (at least 1), or undefined when unset. */
+function validateTtl(ttl: Duration | undefined): number | undefined {
+  if (ttl === undefined) return undefined;
+  const { seconds, nanos } = ttl;
+  // A Duration's nanos carry its sign and stay within a second.
+  const wellFormed = nanos > -1e9 && nanos < 1e9 && !(seconds > 0n && nanos < 0) && !(seconds < 0n && nanos > 0);
+  const ms = Number(seconds) * 1000 + nanos / 1e6;
+  if (!wellFormed || !(ms > 0) || ms > MAX_TTL_MS) {
+    throw ChatMemoryError.invalidArgument("ttl", `must be more than 0 and at most 365 days, got ${seconds}s ${nanos}ns`);
+  }
+  return Math.max(1, Math.round(ms));
+}
+
+/** Checks an Append; returns its `ttl` in milliseconds (undefined when unset). */
+export function validateAppendRequest(request: AppendRequest, limits: RequestLimits): number | undefined {
   validateConversationId(request.conversationId);
   if (request.requestId !== "" && !REQUEST_ID_PATTERN.test(request.requestId)) {
     throw ChatMemoryError.invalidArgument("request_id", "must be empty or 1..128 printable ASCII characters without spaces");
@@ -119,8 +137,14 @@ export function validateAppendRequest(request: AppendRequest, limits: RequestLim
     );
   }
   request.messages.forEach((message, index) => validateMessage(message, index, limits));
+  return validateTtl(request.ttl);
 }
 
-export function validateLimit(limit: number): void {
-  if (limit < 0) throw ChatMemoryError.invalidArgument("limit", `must be 0 (whole window) or positive, got ${limit}`);
+/** Checks a GetHistory's bounds; seqs come back as numbers (they stay far below 2^53). */
+export function validateHistoryQuery(request: GetHistoryRequest): { limit: number; afterSeq: number; beforeSeq: number } {
+  validateConversationId(request.conversationId);
+  if (request.limit < 0) throw ChatMemoryError.invalidArgument("limit", `must be 0 (whole window) or positive, got ${request.limit}`);
+  if (request.afterSeq < 0n) throw ChatMemoryError.invalidArgument("after_seq", `must be 0 (not set) or positive, got ${request.afterSeq}`);
+  if (request.beforeSeq < 0n) throw ChatMemoryError.invalidArgument("before_seq", `must be 0 (not set) or positive, got ${request.beforeSeq}`);
+  return { limit: request.limit, afterSeq: Number(request.afterSeq), beforeSeq: Number(request.beforeSeq) };
 }

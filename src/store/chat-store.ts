@@ -23,6 +23,8 @@ export interface StoredMessage {
   name?: string;
   toolCallId?: string;
   metadata?: Record<string, string>;
+  /** Sequence number in the conversation; absent on elements the Python class wrote. */
+  seq?: number;
   toolCalls?: StoredToolCall[];
   /** The caller's own message id. */
   id?: string;
@@ -40,9 +42,11 @@ export class SharedEncodings {
   readonly #messages = new WeakMap<StoredMessage, Uint8Array>();
   readonly #windows = new WeakMap<readonly StoredMessage[], Uint8Array>();
 
-  /** The bytes kept for a shared message, made by `encode` on first use. */
-  message(message: StoredMessage, encode: (message: StoredMessage) => Uint8Array): Uint8Array {
-    return kept(this.#messages, message, encode);
+  readonly #pinnedMessages = new WeakMap<StoredMessage, Uint8Array>();
+
+  /** The bytes kept for a shared message (read as pinned or not: they encode differently), made by `encode` on first use. */
+  message(message: StoredMessage, pinned: boolean, encode: (message: StoredMessage) => Uint8Array): Uint8Array {
+    return kept(pinned ? this.#pinnedMessages : this.#messages, message, encode);
   }
 
   /** The bytes kept for a shared window (a whole read result's messages), made by `encode` on first use. */
@@ -64,26 +68,37 @@ function kept<K extends object>(memo: WeakMap<K, Uint8Array>, shared: K, encode:
 export interface ReadSharing {
   /** Where encodings of the shared parts are kept. */
   encodings: SharedEncodings;
-  /** Every message is shared; with `window`, the `messages` array itself (the whole result) is too. */
+  /** Every message is shared; with `window`, the `messages` array itself is too. */
   window: boolean;
 }
 
 /** What a history read returns: decoded messages (oldest first) and how many stored elements were unreadable. */
 export interface HistoryReadResult {
+  /** The pinned messages, in seq order. */
+  pinned: readonly StoredMessage[];
+  /** The window's messages read (all, or the newest asked for), oldest first. */
   messages: readonly StoredMessage[];
+  /** Elements in the whole window, read or not: more than were read means the read cut the window. */
+  windowLength: number;
+  /** The conversation's epoch; "" when it holds nothing. */
+  epoch: string;
   skippedCorrupt: number;
-  /** Set when the result's messages are shared with other reads (a cache's); undefined = made for this read only. */
+  /** Set when the messages are shared with other reads (a cache's); undefined = made for this read only. */
   sharing?: ReadSharing;
 }
 
 /** The sliding-window rules a store enforces on every append. */
 export interface WindowPolicy {
-  /** At most this many elements are kept per conversation (`max_turns * 2`). */
+  /** At most this many window elements are kept per conversation (`max_turns * 2`); pinned ones apart. */
   maxMessages: number;
-  /** TTL refreshed on every append, in milliseconds; undefined = no expiry. */
+  /** TTL applied on every append without its own, in milliseconds; undefined = keep the current expiry. */
   ttlMs: number | undefined;
   /** How long a request_id is remembered after the append that used it, in milliseconds. */
   requestIdTtlMs: number;
+  /** At most this many pinned messages per conversation. */
+  maxPinned: number;
+  /** A trim also drops the `tool` messages that would then lead the window (their call was trimmed). */
+  toolSafe: boolean;
 }
 
 /** Idempotency of one append: a retry with the same id stores nothing and returns the first result. */
@@ -93,28 +108,51 @@ export interface AppendIdempotency {
   fingerprint: string;
 }
 
+export interface AppendOptions {
+  idempotency?: AppendIdempotency | undefined;
+  /** `pinned[i]`: messages[i] goes to the pinned messages instead of the window. */
+  pinned?: readonly boolean[] | undefined;
+  /** This write's TTL in milliseconds, instead of the policy's. */
+  ttlMs?: number | undefined;
+}
+
 export interface AppendResult {
-  /** Stored elements after the append and trim (for a replay: the first call's count). */
+  /** Window elements after the append and trim (for a replay: the first call's count). */
   count: number;
   /** True when this was a retry of an append already applied: nothing was stored. */
   replayed: boolean;
+  /** The seqs the batch got (for a replay: the first call's). */
+  firstSeq: number;
+  lastSeq: number;
+}
+
+/** A conversation's sizes. */
+export interface ConversationCounts {
+  /** Window elements, corrupt ones included. */
+  count: number;
+  pinned: number;
 }
 
 export interface ChatStore {
   /** Human-readable kind for logs and health ("redis", "memory"). */
   readonly kind: string;
   /**
-   * Appends atomically and in order, trims to the window, refreshes the TTL. With `idempotency`,
-   * the request id is recorded in the same atomic step, and a repeated id stores nothing.
-   * Rejects with RequestIdReusedError when the id was used for different messages.
+   * Appends atomically and in order, giving each message the next seq; pinned ones go to the pinned
+   * messages (PinnedLimitError beyond the policy's limit, nothing stored), the rest to the window,
+   * which is trimmed; the TTL is applied to every key of the conversation. With `idempotency`, the
+   * request id is recorded in the same atomic step, and a repeated id stores nothing. Rejects with
+   * RequestIdReusedError when the id was used for different messages.
    */
-  append(conversationId: string, messages: readonly StoredMessage[], idempotency?: AppendIdempotency): Promise<AppendResult>;
-  /** Reads the window oldest first; `limit` > 0 reads only the newest `limit` stored elements. */
-  getHistory(conversationId: string, limit: number): Promise<HistoryReadResult>;
+  append(conversationId: string, messages: readonly StoredMessage[], options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Reads the pinned messages and the window (all of it, or its newest `newest` elements when > 0),
+   * oldest first, with the conversation's epoch, in one atomic step.
+   */
+  getHistory(conversationId: string, newest: number): Promise<HistoryReadResult>;
   /** Deletes the conversation and forgets its request ids; resolves true when any message was stored. */
   clear(conversationId: string): Promise<boolean>;
-  /** Number of stored elements; 0 for unknown or expired conversations. */
-  count(conversationId: string): Promise<number>;
+  /** Window elements and pinned messages stored; 0 for unknown or expired conversations. */
+  count(conversationId: string): Promise<ConversationCounts>;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   /** Releases connections and timers; the store is unusable afterwards. */
@@ -134,6 +172,17 @@ export class StoreDataError extends Error {
   override readonly name = "StoreDataError";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/** Pinning messages[index] would hold more pinned messages than the policy allows: FAILED_PRECONDITION. */
+export class PinnedLimitError extends Error {
+  override readonly name = "PinnedLimitError";
+  constructor(
+    readonly index: number,
+    readonly maxPinned: number,
+  ) {
+    super(`pinning it would hold more than ${maxPinned} pinned messages`);
   }
 }
 

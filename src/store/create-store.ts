@@ -11,6 +11,8 @@ import type { RedisTarget } from "./redis-connection.js";
 /** The settings a store is made from (the server's Config has them under the same names). */
 export interface StoreSettings {
   maxTurns: number;
+  maxPinned: number;
+  toolSafeWindow: boolean;
   /** Conversation TTL in seconds (fractions allowed); undefined = never expire. */
   ttlSeconds: number | undefined;
   requestIdTtlSeconds: number;
@@ -35,9 +37,13 @@ export function secondsToPexpireMs(seconds: number): number {
   return Math.max(1, Math.round(seconds * 1000));
 }
 
-export function windowPolicy(settings: Pick<StoreSettings, "maxTurns" | "ttlSeconds" | "requestIdTtlSeconds">): WindowPolicy {
+export function windowPolicy(
+  settings: Pick<StoreSettings, "maxTurns" | "ttlSeconds" | "requestIdTtlSeconds" | "maxPinned" | "toolSafeWindow">,
+): WindowPolicy {
   return {
     maxMessages: settings.maxTurns * 2,
+    maxPinned: settings.maxPinned,
+    toolSafe: settings.toolSafeWindow,
     ttlMs: settings.ttlSeconds === undefined ? undefined : secondsToPexpireMs(settings.ttlSeconds),
     requestIdTtlMs: secondsToPexpireMs(settings.requestIdTtlSeconds),
   };

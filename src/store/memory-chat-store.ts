@@ -5,27 +5,37 @@
  * data lives in this process only: lost on restart and not shared between
  * replicas.
  */
+import { randomBytes } from "node:crypto";
 import {
-  type AppendIdempotency,
+  type AppendOptions,
   type AppendResult,
   type ChatStore,
+  type ConversationCounts,
   type HistoryReadResult,
+  PinnedLimitError,
   RequestIdReusedError,
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
-import { decodeStoredWindow, type ElementDecoding, encodeStoredMessage, PLAIN_DECODING } from "./message-codec.js";
+import { decodeHistory, decodeStoredMessage, type ElementDecoding, encodeStoredMessage, PLAIN_DECODING } from "./message-codec.js";
 import { RingWindow } from "./ring-window.js";
 
 interface Conversation {
-  /** The stored JSON elements, at most the window's size. */
+  /** The window's JSON elements, at most the window's size. */
   elements: RingWindow<string>;
+  /** The pinned messages' JSON elements, in seq order. */
+  pinned: string[];
+  /** The last seq given. */
+  seq: number;
+  epoch: string;
   /** Epoch ms after which the conversation is gone; undefined = no expiry. */
   expiresAt: number | undefined;
 }
 
 interface RememberedRequest {
   count: number;
+  firstSeq: number;
+  lastSeq: number;
   fingerprint: string;
   expiresAt: number;
 }
@@ -93,50 +103,79 @@ export class MemoryChatStore implements ChatStore {
     return log;
   }
 
-  async append(conversationId: string, messages: readonly StoredMessage[], idempotency?: AppendIdempotency): Promise<AppendResult> {
+  async append(conversationId: string, messages: readonly StoredMessage[], options: AppendOptions = {}): Promise<AppendResult> {
     const now = this.#now();
+    const { idempotency, pinned } = options;
     if (idempotency) {
       const previous = this.#liveRequestLog(conversationId, now)?.requests.get(idempotency.requestId);
       if (previous) {
         if (previous.fingerprint !== idempotency.fingerprint) throw new RequestIdReusedError("request_id was used for different messages");
-        return { count: previous.count, replayed: true };
+        return { count: previous.count, replayed: true, firstSeq: previous.firstSeq, lastSeq: previous.lastSeq };
       }
     }
-
-    const encoded = messages.map(encodeStoredMessage);
     let conversation = this.#live(conversationId);
+    const newPinned = pinned?.filter(Boolean).length ?? 0;
+    if (newPinned > 0 && (conversation?.pinned.length ?? 0) + newPinned > this.#window.maxPinned) {
+      let held = conversation?.pinned.length ?? 0;
+      const index = messages.findIndex((_, i) => pinned?.[i] === true && ++held > this.#window.maxPinned);
+      throw new PinnedLimitError(index, this.#window.maxPinned);
+    }
+
     if (!conversation) {
-      conversation = { elements: new RingWindow(this.#window.maxMessages), expiresAt: undefined };
+      conversation = { elements: new RingWindow(this.#window.maxMessages), pinned: [], seq: 0, epoch: randomBytes(9).toString("base64url"), expiresAt: undefined };
       this.#conversations.set(conversationId, conversation);
     }
-    conversation.elements.push(encoded);
-    if (this.#window.ttlMs !== undefined) conversation.expiresAt = now + this.#window.ttlMs;
-    const count = conversation.elements.length;
+    const firstSeq = conversation.seq + 1;
+    const window: string[] = [];
+    messages.forEach((message, index) => {
+      const element = encodeStoredMessage({ ...message, seq: firstSeq + index });
+      if (pinned?.[index]) conversation.pinned.push(element);
+      else window.push(element);
+    });
+    conversation.seq += messages.length;
+    const { elements } = conversation;
+    const trimmed = elements.length + window.length > this.#window.maxMessages;
+    elements.push(window);
+    // Tool-safe: a tool message whose assistant call was just trimmed goes too.
+    if (trimmed && this.#window.toolSafe) {
+      while (elements.length > 0 && decodeStoredMessage(elements.oldest() as string)?.role === "tool") elements.dropOldest();
+    }
+    const ttlMs = options.ttlMs ?? this.#window.ttlMs;
+    if (ttlMs !== undefined) conversation.expiresAt = now + ttlMs;
+    const count = elements.length;
+    const lastSeq = conversation.seq;
 
     if (idempotency) {
-      const expiresAt = now + this.#window.requestIdTtlMs;
+      // Ids live their own time, but never longer than the conversation they belong to.
+      const lifetime = conversation.expiresAt === undefined ? this.#window.requestIdTtlMs : Math.min(this.#window.requestIdTtlMs, conversation.expiresAt - now);
+      const expiresAt = now + lifetime;
       const log = this.#requestLogs.get(conversationId) ?? { requests: new Map(), expiresAt };
-      log.requests.set(idempotency.requestId, { count, fingerprint: idempotency.fingerprint, expiresAt });
-      log.expiresAt = expiresAt;
+      log.requests.set(idempotency.requestId, { count, firstSeq, lastSeq, fingerprint: idempotency.fingerprint, expiresAt });
+      log.expiresAt = Math.max(log.expiresAt, expiresAt);
       this.#requestLogs.set(conversationId, log);
     }
-    return { count, replayed: false };
+    return { count, replayed: false, firstSeq, lastSeq };
   }
 
-  async getHistory(conversationId: string, limit: number): Promise<HistoryReadResult> {
-    const elements = this.#live(conversationId)?.elements;
-    return decodeStoredWindow(elements ? elements.newest(limit) : [], this.#decoding);
+  async getHistory(conversationId: string, newest: number): Promise<HistoryReadResult> {
+    const conversation = this.#live(conversationId);
+    if (!conversation) return decodeHistory({ pinned: [], window: [], windowLength: 0, epoch: "" }, this.#decoding);
+    const { elements, pinned, epoch } = conversation;
+    const held = elements.length > 0 || pinned.length > 0;
+    return decodeHistory({ pinned, window: elements.newest(newest), windowLength: elements.length, epoch: held ? epoch : "" }, this.#decoding);
   }
 
   async clear(conversationId: string): Promise<boolean> {
-    const existed = this.#live(conversationId) !== undefined;
+    const conversation = this.#live(conversationId);
+    const existed = conversation !== undefined && (conversation.elements.length > 0 || conversation.pinned.length > 0);
     this.#conversations.delete(conversationId);
     this.#requestLogs.delete(conversationId);
     return existed;
   }
 
-  async count(conversationId: string): Promise<number> {
-    return this.#live(conversationId)?.elements.length ?? 0;
+  async count(conversationId: string): Promise<ConversationCounts> {
+    const conversation = this.#live(conversationId);
+    return { count: conversation?.elements.length ?? 0, pinned: conversation?.pinned.length ?? 0 };
   }
 
   async ping(): Promise<void> {}

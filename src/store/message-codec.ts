@@ -1,6 +1,6 @@
 /**
  * The stored element format, shared with the Python `RedisChatMemory` class:
- * a JSON object with string `role` and `content`, plus optional `name`,
+ * a JSON object with string `role` and `content`, plus optional `seq`, `name`,
  * `tool_call_id`, `metadata`, `tool_calls` (OpenAI's shape), `id`, `extra`
  * and `ts` (epoch ms). Empty optional fields are left out so elements stay as
  * small as the Python class's.
@@ -11,6 +11,7 @@ import type { HistoryReadResult, JsonObject, SharedEncodings, StoredMessage, Sto
 type ToolCallJson = { id: string; type: string } & Record<string, unknown>;
 
 interface StoredElementJson {
+  seq?: number;
   role: string;
   content: string;
   name?: string;
@@ -27,7 +28,9 @@ function toolCallJson({ id, type, name, arguments: args }: StoredToolCall): Tool
 }
 
 export function encodeStoredMessage(message: StoredMessage): string {
-  const element: StoredElementJson = { role: message.role, content: message.content };
+  // seq first: the Redis append script writes it there into elements encoded without one.
+  const element: StoredElementJson =
+    message.seq === undefined ? { role: message.role, content: message.content } : { seq: message.seq, role: message.role, content: message.content };
   if (message.name) element.name = message.name;
   if (message.toolCallId) element.tool_call_id = message.toolCallId;
   if (message.metadata && Object.keys(message.metadata).length > 0) element.metadata = message.metadata;
@@ -68,6 +71,7 @@ export function decodeStoredMessage(raw: string): StoredMessage | undefined {
     }
     message.metadata = metadata;
   }
+  if (typeof parsed.seq === "number" && Number.isSafeInteger(parsed.seq) && parsed.seq > 0) message.seq = parsed.seq;
   if (Array.isArray(parsed.tool_calls)) {
     const toolCalls = parsed.tool_calls.map(decodeToolCall).filter((call): call is StoredToolCall => call !== undefined);
     if (toolCalls.length > 0) message.toolCalls = toolCalls;
@@ -108,16 +112,37 @@ export interface ElementDecoding {
 /** JSON.parse on every read; nothing shared. */
 export const PLAIN_DECODING: ElementDecoding = { decode: decodeStoredMessage, encodings: undefined };
 
-/** Decodes a window of raw elements, oldest first, with the store's decoding, skipping and counting corrupt ones. */
-export function decodeStoredWindow(rawElements: readonly string[], decoding: ElementDecoding): HistoryReadResult {
+/** Decodes raw elements, oldest first, skipping corrupt ones; `skipped` counts them. */
+export function decodeElements(rawElements: readonly string[], decode: ElementDecoder): { messages: StoredMessage[]; skipped: number } {
   const messages: StoredMessage[] = [];
-  let skippedCorrupt = 0;
+  let skipped = 0;
   for (const raw of rawElements) {
-    const message = decoding.decode(raw);
+    const message = decode(raw);
     if (message) messages.push(message);
-    else skippedCorrupt++;
+    else skipped++;
   }
-  return decoding.encodings === undefined
-    ? { messages, skippedCorrupt }
-    : { messages, skippedCorrupt, sharing: { encodings: decoding.encodings, window: false } };
+  return { messages, skipped };
+}
+
+/** A store's raw read: pinned and window elements as stored, the window's full length and the epoch. */
+export interface RawHistory {
+  pinned: readonly string[];
+  window: readonly string[];
+  windowLength: number;
+  epoch: string;
+}
+
+/** Decodes a raw read with the store's decoding into a HistoryReadResult. */
+export function decodeHistory(raw: RawHistory, decoding: ElementDecoding): HistoryReadResult {
+  const pinned = decodeElements(raw.pinned, decoding.decode);
+  const window = decodeElements(raw.window, decoding.decode);
+  const result: HistoryReadResult = {
+    pinned: pinned.messages,
+    messages: window.messages,
+    windowLength: raw.windowLength,
+    epoch: raw.epoch,
+    skippedCorrupt: pinned.skipped + window.skipped,
+  };
+  if (decoding.encodings !== undefined) result.sharing = { encodings: decoding.encodings, window: false };
+  return result;
 }

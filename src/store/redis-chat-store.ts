@@ -4,20 +4,23 @@
  * message. Connections are made once and shared by every request.
  */
 import type { Logger } from "pino";
+import { randomBytes } from "node:crypto";
 import {
-  type AppendIdempotency,
+  type AppendOptions,
   type AppendResult,
   type ChatStore,
+  type ConversationCounts,
   type HistoryReadResult,
+  PinnedLimitError,
   RequestIdReusedError,
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
-import { decodeStoredWindow, type ElementDecoding, encodeStoredMessage } from "./message-codec.js";
+import { decodeElements, decodeHistory, type ElementDecoding, encodeStoredMessage } from "./message-codec.js";
 import { DecodedElementCache, elementDecoding } from "./decoded-element-cache.js";
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
-import { conversationKeys, defineScriptCommands, listKey } from "./redis-scripts.js";
+import { conversationKeys, defineScriptCommands } from "./redis-scripts.js";
 import { WindowCache } from "./window-cache.js";
 
 export interface RedisChatStoreOptions {
@@ -38,6 +41,11 @@ export interface RedisChatStoreOptions {
    * (WindowCache); 0 or unset = JSON.parse every element of every read.
    */
   historyCacheBytes?: number;
+}
+
+/** A fresh epoch, used by the append script only when the conversation has none. */
+function newEpoch(): string {
+  return randomBytes(9).toString("base64url");
 }
 
 export class RedisChatStore implements ChatStore {
@@ -91,40 +99,54 @@ export class RedisChatStore implements ChatStore {
     return client;
   }
 
-  #key(conversationId: string): string {
-    return listKey(this.#keyPrefix, conversationId);
-  }
-
-  async append(conversationId: string, messages: readonly StoredMessage[], idempotency?: AppendIdempotency): Promise<AppendResult> {
+  async append(conversationId: string, messages: readonly StoredMessage[], options: AppendOptions = {}): Promise<AppendResult> {
     const elements = messages.map(encodeStoredMessage);
-    const { maxMessages, ttlMs, requestIdTtlMs } = this.#window;
-    const [count, previousFingerprint] = await this.#run(() =>
+    const { idempotency, pinned } = options;
+    const { maxMessages, requestIdTtlMs, maxPinned, toolSafe } = this.#window;
+    const [count, previous, firstSeq, lastSeq] = await this.#run(() =>
       this.#client().chatmemoryAppend(
         ...conversationKeys(this.#keyPrefix, conversationId),
         maxMessages,
-        ttlMs ?? 0,
+        options.ttlMs ?? this.#window.ttlMs ?? 0,
         idempotency?.requestId ?? "",
         idempotency?.fingerprint ?? "",
         requestIdTtlMs,
+        maxPinned,
+        toolSafe ? "1" : "0",
+        messages.map((_, index) => (pinned?.[index] ? "1" : "0")).join(""),
+        newEpoch(),
         ...elements,
       ),
     );
-    if (previousFingerprint === "") return { count, replayed: false };
-    if (previousFingerprint !== idempotency?.fingerprint) throw new RequestIdReusedError("request_id was used for different messages");
-    return { count, replayed: true };
+    if (count < 0) throw new PinnedLimitError(Number(previous), maxPinned);
+    if (previous === "") return { count, replayed: false, firstSeq, lastSeq };
+    if (previous !== idempotency?.fingerprint) throw new RequestIdReusedError("request_id was used for different messages");
+    return { count, replayed: true, firstSeq, lastSeq };
   }
 
-  async getHistory(conversationId: string, limit: number): Promise<HistoryReadResult> {
-    const start = limit > 0 ? -limit : 0;
-    const key = this.#key(conversationId);
+  async getHistory(conversationId: string, newest: number): Promise<HistoryReadResult> {
+    const [list, pinnedKey, meta] = conversationKeys(this.#keyPrefix, conversationId);
+    const start = newest > 0 ? -newest : 0;
     const windows = this.#windows;
     if (windows === undefined) {
-      const raw = await this.#run(() => this.#client().lrange(key, start, -1));
-      return decodeStoredWindow(raw, this.#decoding);
+      const [pinned, window, windowLength, epoch] = await this.#run(() => this.#client().chatmemoryRead(list, pinnedKey, meta, start));
+      return decodeHistory({ pinned, window, windowLength, epoch }, this.#decoding);
     }
     // Buffers, not strings: a window read again is recognised by comparing bytes.
-    const raw = await this.#run(() => this.#client().lrangeBuffer(key, start, -1));
-    return windows.read(`${key}\u0000${start}`, raw);
+    const [pinned, window, windowLength, epoch] = await this.#run(() => this.#client().chatmemoryReadBuffer(list, pinnedKey, meta, start));
+    const decodedWindow = windows.read(`${list}\u0000${start}`, window);
+    const decodedPinned = decodeElements(
+      pinned.map((element) => element.toString("utf8")),
+      this.#decoding.decode,
+    );
+    return {
+      pinned: decodedPinned.messages,
+      messages: decodedWindow.messages,
+      windowLength,
+      epoch: epoch.toString("utf8"),
+      skippedCorrupt: decodedPinned.skipped + decodedWindow.skipped,
+      sharing: { encodings: windows.encodings, window: true },
+    };
   }
 
   async clear(conversationId: string): Promise<boolean> {
@@ -132,8 +154,10 @@ export class RedisChatStore implements ChatStore {
     return existed === 1;
   }
 
-  async count(conversationId: string): Promise<number> {
-    return this.#run(() => this.#client().llen(this.#key(conversationId)));
+  async count(conversationId: string): Promise<ConversationCounts> {
+    const [list, pinned] = conversationKeys(this.#keyPrefix, conversationId);
+    const [count, pinnedCount] = await this.#run(() => this.#client().chatmemoryCount(list, pinned));
+    return { count, pinned: pinnedCount };
   }
 
   async ping(): Promise<void> {

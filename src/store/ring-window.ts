@@ -1,16 +1,17 @@
 /**
  * The newest `capacity` elements of a conversation, oldest first, for the
- * embedded store. A ring, so trimming the oldest element is O(1): the plain
- * array it replaces paid a splice(0, n) (moving the whole window) on every
- * append once a conversation was full, which took ~8% of the server's CPU at a
- * 1000-message window. Grows with the conversation; never holds more than
- * `capacity` elements, so trimmed ones are released at once.
+ * embedded store. A ring, so trimming the oldest element is O(1) whether the
+ * window is full (a push replaces the oldest) or the tool-safe trim drops
+ * more from the front; a plain array would move the whole window on every
+ * trim. Storage grows with the conversation (doubling, up to `capacity`), so
+ * a short conversation costs little and trimmed elements are released at once.
  */
 export class RingWindow<T> {
   readonly #capacity: number;
-  readonly #items: T[] = [];
-  /** Index of the oldest element once the ring is full (0 until then). */
-  #start = 0;
+  #items: (T | undefined)[] = [];
+  /** Index of the oldest element. */
+  #head = 0;
+  #size = 0;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
@@ -18,31 +19,54 @@ export class RingWindow<T> {
   }
 
   get length(): number {
-    return this.#items.length;
+    return this.#size;
   }
 
   /** Appends in order; once full, each new element replaces the oldest. */
   push(items: readonly T[]): void {
     for (const item of items) {
-      if (this.#items.length < this.#capacity) {
-        this.#items.push(item);
+      if (this.#size === this.#items.length && this.#size < this.#capacity) this.#grow();
+      if (this.#size === this.#capacity) {
+        this.#items[this.#head] = item;
+        this.#head = (this.#head + 1) % this.#items.length;
       } else {
-        this.#items[this.#start] = item;
-        this.#start = this.#start + 1 === this.#capacity ? 0 : this.#start + 1;
+        this.#items[(this.#head + this.#size) % this.#items.length] = item;
+        this.#size++;
       }
     }
   }
 
+  /** The oldest element, if any. */
+  oldest(): T | undefined {
+    return this.#size === 0 ? undefined : this.#items[this.#head];
+  }
+
+  /** Drops the oldest element. */
+  dropOldest(): void {
+    if (this.#size === 0) return;
+    this.#items[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.#items.length;
+    this.#size--;
+  }
+
   /** The newest `limit` elements (all when `limit` is 0 or larger than the window), oldest first. */
   newest(limit: number): T[] {
-    const size = this.#items.length;
-    const take = limit > 0 && limit < size ? limit : size;
+    const take = limit > 0 && limit < this.#size ? limit : this.#size;
     const out = new Array<T>(take);
-    let index = (this.#start + size - take) % size || 0;
+    const length = this.#items.length;
+    let index = (this.#head + this.#size - take) % (length || 1);
     for (let i = 0; i < take; i++) {
       out[i] = this.#items[index] as T;
-      index = index + 1 === size ? 0 : index + 1;
+      index = index + 1 === length ? 0 : index + 1;
     }
     return out;
+  }
+
+  /** Doubles the storage (up to the capacity), laying the elements out from index 0. */
+  #grow(): void {
+    const grown = new Array<T | undefined>(Math.min(this.#capacity, Math.max(4, this.#items.length * 2)));
+    for (let i = 0; i < this.#size; i++) grown[i] = this.#items[(this.#head + i) % this.#items.length];
+    this.#items = grown;
+    this.#head = 0;
   }
 }

@@ -12,13 +12,19 @@
  * into a JS string (UTF-8 decode) and hashing it for the element cache; a
  * Buffer compare does neither (bench/notes.md has the measurements).
  *
- * Results are frozen (array and messages) and say they are shared
- * (`sharing.window`): the response encoder keeps a window's encoded bytes in
- * the element cache's SharedEncodings.
+ * Results are frozen (array and messages) and shared between reads: the
+ * store marks them so (`sharing.window`), and the response encoder keeps a
+ * window's encoded bytes in the element cache's SharedEncodings.
  */
 import { LRUCache } from "lru-cache";
-import type { HistoryReadResult, SharedEncodings, StoredMessage } from "./chat-store.js";
+import type { SharedEncodings, StoredMessage } from "./chat-store.js";
 import type { ElementDecoder } from "./message-codec.js";
+
+/** A decoded window: its messages (frozen, shared between reads) and how many elements were corrupt. */
+export interface DecodedWindow {
+  readonly messages: readonly StoredMessage[];
+  readonly skipped: number;
+}
 
 /** No single window may take more than this fraction of the cache. */
 const MAX_ENTRY_FRACTION = 16;
@@ -35,7 +41,7 @@ interface WindowEntry {
   elements: Buffer[];
   /** Each element decoded; undefined for a corrupt one. */
   decoded: (StoredMessage | undefined)[];
-  result: HistoryReadResult;
+  result: DecodedWindow;
 }
 
 /**
@@ -72,8 +78,13 @@ export class WindowCache {
     });
   }
 
+  /** Where the element cache keeps the encodings of the messages these windows share. */
+  get encodings(): SharedEncodings {
+    return this.#encodings;
+  }
+
   /** The decoded window for `raw`, the reply of the range named by `windowKey`. */
-  read(windowKey: string, raw: readonly Buffer[]): HistoryReadResult {
+  read(windowKey: string, raw: readonly Buffer[]): DecodedWindow {
     const kept = this.#cache.get(windowKey);
     const shift = kept === undefined ? -1 : keptShift(kept.elements, raw);
     if (kept !== undefined && shift === 0 && kept.elements.length === raw.length) return kept.result;
@@ -91,11 +102,7 @@ export class WindowCache {
       }
     }
     const messages = decoded.filter((message): message is StoredMessage => message !== undefined);
-    const result: HistoryReadResult = Object.freeze({
-      messages: Object.freeze(messages),
-      skippedCorrupt: raw.length - messages.length,
-      sharing: { encodings: this.#encodings, window: true },
-    });
+    const result: DecodedWindow = Object.freeze({ messages: Object.freeze(messages), skipped: raw.length - messages.length });
     // An empty window costs nothing to read again.
     if (raw.length > 0) this.#cache.set(windowKey, { elements, decoded, result });
     return result;

@@ -177,6 +177,147 @@ export function defineContractSuite(label: string, base: TestServerOptions): voi
     });
   });
 
+  describe(`messages as LLM APIs have them, on ${label}`, () => {
+    let server: TestServer;
+    // maxTurns 3: the window is 6 messages; at most 2 pinned.
+    beforeAll(async () => {
+      server = await startTestServer({ ...base, maxTurns: 3, maxPinned: 2 });
+    });
+    afterAll(() => server.close());
+
+    const user = (content: string) => ({ role: "user", content });
+    const assistantCalling = (...ids: string[]) => ({ role: "assistant", content: "", toolCalls: ids.map((id) => ({ id, name: "f", arguments: "{}" })) });
+    const toolResult = (id: string) => ({ role: "tool", content: `result ${id}`, toolCallId: id });
+
+    it("gives seqs from 1 in batch order, keeps the epoch across appends, and starts again after Clear", async () => {
+      const id = uniqueId();
+      const first = await server.client.append({ conversationId: id, messages: [user("a"), user("b")] });
+      expect([first.firstSeq, first.lastSeq]).toEqual([1n, 2n]);
+      const second = await server.client.append({ conversationId: id, messages: [user("c"), user("d"), user("e")], requestId: "r1" });
+      expect([second.firstSeq, second.lastSeq]).toEqual([3n, 5n]);
+      // A replay returns the first call's seqs and stores nothing.
+      const replay = await server.client.append({ conversationId: id, messages: [user("c"), user("d"), user("e")], requestId: "r1" });
+      expect([replay.count, replay.firstSeq, replay.lastSeq]).toEqual([5n, 3n, 5n]);
+      const history = await server.client.getHistory({ conversationId: id });
+      expect(history.messages.map((m) => m.seq)).toEqual([1n, 2n, 3n, 4n, 5n]);
+      expect(history.epoch).not.toBe("");
+      await server.client.append({ conversationId: id, messages: [user("f"), user("g")] });
+      const trimmed = await server.client.getHistory({ conversationId: id });
+      expect(trimmed.messages.map((m) => m.seq)).toEqual([2n, 3n, 4n, 5n, 6n, 7n]);
+      expect(trimmed.epoch).toBe(history.epoch);
+
+      await server.client.clear({ conversationId: id });
+      expect((await server.client.getHistory({ conversationId: id })).epoch).toBe("");
+      const again = await server.client.append({ conversationId: id, messages: [user("new")] });
+      expect([again.firstSeq, again.lastSeq]).toEqual([1n, 1n]);
+      const fresh = await server.client.getHistory({ conversationId: id });
+      expect(fresh.epoch).not.toBe("");
+      expect(fresh.epoch).not.toBe(history.epoch);
+    });
+
+    it("keeps pinned messages apart: first, never trimmed, not counted in the window, limit picks from the window only", async () => {
+      const id = uniqueId();
+      await server.client.append({ conversationId: id, messages: [{ role: "system", content: "You are terse.", pinned: true }, user("hi")] });
+      for (let i = 0; i < 20; i++) await server.client.append({ conversationId: id, messages: [user(`m${i}`)] });
+      expect(await server.client.count({ conversationId: id })).toMatchObject({ count: 6n, pinned: 1n });
+      const { messages } = await server.client.getHistory({ conversationId: id });
+      expect(messages.map((m) => [m.content, m.pinned, m.seq])).toEqual([
+        ["You are terse.", true, 1n],
+        ...[14, 15, 16, 17, 18, 19].map((i) => [`m${i}`, false, BigInt(i + 3)]),
+      ]);
+      const one = await server.client.getHistory({ conversationId: id, limit: 1 });
+      expect(one.messages.map((m) => m.content)).toEqual(["You are terse.", "m19"]);
+    });
+
+    it("refuses pinning beyond the limit with FAILED_PRECONDITION naming the message, storing nothing", async () => {
+      const id = uniqueId();
+      await server.client.append({ conversationId: id, messages: [{ role: "system", content: "one", pinned: true }] });
+      const { code, details } = await statusOf(
+        server.client.append({ conversationId: id, messages: [user("x"), { role: "system", content: "two", pinned: true }, { role: "system", content: "three", pinned: true }] }),
+      );
+      expect(status[code]).toBe("FAILED_PRECONDITION");
+      expect(details).toMatch(/^messages\[2\]\.pinned: /);
+      expect(await server.client.count({ conversationId: id })).toMatchObject({ count: 0n, pinned: 1n });
+      // The seq counter did not move either.
+      expect((await server.client.append({ conversationId: id, messages: [user("y")] })).firstSeq).toBe(2n);
+    });
+
+    it("trims tool-safe: a tool message whose call was trimmed goes with it", async () => {
+      const id = uniqueId();
+      await server.client.append({ conversationId: id, messages: [user("q1"), assistantCalling("c1", "c2"), toolResult("c1"), toolResult("c2"), user("q2"), { role: "assistant", content: "a2" }] });
+      await server.client.append({ conversationId: id, messages: [user("q3")] });
+      expect((await server.client.getHistory({ conversationId: id })).messages[0]?.role).toBe("assistant");
+      // Trimming the assistant message leaves its two results leading: they go too.
+      const { count } = await server.client.append({ conversationId: id, messages: [{ role: "assistant", content: "a3" }] });
+      expect(count).toBe(4n);
+      expect((await server.client.getHistory({ conversationId: id })).messages.map((m) => m.content)).toEqual(["q2", "a2", "q3", "a3"]);
+    });
+
+    it("cuts limit reads tool-safe, and range reads exactly", async () => {
+      const id = uniqueId();
+      await server.client.append({ conversationId: id, messages: [user("q1"), assistantCalling("c1", "c2"), toolResult("c1"), toolResult("c2")] });
+      const read = async (request: { limit?: number; afterSeq?: bigint; beforeSeq?: bigint }) =>
+        (await server.client.getHistory({ conversationId: id, ...request })).messages.map((m) => Number(m.seq));
+      expect(await read({ limit: 2 })).toEqual([]);
+      expect(await read({ limit: 3 })).toEqual([2, 3, 4]);
+      expect(await read({ limit: 4 })).toEqual([1, 2, 3, 4]);
+      expect(await read({ limit: 1, afterSeq: 2n })).toEqual([4]);
+      expect(await read({ afterSeq: 2n })).toEqual([3, 4]);
+      // Paging backwards with before_seq + limit: never short, never skipping, ends empty.
+      expect(await read({ beforeSeq: 5n, limit: 2 })).toEqual([3, 4]);
+      expect(await read({ beforeSeq: 3n, limit: 2 })).toEqual([1, 2]);
+      expect(await read({ beforeSeq: 1n, limit: 2 })).toEqual([]);
+      expect(await read({ afterSeq: 1n, beforeSeq: 4n })).toEqual([2, 3]);
+    });
+
+    it("applies a per-conversation ttl to the window, the pinned messages and the counter", async () => {
+      const id = uniqueId();
+      await server.client.append({ conversationId: id, messages: [{ role: "system", content: "s", pinned: true }, user("u")], ttl: { seconds: 0n, nanos: 400_000_000 } });
+      const before = await server.client.getHistory({ conversationId: id });
+      expect(before.messages).toHaveLength(2);
+      await sleep(700);
+      expect(await server.client.count({ conversationId: id })).toMatchObject({ count: 0n, pinned: 0n });
+      expect((await server.client.getHistory({ conversationId: id })).epoch).toBe("");
+      // Expired whole: seqs start again at 1, with a new epoch.
+      expect((await server.client.append({ conversationId: id, messages: [user("again")] })).firstSeq).toBe(1n);
+      expect((await server.client.getHistory({ conversationId: id })).epoch).not.toBe(before.epoch);
+    });
+
+    it("keeps a conversation's ttl on a later append without one (the server has no TTL)", async () => {
+      const id = uniqueId();
+      await server.client.append({ conversationId: id, messages: [user("u")], ttl: { seconds: 0n, nanos: 500_000_000 } });
+      await server.client.append({ conversationId: id, messages: [{ role: "system", content: "s", pinned: true }] });
+      await sleep(800);
+      expect(await server.client.count({ conversationId: id })).toMatchObject({ count: 0n, pinned: 0n });
+    });
+
+    it("never leaves a tool message without its call in a 200-turn tool-calling conversation, for trims and limit reads", async () => {
+      const id = uniqueId();
+      let seed = 7;
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % n;
+      };
+      const safe = (messages: { role: string; toolCallId: string; toolCalls: { id: string }[] }[]) => {
+        const called = new Set<string>();
+        expect(messages[0]?.role).not.toBe("tool");
+        for (const message of messages) {
+          if (message.role === "tool") expect(called.has(message.toolCallId), `tool result ${message.toolCallId} without its call`).toBe(true);
+          for (const call of message.toolCalls) called.add(call.id);
+        }
+      };
+      for (let turn = 0; turn < 200; turn++) {
+        const calls = Array.from({ length: 1 + random(3) }, (_, i) => `t${turn}c${i}`);
+        const batch = random(2) === 0 ? [user(`q${turn}`), assistantCalling(...calls), ...calls.map(toolResult)] : [assistantCalling(...calls), ...calls.map(toolResult)];
+        // Sometimes one message per Append, so trims fall at every position.
+        if (random(2) === 0) await server.client.append({ conversationId: id, messages: batch });
+        else for (const message of batch) await server.client.append({ conversationId: id, messages: [message] });
+        safe((await server.client.getHistory({ conversationId: id })).messages);
+        safe((await server.client.getHistory({ conversationId: id, limit: 1 + random(6) })).messages);
+      }
+    });
+  });
+
   describe(`TTL on ${label}`, () => {
     it("expires a conversation 0.5 s after its last append (not EXPIRE 0)", async () => {
       const server = await startTestServer({ ...base, ttlSeconds: 0.5 });

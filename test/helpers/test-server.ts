@@ -31,6 +31,8 @@ export interface TestServerOptions {
   redisSentinels?: { sentinels: HostPort[]; masterName: string };
   keyPrefix?: string;
   maxTurns?: number;
+  maxPinned?: number;
+  toolSafeWindow?: boolean;
   ttlSeconds?: number;
   requestIdTtlSeconds?: number;
   maxBatch?: number;
@@ -68,6 +70,8 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
     maxTurns: options.maxTurns ?? 10,
     ttlSeconds: options.ttlSeconds,
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? SETTINGS.requestIdTtlSeconds.default,
+    maxPinned: options.maxPinned ?? SETTINGS.maxPinned.default,
+    toolSafeWindow: options.toolSafeWindow ?? SETTINGS.toolSafeWindow.default,
   });
   const cacheBytes = (options.decodeCacheMb ?? SETTINGS.decodeCacheMb.default) * 1024 * 1024;
   if (options.store === "memory") return new MemoryChatStore({ window, sweepIntervalMs: 100, decoding: elementDecoding(cacheBytes) });
@@ -106,6 +110,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     security: options.security,
     resolveTenant: options.resolveTenant,
     metrics: options.metrics,
+    toolSafeWindow: options.toolSafeWindow,
   });
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;

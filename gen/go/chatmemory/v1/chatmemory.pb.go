@@ -18,6 +18,7 @@ package chatmemoryv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -64,6 +65,13 @@ type Message struct {
 	// the server on Append; a value sent by the client is ignored. Unset on
 	// messages written by programs that do not record it (the Python class).
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Output only: the message's sequence number in its conversation, given by
+	// the store in the append's atomic step: from 1, +1 per message in batch
+	// order, strictly increasing, never reused while the conversation exists
+	// (Clear, or expiry of the whole conversation, starts again at 1 with a new
+	// `epoch`). 0 for elements written without one (by the Python class).
+	// Ignored on Append.
+	Seq int64 `protobuf:"varint,8,opt,name=seq,proto3" json:"seq,omitempty"`
 	// The tool calls an assistant message makes (stored as OpenAI's
 	// `tool_calls`: `[{"id", "type": "function", "function": {"name",
 	// "arguments"}}]`). Only on `assistant` messages, at most 128 per message;
@@ -78,7 +86,15 @@ type Message struct {
 	// returned equal. A Value with no kind, a NaN or an infinite number is
 	// INVALID_ARGUMENT naming `messages[i].extra`. Counts toward
 	// `max_content_bytes` (see the size rule above).
-	Extra         *structpb.Struct `protobuf:"bytes,10,opt,name=extra,proto3" json:"extra,omitempty"`
+	Extra *structpb.Struct `protobuf:"bytes,10,opt,name=extra,proto3" json:"extra,omitempty"`
+	// On Append: pin the message. A pinned message (a system prompt, say) is
+	// kept apart from the window: never trimmed, not counted in `max_turns * 2`
+	// nor in Count's `count`, and returned first by GetHistory. At most the
+	// server's `CHATMEMORY_MAX_PINNED` (default 8) per conversation: an Append
+	// beyond it is FAILED_PRECONDITION naming `messages[i].pinned` and stores
+	// nothing. On reads: true for pinned messages. The Python class does not
+	// see pinned messages, and its `clear` leaves them (and the seq counter).
+	Pinned        bool `protobuf:"varint,11,opt,name=pinned,proto3" json:"pinned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -155,6 +171,13 @@ func (x *Message) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Message) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
 func (x *Message) GetToolCalls() []*ToolCall {
 	if x != nil {
 		return x.ToolCalls
@@ -174,6 +197,13 @@ func (x *Message) GetExtra() *structpb.Struct {
 		return x.Extra
 	}
 	return nil
+}
+
+func (x *Message) GetPinned() bool {
+	if x != nil {
+		return x.Pinned
+	}
+	return false
 }
 
 // ToolCall is one tool call an assistant message makes, as LLM APIs have it.
@@ -271,7 +301,13 @@ type AppendRequest struct {
 	// (default 24 h) after it was first used, and forgotten by Clear. Reusing
 	// an id with different messages is INVALID_ARGUMENT (`request_id`). Empty =
 	// no idempotency: a retried Append may then store its messages twice.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Optional: after this append, the conversation (its window, pinned
+	// messages, seq counter and request ids) expires this long later instead
+	// of after the server's TTL. More than 0 and at most 365 days, millisecond
+	// precision, else INVALID_ARGUMENT (`ttl`). Unset: the server's TTL when
+	// it has one, else the conversation's current expiry stays as it is.
+	Ttl           *durationpb.Duration `protobuf:"bytes,4,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -327,12 +363,24 @@ func (x *AppendRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *AppendRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
 // AppendResponse reports the conversation's size after the append.
 type AppendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Number of elements stored for the conversation after the append and the
-	// trim to the window (so at most `max_turns * 2`).
-	Count         int64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// Number of window elements stored for the conversation after the append
+	// and the trim (so at most `max_turns * 2`; pinned messages not included).
+	Count int64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// The seq given to the batch's first message; a replayed `request_id`
+	// returns the first call's.
+	FirstSeq int64 `protobuf:"varint,2,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
+	// The seq given to the batch's last message (`first_seq` + batch size - 1).
+	LastSeq       int64 `protobuf:"varint,3,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -374,15 +422,48 @@ func (x *AppendResponse) GetCount() int64 {
 	return 0
 }
 
+func (x *AppendResponse) GetFirstSeq() int64 {
+	if x != nil {
+		return x.FirstSeq
+	}
+	return 0
+}
+
+func (x *AppendResponse) GetLastSeq() int64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
 // GetHistoryRequest reads a conversation's window.
 type GetHistoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Conversation to read: 1..256 characters of `[A-Za-z0-9._:@/-]`.
 	ConversationId string `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
 	// 0 (default) returns the whole window; N > 0 returns the newest N stored
-	// elements (fewer if corrupt ones among them are skipped). Negative values
-	// are INVALID_ARGUMENT.
-	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// window elements (fewer if corrupt ones among them are skipped, or
+	// tool-safe reading drops some, see below). Pinned messages are always
+	// returned besides them. Negative values are INVALID_ARGUMENT.
+	//
+	// Tool-safe reads: when `limit` cuts the window (and neither `after_seq`
+	// nor `before_seq` is set), `tool` messages that would lead the returned
+	// part are dropped too, since their assistant tool call was cut (LLM APIs
+	// reject such a prompt). Off when the server runs with
+	// CHATMEMORY_TOOL_SAFE_WINDOW=false.
+	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Only messages with a seq greater than this (catch-up after a reconnect);
+	// 0 = not set. Pinned and window messages alike; messages without a seq
+	// are never returned by a range read. A range read (`after_seq` or
+	// `before_seq` set) returns exactly the stored messages in range, never
+	// dropping tool messages, so paging never skips anything. Negative =
+	// INVALID_ARGUMENT.
+	AfterSeq int64 `protobuf:"varint,4,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
+	// Only messages with a seq lower than this; 0 = not set. With `limit`:
+	// the newest `limit` window messages older than `before_seq`, which pages
+	// backwards (an empty page means there is nothing older). Negative =
+	// INVALID_ARGUMENT.
+	BeforeSeq     int64 `protobuf:"varint,5,opt,name=before_seq,json=beforeSeq,proto3" json:"before_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,11 +512,31 @@ func (x *GetHistoryRequest) GetLimit() int32 {
 	return 0
 }
 
+func (x *GetHistoryRequest) GetAfterSeq() int64 {
+	if x != nil {
+		return x.AfterSeq
+	}
+	return 0
+}
+
+func (x *GetHistoryRequest) GetBeforeSeq() int64 {
+	if x != nil {
+		return x.BeforeSeq
+	}
+	return 0
+}
+
 // GetHistoryResponse holds the requested messages.
 type GetHistoryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The messages, oldest first.
-	Messages      []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// The pinned messages (in seq order, `pinned` true), then the window's,
+	// oldest first.
+	Messages []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// The conversation's epoch: an opaque id that changes whenever its past is
+	// rewritten (Clear, expiry of the whole conversation) and never on Append.
+	// Messages with the same epoch have comparable seqs. Empty for a
+	// conversation that holds nothing.
+	Epoch         string `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -475,6 +576,13 @@ func (x *GetHistoryResponse) GetMessages() []*Message {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *GetHistoryResponse) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
 }
 
 // ClearRequest deletes a conversation.
@@ -618,9 +726,12 @@ func (x *CountRequest) GetConversationId() string {
 // CountResponse holds a conversation's size.
 type CountResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Number of stored elements (including any corrupt ones GetHistory skips);
-	// 0 for an unknown or expired conversation.
-	Count         int64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// Number of stored window elements (including any corrupt ones GetHistory
+	// skips; pinned messages not included); 0 for an unknown or expired
+	// conversation.
+	Count int64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// Number of pinned messages held.
+	Pinned        int64 `protobuf:"varint,2,opt,name=pinned,proto3" json:"pinned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -662,11 +773,18 @@ func (x *CountResponse) GetCount() int64 {
 	return 0
 }
 
+func (x *CountResponse) GetPinned() int64 {
+	if x != nil {
+		return x.Pinned
+	}
+	return 0
+}
+
 var File_chatmemory_v1_chatmemory_proto protoreflect.FileDescriptor
 
 const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"\n" +
-	"\x1echatmemory/v1/chatmemory.proto\x12\rchatmemory.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x03\n" +
+	"\x1echatmemory/v1/chatmemory.proto\x12\rchatmemory.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x03\n" +
 	"\aMessage\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12\x12\n" +
@@ -675,12 +793,14 @@ const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"toolCallId\x12@\n" +
 	"\bmetadata\x18\x05 \x03(\v2$.chatmemory.v1.Message.MetadataEntryR\bmetadata\x129\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x126\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x10\n" +
+	"\x03seq\x18\b \x01(\x03R\x03seq\x126\n" +
 	"\n" +
 	"tool_calls\x18\a \x03(\v2\x17.chatmemory.v1.ToolCallR\ttoolCalls\x12\x0e\n" +
 	"\x02id\x18\t \x01(\tR\x02id\x12-\n" +
 	"\x05extra\x18\n" +
-	" \x01(\v2\x17.google.protobuf.StructR\x05extra\x1a;\n" +
+	" \x01(\v2\x17.google.protobuf.StructR\x05extra\x12\x16\n" +
+	"\x06pinned\x18\v \x01(\bR\x06pinned\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
@@ -688,27 +808,35 @@ const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n" +
-	"\targuments\x18\x04 \x01(\tR\targuments\"\x8b\x01\n" +
+	"\targuments\x18\x04 \x01(\tR\targuments\"\xb8\x01\n" +
 	"\rAppendRequest\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x122\n" +
 	"\bmessages\x18\x02 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"&\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12+\n" +
+	"\x03ttl\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"^\n" +
 	"\x0eAppendResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x03R\x05count\"R\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x1b\n" +
+	"\tfirst_seq\x18\x02 \x01(\x03R\bfirstSeq\x12\x19\n" +
+	"\blast_seq\x18\x03 \x01(\x03R\alastSeq\"\x8e\x01\n" +
 	"\x11GetHistoryRequest\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"H\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x1b\n" +
+	"\tafter_seq\x18\x04 \x01(\x03R\bafterSeq\x12\x1d\n" +
+	"\n" +
+	"before_seq\x18\x05 \x01(\x03R\tbeforeSeq\"^\n" +
 	"\x12GetHistoryResponse\x122\n" +
-	"\bmessages\x18\x01 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages\"7\n" +
+	"\bmessages\x18\x01 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\tR\x05epoch\"7\n" +
 	"\fClearRequest\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\")\n" +
 	"\rClearResponse\x12\x18\n" +
 	"\adeleted\x18\x01 \x01(\bR\adeleted\"7\n" +
 	"\fCountRequest\x12'\n" +
-	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"%\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"=\n" +
 	"\rCountResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x03R\x05count2\xae\x02\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x16\n" +
+	"\x06pinned\x18\x02 \x01(\x03R\x06pinned2\xae\x02\n" +
 	"\n" +
 	"ChatMemory\x12E\n" +
 	"\x06Append\x12\x1c.chatmemory.v1.AppendRequest\x1a\x1d.chatmemory.v1.AppendResponse\x12Q\n" +
@@ -744,6 +872,7 @@ var file_chatmemory_v1_chatmemory_proto_goTypes = []any{
 	nil,                           // 10: chatmemory.v1.Message.MetadataEntry
 	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 	(*structpb.Struct)(nil),       // 12: google.protobuf.Struct
+	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
 }
 var file_chatmemory_v1_chatmemory_proto_depIdxs = []int32{
 	10, // 0: chatmemory.v1.Message.metadata:type_name -> chatmemory.v1.Message.MetadataEntry
@@ -751,20 +880,21 @@ var file_chatmemory_v1_chatmemory_proto_depIdxs = []int32{
 	1,  // 2: chatmemory.v1.Message.tool_calls:type_name -> chatmemory.v1.ToolCall
 	12, // 3: chatmemory.v1.Message.extra:type_name -> google.protobuf.Struct
 	0,  // 4: chatmemory.v1.AppendRequest.messages:type_name -> chatmemory.v1.Message
-	0,  // 5: chatmemory.v1.GetHistoryResponse.messages:type_name -> chatmemory.v1.Message
-	2,  // 6: chatmemory.v1.ChatMemory.Append:input_type -> chatmemory.v1.AppendRequest
-	4,  // 7: chatmemory.v1.ChatMemory.GetHistory:input_type -> chatmemory.v1.GetHistoryRequest
-	6,  // 8: chatmemory.v1.ChatMemory.Clear:input_type -> chatmemory.v1.ClearRequest
-	8,  // 9: chatmemory.v1.ChatMemory.Count:input_type -> chatmemory.v1.CountRequest
-	3,  // 10: chatmemory.v1.ChatMemory.Append:output_type -> chatmemory.v1.AppendResponse
-	5,  // 11: chatmemory.v1.ChatMemory.GetHistory:output_type -> chatmemory.v1.GetHistoryResponse
-	7,  // 12: chatmemory.v1.ChatMemory.Clear:output_type -> chatmemory.v1.ClearResponse
-	9,  // 13: chatmemory.v1.ChatMemory.Count:output_type -> chatmemory.v1.CountResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	13, // 5: chatmemory.v1.AppendRequest.ttl:type_name -> google.protobuf.Duration
+	0,  // 6: chatmemory.v1.GetHistoryResponse.messages:type_name -> chatmemory.v1.Message
+	2,  // 7: chatmemory.v1.ChatMemory.Append:input_type -> chatmemory.v1.AppendRequest
+	4,  // 8: chatmemory.v1.ChatMemory.GetHistory:input_type -> chatmemory.v1.GetHistoryRequest
+	6,  // 9: chatmemory.v1.ChatMemory.Clear:input_type -> chatmemory.v1.ClearRequest
+	8,  // 10: chatmemory.v1.ChatMemory.Count:input_type -> chatmemory.v1.CountRequest
+	3,  // 11: chatmemory.v1.ChatMemory.Append:output_type -> chatmemory.v1.AppendResponse
+	5,  // 12: chatmemory.v1.ChatMemory.GetHistory:output_type -> chatmemory.v1.GetHistoryResponse
+	7,  // 13: chatmemory.v1.ChatMemory.Clear:output_type -> chatmemory.v1.ClearResponse
+	9,  // 14: chatmemory.v1.ChatMemory.Count:output_type -> chatmemory.v1.CountResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_chatmemory_v1_chatmemory_proto_init() }

@@ -48,18 +48,25 @@ const (
 // the read RPCs, Clear, and Append with a `request_id`.
 type ChatMemoryClient interface {
 	// Append adds messages to the end of a conversation, atomically and in the
-	// order given, then trims the conversation to its window (the newest
-	// `max_turns * 2` messages, default 20) and refreshes its TTL when the
-	// server has one configured. All of it is one atomic step in the store:
+	// order given, gives each a seq, then trims the conversation to its window
+	// (the newest `max_turns * 2` messages, default 20; pinned messages are
+	// kept apart and never trimmed) and refreshes its TTL. A trim never leaves
+	// a `tool` message leading the window: tool messages whose assistant call
+	// was trimmed go with it, so the window may hold fewer messages (unless the
+	// server runs with CHATMEMORY_TOOL_SAFE_WINDOW=false, the Python class's
+	// plain trim). All of it is one atomic step in the store:
 	// concurrent appends from many replicas never interleave within a batch and
 	// never lose a message that stays inside the window.
 	//
 	// Errors: INVALID_ARGUMENT for a bad `conversation_id`, an empty or too
-	// large batch, a bad `role` or too large `content` (nothing is stored);
+	// large batch, a bad `role`, too large `content` or a bad `ttl` (nothing is
+	// stored); FAILED_PRECONDITION when pinning would exceed the server's
+	// limit of pinned messages;
 	// RESOURCE_EXHAUSTED when the request exceeds the server's receive limit
 	// (default 8 MiB); UNAVAILABLE when the store cannot be reached.
 	Append(ctx context.Context, in *AppendRequest, opts ...grpc.CallOption) (*AppendResponse, error)
-	// GetHistory returns the stored messages of a conversation, oldest first.
+	// GetHistory returns the stored messages of a conversation: its pinned
+	// messages, then its window, oldest first, with the conversation's epoch.
 	// An unknown or expired conversation returns no messages (not NOT_FOUND).
 	// Stored elements that are not JSON objects with string `role` and
 	// `content` (written by other programs) are skipped, never an error.
@@ -68,8 +75,9 @@ type ChatMemoryClient interface {
 	// takes effect at once: the same `conversation_id` can be appended to again
 	// immediately and starts empty.
 	Clear(ctx context.Context, in *ClearRequest, opts ...grpc.CallOption) (*ClearResponse, error)
-	// Count returns how many elements a conversation stores (Redis LLEN, as the
-	// Python class does); 0 for an unknown or expired conversation.
+	// Count returns how many window elements a conversation stores (Redis
+	// LLEN, as the Python class does) and how many pinned messages it holds; 0
+	// for an unknown or expired conversation.
 	Count(ctx context.Context, in *CountRequest, opts ...grpc.CallOption) (*CountResponse, error)
 }
 
@@ -135,18 +143,25 @@ func (c *chatMemoryClient) Count(ctx context.Context, in *CountRequest, opts ...
 // the read RPCs, Clear, and Append with a `request_id`.
 type ChatMemoryServer interface {
 	// Append adds messages to the end of a conversation, atomically and in the
-	// order given, then trims the conversation to its window (the newest
-	// `max_turns * 2` messages, default 20) and refreshes its TTL when the
-	// server has one configured. All of it is one atomic step in the store:
+	// order given, gives each a seq, then trims the conversation to its window
+	// (the newest `max_turns * 2` messages, default 20; pinned messages are
+	// kept apart and never trimmed) and refreshes its TTL. A trim never leaves
+	// a `tool` message leading the window: tool messages whose assistant call
+	// was trimmed go with it, so the window may hold fewer messages (unless the
+	// server runs with CHATMEMORY_TOOL_SAFE_WINDOW=false, the Python class's
+	// plain trim). All of it is one atomic step in the store:
 	// concurrent appends from many replicas never interleave within a batch and
 	// never lose a message that stays inside the window.
 	//
 	// Errors: INVALID_ARGUMENT for a bad `conversation_id`, an empty or too
-	// large batch, a bad `role` or too large `content` (nothing is stored);
+	// large batch, a bad `role`, too large `content` or a bad `ttl` (nothing is
+	// stored); FAILED_PRECONDITION when pinning would exceed the server's
+	// limit of pinned messages;
 	// RESOURCE_EXHAUSTED when the request exceeds the server's receive limit
 	// (default 8 MiB); UNAVAILABLE when the store cannot be reached.
 	Append(context.Context, *AppendRequest) (*AppendResponse, error)
-	// GetHistory returns the stored messages of a conversation, oldest first.
+	// GetHistory returns the stored messages of a conversation: its pinned
+	// messages, then its window, oldest first, with the conversation's epoch.
 	// An unknown or expired conversation returns no messages (not NOT_FOUND).
 	// Stored elements that are not JSON objects with string `role` and
 	// `content` (written by other programs) are skipped, never an error.
@@ -155,8 +170,9 @@ type ChatMemoryServer interface {
 	// takes effect at once: the same `conversation_id` can be appended to again
 	// immediately and starts empty.
 	Clear(context.Context, *ClearRequest) (*ClearResponse, error)
-	// Count returns how many elements a conversation stores (Redis LLEN, as the
-	// Python class does); 0 for an unknown or expired conversation.
+	// Count returns how many window elements a conversation stores (Redis
+	// LLEN, as the Python class does) and how many pinned messages it holds; 0
+	// for an unknown or expired conversation.
 	Count(context.Context, *CountRequest) (*CountResponse, error)
 	mustEmbedUnimplementedChatMemoryServer()
 }

@@ -13,15 +13,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
 
 /**
  * Describes the file chatmemory/v1/chatmemory.proto.
  */
 export const file_chatmemory_v1_chatmemory: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jaGF0bWVtb3J5L3YxL2NoYXRtZW1vcnkucHJvdG8SDWNoYXRtZW1vcnkudjEixgIKB01lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEjYKCG1ldGFkYXRhGAUgAygLMiQuY2hhdG1lbW9yeS52MS5NZXNzYWdlLk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoKdG9vbF9jYWxscxgHIAMoCzIXLmNoYXRtZW1vcnkudjEuVG9vbENhbGwSCgoCaWQYCSABKAkSJgoFZXh0cmEYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJFCghUb29sQ2FsbBIKCgJpZBgBIAEoCRIMCgR0eXBlGAIgASgJEgwKBG5hbWUYAyABKAkSEQoJYXJndW1lbnRzGAQgASgJImYKDUFwcGVuZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEigKCG1lc3NhZ2VzGAIgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkiHwoOQXBwZW5kUmVzcG9uc2USDQoFY291bnQYASABKAMiOwoRR2V0SGlzdG9yeVJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFIj4KEkdldEhpc3RvcnlSZXNwb25zZRIoCghtZXNzYWdlcxgBIAMoCzIWLmNoYXRtZW1vcnkudjEuTWVzc2FnZSInCgxDbGVhclJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJIiAKDUNsZWFyUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoCCInCgxDb3VudFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJIh4KDUNvdW50UmVzcG9uc2USDQoFY291bnQYASABKAMyrgIKCkNoYXRNZW1vcnkSRQoGQXBwZW5kEhwuY2hhdG1lbW9yeS52MS5BcHBlbmRSZXF1ZXN0Gh0uY2hhdG1lbW9yeS52MS5BcHBlbmRSZXNwb25zZRJRCgpHZXRIaXN0b3J5EiAuY2hhdG1lbW9yeS52MS5HZXRIaXN0b3J5UmVxdWVzdBohLmNoYXRtZW1vcnkudjEuR2V0SGlzdG9yeVJlc3BvbnNlEkIKBUNsZWFyEhsuY2hhdG1lbW9yeS52MS5DbGVhclJlcXVlc3QaHC5jaGF0bWVtb3J5LnYxLkNsZWFyUmVzcG9uc2USQgoFQ291bnQSGy5jaGF0bWVtb3J5LnYxLkNvdW50UmVxdWVzdBocLmNoYXRtZW1vcnkudjEuQ291bnRSZXNwb25zZUJEWkJnaXRodWIuY29tL2NoYXRtZW1vcnkvY2hhdG1lbW9yeS9nZW4vZ28vY2hhdG1lbW9yeS92MTtjaGF0bWVtb3J5djFiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5jaGF0bWVtb3J5L3YxL2NoYXRtZW1vcnkucHJvdG8SDWNoYXRtZW1vcnkudjEi4wIKB01lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEjYKCG1ldGFkYXRhGAUgAygLMiQuY2hhdG1lbW9yeS52MS5NZXNzYWdlLk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDc2VxGAggASgDEisKCnRvb2xfY2FsbHMYByADKAsyFy5jaGF0bWVtb3J5LnYxLlRvb2xDYWxsEgoKAmlkGAkgASgJEiYKBWV4dHJhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZwaW5uZWQYCyABKAgaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCFRvb2xDYWxsEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDAoEbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkijgEKDUFwcGVuZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEigKCG1lc3NhZ2VzGAIgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkSJgoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkQKDkFwcGVuZFJlc3BvbnNlEg0KBWNvdW50GAEgASgDEhEKCWZpcnN0X3NlcRgCIAEoAxIQCghsYXN0X3NlcRgDIAEoAyJiChFHZXRIaXN0b3J5UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFbGltaXQYAiABKAUSEQoJYWZ0ZXJfc2VxGAQgASgDEhIKCmJlZm9yZV9zZXEYBSABKAMiTQoSR2V0SGlzdG9yeVJlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEg0KBWVwb2NoGAMgASgJIicKDENsZWFyUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiIAoNQ2xlYXJSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIicKDENvdW50UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiLgoNQ291bnRSZXNwb25zZRINCgVjb3VudBgBIAEoAxIOCgZwaW5uZWQYAiABKAMyrgIKCkNoYXRNZW1vcnkSRQoGQXBwZW5kEhwuY2hhdG1lbW9yeS52MS5BcHBlbmRSZXF1ZXN0Gh0uY2hhdG1lbW9yeS52MS5BcHBlbmRSZXNwb25zZRJRCgpHZXRIaXN0b3J5EiAuY2hhdG1lbW9yeS52MS5HZXRIaXN0b3J5UmVxdWVzdBohLmNoYXRtZW1vcnkudjEuR2V0SGlzdG9yeVJlc3BvbnNlEkIKBUNsZWFyEhsuY2hhdG1lbW9yeS52MS5DbGVhclJlcXVlc3QaHC5jaGF0bWVtb3J5LnYxLkNsZWFyUmVzcG9uc2USQgoFQ291bnQSGy5jaGF0bWVtb3J5LnYxLkNvdW50UmVxdWVzdBocLmNoYXRtZW1vcnkudjEuQ291bnRSZXNwb25zZUJEWkJnaXRodWIuY29tL2NoYXRtZW1vcnkvY2hhdG1lbW9yeS9nZW4vZ28vY2hhdG1lbW9yeS92MTtjaGF0bWVtb3J5djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Message is one chat message, in the shape LLM provider APIs use.
@@ -89,6 +89,18 @@ export type Message = Message$1<"chatmemory.v1.Message"> & {
   createdAt?: Timestamp | undefined;
 
   /**
+   * Output only: the message's sequence number in its conversation, given by
+   * the store in the append's atomic step: from 1, +1 per message in batch
+   * order, strictly increasing, never reused while the conversation exists
+   * (Clear, or expiry of the whole conversation, starts again at 1 with a new
+   * `epoch`). 0 for elements written without one (by the Python class).
+   * Ignored on Append.
+   *
+   * @generated from field: int64 seq = 8;
+   */
+  seq: bigint;
+
+  /**
    * The tool calls an assistant message makes (stored as OpenAI's
    * `tool_calls`: `[{"id", "type": "function", "function": {"name",
    * "arguments"}}]`). Only on `assistant` messages, at most 128 per message;
@@ -117,6 +129,19 @@ export type Message = Message$1<"chatmemory.v1.Message"> & {
    * @generated from field: google.protobuf.Struct extra = 10;
    */
   extra?: JsonObject | undefined;
+
+  /**
+   * On Append: pin the message. A pinned message (a system prompt, say) is
+   * kept apart from the window: never trimmed, not counted in `max_turns * 2`
+   * nor in Count's `count`, and returned first by GetHistory. At most the
+   * server's `CHATMEMORY_MAX_PINNED` (default 8) per conversation: an Append
+   * beyond it is FAILED_PRECONDITION naming `messages[i].pinned` and stores
+   * nothing. On reads: true for pinned messages. The Python class does not
+   * see pinned messages, and its `clear` leaves them (and the seq counter).
+   *
+   * @generated from field: bool pinned = 11;
+   */
+  pinned: boolean;
 };
 
 /**
@@ -208,6 +233,17 @@ export type AppendRequest = Message$1<"chatmemory.v1.AppendRequest"> & {
    * @generated from field: string request_id = 3;
    */
   requestId: string;
+
+  /**
+   * Optional: after this append, the conversation (its window, pinned
+   * messages, seq counter and request ids) expires this long later instead
+   * of after the server's TTL. More than 0 and at most 365 days, millisecond
+   * precision, else INVALID_ARGUMENT (`ttl`). Unset: the server's TTL when
+   * it has one, else the conversation's current expiry stays as it is.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 4;
+   */
+  ttl?: Duration | undefined;
 };
 
 /**
@@ -224,12 +260,27 @@ export const AppendRequestSchema: GenMessage<AppendRequest> = /*@__PURE__*/
  */
 export type AppendResponse = Message$1<"chatmemory.v1.AppendResponse"> & {
   /**
-   * Number of elements stored for the conversation after the append and the
-   * trim to the window (so at most `max_turns * 2`).
+   * Number of window elements stored for the conversation after the append
+   * and the trim (so at most `max_turns * 2`; pinned messages not included).
    *
    * @generated from field: int64 count = 1;
    */
   count: bigint;
+
+  /**
+   * The seq given to the batch's first message; a replayed `request_id`
+   * returns the first call's.
+   *
+   * @generated from field: int64 first_seq = 2;
+   */
+  firstSeq: bigint;
+
+  /**
+   * The seq given to the batch's last message (`first_seq` + batch size - 1).
+   *
+   * @generated from field: int64 last_seq = 3;
+   */
+  lastSeq: bigint;
 };
 
 /**
@@ -254,12 +305,41 @@ export type GetHistoryRequest = Message$1<"chatmemory.v1.GetHistoryRequest"> & {
 
   /**
    * 0 (default) returns the whole window; N > 0 returns the newest N stored
-   * elements (fewer if corrupt ones among them are skipped). Negative values
-   * are INVALID_ARGUMENT.
+   * window elements (fewer if corrupt ones among them are skipped, or
+   * tool-safe reading drops some, see below). Pinned messages are always
+   * returned besides them. Negative values are INVALID_ARGUMENT.
+   *
+   * Tool-safe reads: when `limit` cuts the window (and neither `after_seq`
+   * nor `before_seq` is set), `tool` messages that would lead the returned
+   * part are dropped too, since their assistant tool call was cut (LLM APIs
+   * reject such a prompt). Off when the server runs with
+   * CHATMEMORY_TOOL_SAFE_WINDOW=false.
    *
    * @generated from field: int32 limit = 2;
    */
   limit: number;
+
+  /**
+   * Only messages with a seq greater than this (catch-up after a reconnect);
+   * 0 = not set. Pinned and window messages alike; messages without a seq
+   * are never returned by a range read. A range read (`after_seq` or
+   * `before_seq` set) returns exactly the stored messages in range, never
+   * dropping tool messages, so paging never skips anything. Negative =
+   * INVALID_ARGUMENT.
+   *
+   * @generated from field: int64 after_seq = 4;
+   */
+  afterSeq: bigint;
+
+  /**
+   * Only messages with a seq lower than this; 0 = not set. With `limit`:
+   * the newest `limit` window messages older than `before_seq`, which pages
+   * backwards (an empty page means there is nothing older). Negative =
+   * INVALID_ARGUMENT.
+   *
+   * @generated from field: int64 before_seq = 5;
+   */
+  beforeSeq: bigint;
 };
 
 /**
@@ -276,11 +356,22 @@ export const GetHistoryRequestSchema: GenMessage<GetHistoryRequest> = /*@__PURE_
  */
 export type GetHistoryResponse = Message$1<"chatmemory.v1.GetHistoryResponse"> & {
   /**
-   * The messages, oldest first.
+   * The pinned messages (in seq order, `pinned` true), then the window's,
+   * oldest first.
    *
    * @generated from field: repeated chatmemory.v1.Message messages = 1;
    */
   messages: Message[];
+
+  /**
+   * The conversation's epoch: an opaque id that changes whenever its past is
+   * rewritten (Clear, expiry of the whole conversation) and never on Append.
+   * Messages with the same epoch have comparable seqs. Empty for a
+   * conversation that holds nothing.
+   *
+   * @generated from field: string epoch = 3;
+   */
+  epoch: string;
 };
 
 /**
@@ -360,12 +451,20 @@ export const CountRequestSchema: GenMessage<CountRequest> = /*@__PURE__*/
  */
 export type CountResponse = Message$1<"chatmemory.v1.CountResponse"> & {
   /**
-   * Number of stored elements (including any corrupt ones GetHistory skips);
-   * 0 for an unknown or expired conversation.
+   * Number of stored window elements (including any corrupt ones GetHistory
+   * skips; pinned messages not included); 0 for an unknown or expired
+   * conversation.
    *
    * @generated from field: int64 count = 1;
    */
   count: bigint;
+
+  /**
+   * Number of pinned messages held.
+   *
+   * @generated from field: int64 pinned = 2;
+   */
+  pinned: bigint;
 };
 
 /**
@@ -390,14 +489,20 @@ export const CountResponseSchema: GenMessage<CountResponse> = /*@__PURE__*/
 export const ChatMemory: GenService<{
   /**
    * Append adds messages to the end of a conversation, atomically and in the
-   * order given, then trims the conversation to its window (the newest
-   * `max_turns * 2` messages, default 20) and refreshes its TTL when the
-   * server has one configured. All of it is one atomic step in the store:
+   * order given, gives each a seq, then trims the conversation to its window
+   * (the newest `max_turns * 2` messages, default 20; pinned messages are
+   * kept apart and never trimmed) and refreshes its TTL. A trim never leaves
+   * a `tool` message leading the window: tool messages whose assistant call
+   * was trimmed go with it, so the window may hold fewer messages (unless the
+   * server runs with CHATMEMORY_TOOL_SAFE_WINDOW=false, the Python class's
+   * plain trim). All of it is one atomic step in the store:
    * concurrent appends from many replicas never interleave within a batch and
    * never lose a message that stays inside the window.
    *
    * Errors: INVALID_ARGUMENT for a bad `conversation_id`, an empty or too
-   * large batch, a bad `role` or too large `content` (nothing is stored);
+   * large batch, a bad `role`, too large `content` or a bad `ttl` (nothing is
+   * stored); FAILED_PRECONDITION when pinning would exceed the server's
+   * limit of pinned messages;
    * RESOURCE_EXHAUSTED when the request exceeds the server's receive limit
    * (default 8 MiB); UNAVAILABLE when the store cannot be reached.
    *
@@ -409,7 +514,8 @@ export const ChatMemory: GenService<{
     output: typeof AppendResponseSchema;
   },
   /**
-   * GetHistory returns the stored messages of a conversation, oldest first.
+   * GetHistory returns the stored messages of a conversation: its pinned
+   * messages, then its window, oldest first, with the conversation's epoch.
    * An unknown or expired conversation returns no messages (not NOT_FOUND).
    * Stored elements that are not JSON objects with string `role` and
    * `content` (written by other programs) are skipped, never an error.
@@ -434,8 +540,9 @@ export const ChatMemory: GenService<{
     output: typeof ClearResponseSchema;
   },
   /**
-   * Count returns how many elements a conversation stores (Redis LLEN, as the
-   * Python class does); 0 for an unknown or expired conversation.
+   * Count returns how many window elements a conversation stores (Redis
+   * LLEN, as the Python class does) and how many pinned messages it holds; 0
+   * for an unknown or expired conversation.
    *
    * @generated from rpc chatmemory.v1.ChatMemory.Count
    */

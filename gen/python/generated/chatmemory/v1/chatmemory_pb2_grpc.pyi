@@ -51,19 +51,26 @@ class ChatMemoryStub:
     def __new__(cls, channel: _aio.Channel) -> ChatMemoryAsyncStub: ...
     Append: _grpc.UnaryUnaryMultiCallable[_chatmemory_pb2.AppendRequest, _chatmemory_pb2.AppendResponse]
     """Append adds messages to the end of a conversation, atomically and in the
-    order given, then trims the conversation to its window (the newest
-    `max_turns * 2` messages, default 20) and refreshes its TTL when the
-    server has one configured. All of it is one atomic step in the store:
+    order given, gives each a seq, then trims the conversation to its window
+    (the newest `max_turns * 2` messages, default 20; pinned messages are
+    kept apart and never trimmed) and refreshes its TTL. A trim never leaves
+    a `tool` message leading the window: tool messages whose assistant call
+    was trimmed go with it, so the window may hold fewer messages (unless the
+    server runs with CHATMEMORY_TOOL_SAFE_WINDOW=false, the Python class's
+    plain trim). All of it is one atomic step in the store:
     concurrent appends from many replicas never interleave within a batch and
     never lose a message that stays inside the window.
 
     Errors: INVALID_ARGUMENT for a bad `conversation_id`, an empty or too
-    large batch, a bad `role` or too large `content` (nothing is stored);
+    large batch, a bad `role`, too large `content` or a bad `ttl` (nothing is
+    stored); FAILED_PRECONDITION when pinning would exceed the server's
+    limit of pinned messages;
     RESOURCE_EXHAUSTED when the request exceeds the server's receive limit
     (default 8 MiB); UNAVAILABLE when the store cannot be reached.
     """
     GetHistory: _grpc.UnaryUnaryMultiCallable[_chatmemory_pb2.GetHistoryRequest, _chatmemory_pb2.GetHistoryResponse]
-    """GetHistory returns the stored messages of a conversation, oldest first.
+    """GetHistory returns the stored messages of a conversation: its pinned
+    messages, then its window, oldest first, with the conversation's epoch.
     An unknown or expired conversation returns no messages (not NOT_FOUND).
     Stored elements that are not JSON objects with string `role` and
     `content` (written by other programs) are skipped, never an error.
@@ -74,8 +81,9 @@ class ChatMemoryStub:
     immediately and starts empty.
     """
     Count: _grpc.UnaryUnaryMultiCallable[_chatmemory_pb2.CountRequest, _chatmemory_pb2.CountResponse]
-    """Count returns how many elements a conversation stores (Redis LLEN, as the
-    Python class does); 0 for an unknown or expired conversation.
+    """Count returns how many window elements a conversation stores (Redis
+    LLEN, as the Python class does) and how many pinned messages it holds; 0
+    for an unknown or expired conversation.
     """
 
 @_typing.type_check_only
@@ -93,19 +101,26 @@ class ChatMemoryAsyncStub(ChatMemoryStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Append: _aio.UnaryUnaryMultiCallable[_chatmemory_pb2.AppendRequest, _chatmemory_pb2.AppendResponse]  # type: ignore[assignment]
     """Append adds messages to the end of a conversation, atomically and in the
-    order given, then trims the conversation to its window (the newest
-    `max_turns * 2` messages, default 20) and refreshes its TTL when the
-    server has one configured. All of it is one atomic step in the store:
+    order given, gives each a seq, then trims the conversation to its window
+    (the newest `max_turns * 2` messages, default 20; pinned messages are
+    kept apart and never trimmed) and refreshes its TTL. A trim never leaves
+    a `tool` message leading the window: tool messages whose assistant call
+    was trimmed go with it, so the window may hold fewer messages (unless the
+    server runs with CHATMEMORY_TOOL_SAFE_WINDOW=false, the Python class's
+    plain trim). All of it is one atomic step in the store:
     concurrent appends from many replicas never interleave within a batch and
     never lose a message that stays inside the window.
 
     Errors: INVALID_ARGUMENT for a bad `conversation_id`, an empty or too
-    large batch, a bad `role` or too large `content` (nothing is stored);
+    large batch, a bad `role`, too large `content` or a bad `ttl` (nothing is
+    stored); FAILED_PRECONDITION when pinning would exceed the server's
+    limit of pinned messages;
     RESOURCE_EXHAUSTED when the request exceeds the server's receive limit
     (default 8 MiB); UNAVAILABLE when the store cannot be reached.
     """
     GetHistory: _aio.UnaryUnaryMultiCallable[_chatmemory_pb2.GetHistoryRequest, _chatmemory_pb2.GetHistoryResponse]  # type: ignore[assignment]
-    """GetHistory returns the stored messages of a conversation, oldest first.
+    """GetHistory returns the stored messages of a conversation: its pinned
+    messages, then its window, oldest first, with the conversation's epoch.
     An unknown or expired conversation returns no messages (not NOT_FOUND).
     Stored elements that are not JSON objects with string `role` and
     `content` (written by other programs) are skipped, never an error.
@@ -116,8 +131,9 @@ class ChatMemoryAsyncStub(ChatMemoryStub):
     immediately and starts empty.
     """
     Count: _aio.UnaryUnaryMultiCallable[_chatmemory_pb2.CountRequest, _chatmemory_pb2.CountResponse]  # type: ignore[assignment]
-    """Count returns how many elements a conversation stores (Redis LLEN, as the
-    Python class does); 0 for an unknown or expired conversation.
+    """Count returns how many window elements a conversation stores (Redis
+    LLEN, as the Python class does) and how many pinned messages it holds; 0
+    for an unknown or expired conversation.
     """
 
 class ChatMemoryServicer(metaclass=_abc_1.ABCMeta):
@@ -138,14 +154,20 @@ class ChatMemoryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_chatmemory_pb2.AppendResponse, _abc.Awaitable[_chatmemory_pb2.AppendResponse]]:
         """Append adds messages to the end of a conversation, atomically and in the
-        order given, then trims the conversation to its window (the newest
-        `max_turns * 2` messages, default 20) and refreshes its TTL when the
-        server has one configured. All of it is one atomic step in the store:
+        order given, gives each a seq, then trims the conversation to its window
+        (the newest `max_turns * 2` messages, default 20; pinned messages are
+        kept apart and never trimmed) and refreshes its TTL. A trim never leaves
+        a `tool` message leading the window: tool messages whose assistant call
+        was trimmed go with it, so the window may hold fewer messages (unless the
+        server runs with CHATMEMORY_TOOL_SAFE_WINDOW=false, the Python class's
+        plain trim). All of it is one atomic step in the store:
         concurrent appends from many replicas never interleave within a batch and
         never lose a message that stays inside the window.
 
         Errors: INVALID_ARGUMENT for a bad `conversation_id`, an empty or too
-        large batch, a bad `role` or too large `content` (nothing is stored);
+        large batch, a bad `role`, too large `content` or a bad `ttl` (nothing is
+        stored); FAILED_PRECONDITION when pinning would exceed the server's
+        limit of pinned messages;
         RESOURCE_EXHAUSTED when the request exceeds the server's receive limit
         (default 8 MiB); UNAVAILABLE when the store cannot be reached.
         """
@@ -156,7 +178,8 @@ class ChatMemoryServicer(metaclass=_abc_1.ABCMeta):
         request: _chatmemory_pb2.GetHistoryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_chatmemory_pb2.GetHistoryResponse, _abc.Awaitable[_chatmemory_pb2.GetHistoryResponse]]:
-        """GetHistory returns the stored messages of a conversation, oldest first.
+        """GetHistory returns the stored messages of a conversation: its pinned
+        messages, then its window, oldest first, with the conversation's epoch.
         An unknown or expired conversation returns no messages (not NOT_FOUND).
         Stored elements that are not JSON objects with string `role` and
         `content` (written by other programs) are skipped, never an error.
@@ -179,8 +202,9 @@ class ChatMemoryServicer(metaclass=_abc_1.ABCMeta):
         request: _chatmemory_pb2.CountRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_chatmemory_pb2.CountResponse, _abc.Awaitable[_chatmemory_pb2.CountResponse]]:
-        """Count returns how many elements a conversation stores (Redis LLEN, as the
-        Python class does); 0 for an unknown or expired conversation.
+        """Count returns how many window elements a conversation stores (Redis
+        LLEN, as the Python class does) and how many pinned messages it holds; 0
+        for an unknown or expired conversation.
         """
 
 def add_ChatMemoryServicer_to_server(servicer: ChatMemoryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
