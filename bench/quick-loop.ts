@@ -5,7 +5,7 @@
  * Redis connections. The client is a grpc-js process too, so throughput here
  * is bounded by the client as much as by the server.
  *
- *   npm run build && node_modules/.bin/node dist/bench/quick-loop.js redis://127.0.0.1:6379/0
+ *   npm run build && npm run build:bench && node_modules/.bin/node dist-bench/bench/quick-loop.js redis://127.0.0.1:6379/0
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";

@@ -17,7 +17,7 @@
  *   BENCH_RPCS [ceiling,append,history]  which RPCs the main scenarios measure
  *   BENCH_RESULTS_DIR [bench/results]  results.json, the plot and profiles
  *   BENCH_CPU_PROFILE [unset]  1 = servers run with --cpu-prof into <results dir>/profiles/
- *                              (summarize with dist/bench/profile-summary.js)
+ *                              (summarize with dist-bench/bench/profile-summary.js)
  *   BENCH_SERVER_ENV [unset]   extra server settings, e.g. "CHATMEMORY_REDIS_CONNECTIONS=2"
  *   BENCH_SERVER_NODE_ARGS [unset]  node flags for the server, e.g. "--max-semi-space-size=32"
  *   BENCH_SERVER_SCRIPT [dist/src/main.js]  another build of the server, for A/B comparisons

@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 /** The built server; BENCH_SERVER_SCRIPT points at another build to compare two versions (A/B). */
-const MAIN_SCRIPT = process.env.BENCH_SERVER_SCRIPT ?? fileURLToPath(new URL("../../src/main.js", import.meta.url));
+const MAIN_SCRIPT = process.env.BENCH_SERVER_SCRIPT ?? fileURLToPath(new URL("../../../dist/src/main.js", import.meta.url));
 
 export interface BenchServer {
   pid: number;
