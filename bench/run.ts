@@ -44,6 +44,7 @@ import {
 import { createChatMemoryClient } from "../src/client.js";
 import { encodeStoredMessage } from "../src/store/message-codec.js";
 import { RedisServerProcess } from "../test/helpers/redis-server.js";
+import { MAIN_SCRIPT, type ServerProcess, startServerProcess } from "../test/helpers/server-process.js";
 import { benchEnvironment } from "./lib/environment.js";
 import { encodeFrame, responseFrameBytes } from "./lib/frames.js";
 import { runGhz } from "./lib/ghz.js";
@@ -66,13 +67,14 @@ import type {
   StoreKind,
 } from "./lib/results.js";
 import { round } from "./lib/stats.js";
-import { type BenchServer, startBenchServer } from "./lib/server.js";
 import { BENCH_MAX_TURNS, MESSAGE_CONTENT } from "./lib/workload.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const RESULTS_DIR = resolve(ROOT, process.env.BENCH_RESULTS_DIR ?? join("bench", "results"));
 const PYTHON = join(ROOT, "bench", ".venv", "bin", "python");
 const NODE_LOAD = fileURLToPath(new URL("./node-load.js", import.meta.url));
+/** The built server; BENCH_SERVER_SCRIPT points at another build to compare two versions (A/B). */
+const SERVER_SCRIPT = process.env.BENCH_SERVER_SCRIPT ?? MAIN_SCRIPT;
 const FIXED_RESPONSE_SERVER = fileURLToPath(new URL("./fixed-response-server.js", import.meta.url));
 
 function envNumber(name: string, fallback: number): number {
@@ -157,14 +159,14 @@ class Bench {
     return path;
   }
 
-  async startServer(store: StoreKind, env: Record<string, string> = {}): Promise<BenchServer> {
+  async startServer(store: StoreKind, env: Record<string, string> = {}): Promise<ServerProcess> {
     env = { CHATMEMORY_MAX_TURNS: String(BENCH_MAX_TURNS), ...extraServerEnv, ...env };
     if (store === "redis") env.REDIS_URL = this.redis.url;
     const nodeArgs = [
       ...(process.env.BENCH_SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean),
       ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${join(RESULTS_DIR, "profiles")}`, `--cpu-prof-name=server-${store}-${Date.now()}.cpuprofile`] : []),
     ];
-    const server = await startBenchServer({ env, nodeArgs });
+    const server = await startServerProcess(env, [], { nodeArgs, script: SERVER_SCRIPT, echo: true, keepLogs: false });
     log(`server (${store} store) on ${server.address}, pid ${server.pid}`);
     return server;
   }
@@ -195,7 +197,7 @@ class Bench {
 
   /** One h2load scenario: warm-up (calibrates n), then exactly n calls, sampled and verified. */
   async measure(
-    server: BenchServer,
+    server: ServerProcess,
     store: StoreKind,
     rpc: RpcKind,
     target: Target,
@@ -260,7 +262,7 @@ class Bench {
     return measurement;
   }
 
-  async targets(server: BenchServer, store: StoreKind, windows: number[]): Promise<{ ceiling: Target; append: Target; history: Map<number, Target> }> {
+  async targets(server: ServerProcess, store: StoreKind, windows: number[]): Promise<{ ceiling: Target; append: Target; history: Map<number, Target> }> {
     const ceiling: Target = {
       path: "/grpc.health.v1.Health/Check",
       framePath: this.frame("health", encodeFrame(HealthCheckRequestSchema, { service: "" })),
@@ -346,7 +348,7 @@ class Bench {
    * Bare grpc-js answering with GetHistory(40)'s exact response bytes (bench/fixed-response-server.ts):
    * how much of GetHistory's cost is the transport's for a response of that size.
    */
-  async startFixedResponseServer(address: string, history40: Target): Promise<{ server: BenchServer; target: Target }> {
+  async startFixedResponseServer(address: string, history40: Target): Promise<{ server: ServerProcess; target: Target }> {
     const client = createChatMemoryClient({ address });
     const responseFile = join(this.workDir, "history-40-response.bin");
     try {
@@ -355,7 +357,7 @@ class Bench {
     } finally {
       client.close();
     }
-    const server = await startBenchServer({ script: FIXED_RESPONSE_SERVER, env: { BENCH_RESPONSE_FILE: responseFile } });
+    const server = await startServerProcess({ BENCH_RESPONSE_FILE: responseFile }, [], { script: FIXED_RESPONSE_SERVER, echo: true, keepLogs: false });
     return { server, target: { path: "/bench.FixedResponse/Get", framePath: history40.framePath, responseBytes: history40.responseBytes } };
   }
 
@@ -367,9 +369,9 @@ class Bench {
    * their ratios.
    */
   async throughputRounds(
-    server: BenchServer,
+    server: ServerProcess,
     targets: { ceiling: Target; append: Target; history40: Target },
-    fixed: { server: BenchServer; target: Target },
+    fixed: { server: ServerProcess; target: Target },
   ): Promise<void> {
     const concurrency = Math.max(...settings.concurrencies);
     const durationS = Math.max(2, settings.durationS / 2);
@@ -407,7 +409,7 @@ class Bench {
    * machine one busy minute decides it. So it also gets three short rounds of ceiling, direct
    * ioredis and Append back to back, and the report takes the median of their ratios.
    */
-  async latencyTriplets(server: BenchServer, ceiling: Target, append: Target): Promise<void> {
+  async latencyTriplets(server: ServerProcess, ceiling: Target, append: Target): Promise<void> {
     const durationS = Math.max(1, settings.baselineS / 2);
     for (let pass = 1; pass <= 3; pass++) {
       const ceilingRun = await this.measure(server, "redis", "ceiling", ceiling, 1, undefined, { durationS });
@@ -427,7 +429,7 @@ class Bench {
   }
 
   /** ghz reads grpc-status itself: every call must come back OK. */
-  async ghzCrossCheck(server: BenchServer, append: Target): Promise<void> {
+  async ghzCrossCheck(server: ServerProcess, append: Target): Promise<void> {
     const concurrency = Math.max(...settings.concurrencies);
     const { connections } = shape(concurrency);
     const calls = Math.max(1000, Math.round(settings.durationS * 1500));
@@ -467,7 +469,7 @@ class Bench {
     args: string[],
     /** Redis commands each call runs exactly once (EVAL counts with EVALSHA: ioredis loads a script with it). */
     verify: { commands: string[] } | undefined,
-    server?: BenchServer,
+    server?: ServerProcess,
   ): Promise<void> {
     const statsBefore = await commandStats(this.redisClient);
     const serverCpuBefore = server ? cpuTimeUs(server.pid) : 0;
@@ -500,7 +502,7 @@ class Bench {
   }
 
   /** The TypeScript client end to end: the latency a Node caller sees (the generator saturates first). */
-  async nodeClientRuns(server: BenchServer): Promise<void> {
+  async nodeClientRuns(server: ServerProcess): Promise<void> {
     for (const concurrency of settings.concurrencies) {
       for (const [mode, name, conversationId] of [
         ["client-append", "Node TS client: Append", "bench-append-redis"],
@@ -552,7 +554,7 @@ class Bench {
   }
 
   /** Redis used_memory growth per stored message, for conversations of 20 messages written through the server. */
-  async memoryPerMessage(server: BenchServer): Promise<MemoryPerMessage> {
+  async memoryPerMessage(server: ServerProcess): Promise<MemoryPerMessage> {
     const conversations = 500;
     const perConversation = 20;
     const client = createChatMemoryClient({ address: server.address, defaultDeadlineMs: 30_000 });
@@ -585,7 +587,7 @@ class Bench {
   }
 
   /** A few minutes of Append and GetHistory(40) slices at c=16: RSS and p99 per slice. */
-  async soak(server: BenchServer, append: Target, history: Target | undefined): Promise<void> {
+  async soak(server: ServerProcess, append: Target, history: Target | undefined): Promise<void> {
     if (!history) return;
     const concurrency = 16;
     const { connections, streams } = shape(concurrency);
