@@ -14,11 +14,11 @@ COPY clients/typescript/package.json ./clients/typescript/
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi; \
     npm ci --ignore-scripts --no-audit --no-fund
-# Only the server and generated code (tsconfig.server.json); bench/ and tests are not part of the image.
-COPY tsconfig.json tsconfig.server.json ./
+# Only the server and generated code (tsconfig.build.json); bench/ and tests are not part of the image.
+COPY tsconfig.json tsconfig.build.json ./
 COPY gen ./gen
 COPY src ./src
-RUN npx tsc -p tsconfig.server.json
+RUN npx tsc -p tsconfig.build.json
 
 # Runtime stage: production dependencies and compiled output only.
 FROM docker.io/library/node:24-bookworm-slim

@@ -1,9 +1,9 @@
 /**
  * Node load generators, run as their own process by bench/run.ts:
  *
- *   node dist/bench/node-load.js ioredis-append <redisUrl> <concurrency> <seconds>
- *   node dist/bench/node-load.js client-append  <host:port> <concurrency> <seconds>
- *   node dist/bench/node-load.js client-history <host:port> <concurrency> <seconds> <conversationId>
+ *   node dist-bench/bench/node-load.js ioredis-append <redisUrl> <concurrency> <seconds>
+ *   node dist-bench/bench/node-load.js client-append  <host:port> <concurrency> <seconds>
+ *   node dist-bench/bench/node-load.js client-history <host:port> <concurrency> <seconds> <conversationId>
  *
  * ioredis-append is the direct baseline: the server's own Append script
  * (src/store/redis-scripts.ts) through ioredis with auto-pipelining, no gRPC.

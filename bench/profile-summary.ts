@@ -3,7 +3,7 @@
  * function and file, plus the share spent in each package (grpc-js,
  * protobuf-es, ioredis, pino, ChatMemory's own code, node internals, GC):
  *
- *   node dist/bench/profile-summary.js bench/results/profiles/server-redis-….cpuprofile [top]
+ *   node dist-bench/bench/profile-summary.js bench/results/profiles/server-redis-….cpuprofile [top]
  *
  * `BENCH_CPU_PROFILE=1 npm run bench` writes such profiles for the servers under test.
  */

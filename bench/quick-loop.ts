@@ -5,38 +5,16 @@
  * Redis connections. The client is a grpc-js process too, so throughput here
  * is bounded by the client as much as by the server.
  *
- *   npm run build && node_modules/.bin/node dist/bench/quick-loop.js redis://127.0.0.1:6379/0
+ *   npm run build && npm run build:bench && node_modules/.bin/node dist-bench/bench/quick-loop.js redis://127.0.0.1:6379/0
  */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { createChatMemoryClient } from "../clients/typescript/src/index.js";
+import { startServerProcess } from "../test/helpers/server-process.js";
 
 const redisUrl = process.argv[2];
 const CONTENT = "x".repeat(200);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-async function startServer(env: Record<string, string>): Promise<{ address: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ["dist/src/main.js"], {
-    env: { ...process.env, CHATMEMORY_LISTEN: "127.0.0.1:0", CHATMEMORY_LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  child.stdout.setEncoding("utf8");
-  const address = await new Promise<string>((resolve) => {
-    child.stdout.on("data", (line: string) => {
-      const match = /"address":"([^"]+)"/.exec(line);
-      if (match?.[1]) resolve(match[1]);
-    });
-  });
-  return {
-    address,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await once(child, "exit");
-    },
-  };
 }
 
 async function latency(label: string, call: () => Promise<unknown>, n: number): Promise<void> {
@@ -73,7 +51,7 @@ if (redisUrl) {
 }
 
 for (const [label, env] of stores) {
-  const server = await startServer(env);
+  const server = await startServerProcess({ CHATMEMORY_LOG_LEVEL: "info", ...env }, [], { echo: true });
   const client = createChatMemoryClient({ address: server.address });
   const id = `bench-${label.replace(/\W+/g, "-")}-${Date.now()}`;
   const append = () => client.append({ conversationId: id, messages: [{ role: "user", content: CONTENT }] });

@@ -2,7 +2,7 @@
  * Rewrites BENCHMARKS.md and the plot from bench/results/results.json, e.g.
  * after editing bench/notes.md, without measuring again:
  *
- *   npm run build && node dist/bench/write-report.js [results dir]
+ *   npm run build && npm run build:bench && node dist-bench/bench/write-report.js [results dir]
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";

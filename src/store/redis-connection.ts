@@ -4,10 +4,12 @@
  * (REDIS_SENTINELS + REDIS_SENTINEL_MASTER). All share the settings that keep
  * calls bounded: fail fast while disconnected, never replay a command after a
  * dropped connection (an Append may already have run), a timeout per command.
+ * All three batch writes the same way, with ioredis auto-pipelining: the
+ * commands of one event-loop turn go out in one write per connection (why not
+ * a corked socket instead: bench/notes.md, fourth round).
  */
-import { Cluster, type ClusterOptions, type Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import type { HostPort } from "../host-port.js";
-import { CoalescingRedis } from "./coalescing-redis.js";
 import { GuardedStandaloneConnector, guardSocketErrors } from "./socket-error-guard.js";
 
 export type RedisTarget =
@@ -72,12 +74,13 @@ export function openRedisConnection(target: RedisTarget, settings: RedisConnecti
     case "standalone": {
       // rediss:// turns TLS on in ioredis; a private CA is added here.
       const tls = settings.tlsCa !== undefined && target.url.startsWith("rediss:") ? { tls: tlsOptions } : {};
-      return guardedAndConnecting(new CoalescingRedis(target.url, { ...options, ...tls, lazyConnect: true }));
+      return guardedAndConnecting(new Redis(target.url, { ...options, enableAutoPipelining: true, ...tls, lazyConnect: true }));
     }
     case "sentinel":
       return guardedAndConnecting(
-        new CoalescingRedis({
+        new Redis({
           ...options,
+          enableAutoPipelining: true,
           sentinels: target.sentinels,
           name: target.masterName,
           sentinelUsername: settings.credentials?.sentinelUsername,

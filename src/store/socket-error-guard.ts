@@ -9,6 +9,12 @@
  * "tlsv1 alert decode error" on the same socket (uncaught, process gone).
  * A lasting listener drops such later errors: ioredis has already acted on the
  * first, and the socket is on its way out.
+ *
+ * Upstream: https://github.com/redis/ioredis/pull/961 and its follow-up #962
+ * ("Bugfix for ssl handshake + socket hangup errors") change that `once` to
+ * `on`; #962 was closed as wontfix, #961 is still open. In ioredis 6.0.0
+ * the listener is still `stream.once("error", eventHandler.errorHandler(this))`
+ * in `Redis.connect()` (lib/Redis.ts; built/Redis.js in the package).
  */
 import type { AbstractConnector, Redis, StandaloneConnectionOptions } from "ioredis";
 import { StandaloneConnector } from "ioredis/built/connectors/index.js";
