@@ -62,17 +62,20 @@ func TestAppendGetHistoryCountClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if appended.GetCount() != 2 {
-		t.Fatalf("Append count = %d, want 2", appended.GetCount())
+	if appended.GetCount() != 2 || appended.GetFirstSeq() != 1 || appended.GetLastSeq() != 2 {
+		t.Fatalf("Append = %v, want count 2, seqs 1..2", appended)
 	}
 
 	history, err := memory.GetHistory(ctx, &chatmemoryv1.GetHistoryRequest{ConversationId: id})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if history.GetEpoch() == "" {
+		t.Errorf("GetHistory epoch is empty for a conversation that holds messages")
+	}
 	want := []*chatmemoryv1.Message{
-		{Role: "user", Content: "What is the capital of France?"},
-		{Role: "assistant", Content: "Paris. 巴黎 🗼", Name: "geo-bot", Metadata: map[string]string{"model": "m1"}},
+		{Role: "user", Content: "What is the capital of France?", Seq: 1},
+		{Role: "assistant", Content: "Paris. 巴黎 🗼", Name: "geo-bot", Metadata: map[string]string{"model": "m1"}, Seq: 2},
 	}
 	if len(history.GetMessages()) != len(want) {
 		t.Fatalf("GetHistory returned %d messages, want %d", len(history.GetMessages()), len(want))

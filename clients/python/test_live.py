@@ -27,13 +27,15 @@ def test_append_get_history_count_clear(stub: chatmemory_pb2_grpc.ChatMemoryStub
 
     history = stub.GetHistory(pb.GetHistoryRequest(conversation_id=conversation_id), timeout=TIMEOUT)
     assert len(history.messages) == 2
-    for got, want in zip(history.messages, sent):
+    for seq, (got, want) in enumerate(zip(history.messages, sent), start=1):
+        assert got.seq == seq
         assert got.HasField("created_at")
         assert before <= got.created_at.ToMilliseconds() / 1000 <= time.time() + 1
         assert got.created_at.nanos % 1_000_000 == 0, "created_at has millisecond precision"
         without_time = pb.Message()
         without_time.CopyFrom(got)
         without_time.ClearField("created_at")
+        without_time.ClearField("seq")
         assert without_time == want
 
     newest = stub.GetHistory(pb.GetHistoryRequest(conversation_id=conversation_id, limit=1), timeout=TIMEOUT)
@@ -122,9 +124,9 @@ def test_wrapper_has_the_python_class_methods(address: str, conversation_id: str
             assert memory.append(conversation_id, "user", "once", request_id="retry-test-1") == 3
         assert memory.count(conversation_id) == 3
         assert memory.get_history(conversation_id) == [
-            {"role": "user", "content": "Hello"},
-            {"role": "tool", "content": "42", "name": "calc", "tool_call_id": "call-1", "metadata": {"k": "v"}},
-            {"role": "user", "content": "once"},
+            {"role": "user", "content": "Hello", "seq": 1},
+            {"role": "tool", "content": "42", "name": "calc", "tool_call_id": "call-1", "metadata": {"k": "v"}, "seq": 2},
+            {"role": "user", "content": "once", "seq": 3},
         ]
         assert memory.get_history(conversation_id, limit=1)[0]["content"] == "once"
         assert memory.clear(conversation_id) is True
@@ -134,6 +136,34 @@ def test_wrapper_has_the_python_class_methods(address: str, conversation_id: str
             memory.append(conversation_id, "wizard", "not a role")
         assert isinstance(raised.value, grpc.Call)
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_wrapper_round_trips_a_tool_calling_turn(address: str, conversation_id: str) -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    with ChatMemory(address) as memory:
+        memory.append(conversation_id, "system", "You are terse.", pinned=True)
+        memory.append(conversation_id, "user", "Weather in Paris?", message_id="m-1")
+        memory.append(conversation_id, "assistant", "", tool_calls=[call], extra={"usage": {"input_tokens": 12}, "ok": True})
+        memory.append(conversation_id, "tool", "18C", tool_call_id="call_1", ttl=60)
+        history = memory.get_history(conversation_id)
+        assert history == [
+            {"role": "system", "content": "You are terse.", "seq": 1, "pinned": True},
+            {"role": "user", "content": "Weather in Paris?", "id": "m-1", "seq": 2},
+            {"role": "assistant", "content": "", "tool_calls": [call], "extra": {"usage": {"input_tokens": 12}, "ok": True}, "seq": 3},
+            {"role": "tool", "content": "18C", "tool_call_id": "call_1", "seq": 4},
+        ]
+        # Pinned messages are not part of the window's count, and always come first.
+        assert memory.count(conversation_id) == 3
+        # limit=1 would cut the window to the tool result alone: tool-safe reading drops it.
+        assert [m["seq"] for m in memory.get_history(conversation_id, limit=1)] == [1]
+        assert [m["seq"] for m in memory.get_history(conversation_id, limit=2)] == [1, 3, 4]
+        assert [m["seq"] for m in memory.get_history(conversation_id, before_seq=4, limit=2)] == [1, 2, 3]
+        assert [m["seq"] for m in memory.get_history(conversation_id, after_seq=2)] == [3, 4]
+        with pytest.raises(grpc.RpcError) as raised:
+            memory.append(conversation_id, "user", "no calls here", tool_calls=[call])
+        assert isinstance(raised.value, grpc.Call)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "messages[0].tool_calls" in (raised.value.details() or "")
 
 
 def test_package_ships_type_stubs() -> None:

@@ -8,11 +8,12 @@ prefix are the server's settings), and failures raise `grpc.RpcError` with a sta
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import grpc
+from google.protobuf import json_format
 
 from chatmemory.v1 import chatmemory_pb2, chatmemory_pb2_grpc
 
@@ -53,6 +54,19 @@ CHANNEL_OPTIONS: list[tuple[str, str | int]] = [
 ]
 
 
+class ToolCallFunction(TypedDict):
+    name: str
+    arguments: str
+
+
+class ToolCall(TypedDict):
+    """One tool call in the OpenAI shape: `{"id", "type": "function", "function": {"name", "arguments"}}`."""
+
+    id: str
+    type: str
+    function: ToolCallFunction
+
+
 class _RequiredFields(TypedDict):
     role: str
     content: str
@@ -64,6 +78,11 @@ class HistoryMessage(_RequiredFields, total=False):
     name: str
     tool_call_id: str
     metadata: dict[str, str]
+    tool_calls: list[ToolCall]
+    id: str
+    extra: dict[str, Any]
+    seq: int
+    pinned: bool
 
 
 class ChatMemory:
@@ -91,21 +110,49 @@ class ChatMemory:
         tool_call_id: str = "",
         metadata: Mapping[str, str] | None = None,
         request_id: str = "",
+        tool_calls: Sequence[Mapping[str, Any]] | None = None,
+        pinned: bool = False,
+        message_id: str = "",
+        extra: Mapping[str, Any] | None = None,
+        ttl: float | None = None,
     ) -> int:
-        """Appends one message; returns how many messages the conversation holds after the trim.
+        """Appends one message; returns how many window messages the conversation holds after the trim.
 
         `request_id` (e.g. `str(uuid.uuid4())`, the same for every retry of this append) makes it
         idempotent: a repeat stores nothing new and returns the first call's count.
+        `tool_calls` (assistant messages only) take the OpenAI shape, `{"id", "type": "function",
+        "function": {"name", "arguments"}}`; `pinned=True` keeps the message (a system prompt, say)
+        out of the window, never trimmed; `message_id` and `extra` (a JSON object) come back as
+        given; `ttl` (seconds) makes the conversation expire that long after this append.
         """
         message = chatmemory_pb2.Message(
-            role=role, content=content, name=name, tool_call_id=tool_call_id, metadata=dict(metadata or {})
+            role=role,
+            content=content,
+            name=name,
+            tool_call_id=tool_call_id,
+            metadata=dict(metadata or {}),
+            tool_calls=[_tool_call_message(call) for call in tool_calls or []],
+            pinned=pinned,
+            id=message_id,
         )
+        if extra:
+            message.extra.update(dict(extra))
         request = chatmemory_pb2.AppendRequest(conversation_id=conversation_id, messages=[message], request_id=request_id)
+        if ttl is not None:
+            request.ttl.FromMilliseconds(max(1, round(ttl * 1000)))
         return self._stub.Append(request, timeout=self._timeout).count
 
-    def get_history(self, conversation_id: str, limit: int = 0) -> list[HistoryMessage]:
-        """The conversation's messages, oldest first (`limit` > 0: only the newest `limit`)."""
-        request = chatmemory_pb2.GetHistoryRequest(conversation_id=conversation_id, limit=limit)
+    def get_history(
+        self, conversation_id: str, limit: int = 0, *, after_seq: int = 0, before_seq: int = 0
+    ) -> list[HistoryMessage]:
+        """The conversation's pinned messages, then its window, oldest first.
+
+        `limit` > 0: only the newest `limit` window messages (pinned ones always come too);
+        `after_seq` / `before_seq`: only messages with a seq above / below them (paging).
+        """
+        request = chatmemory_pb2.GetHistoryRequest(
+            conversation_id=conversation_id, limit=limit, after_seq=after_seq, before_seq=before_seq
+        )
         response = self._stub.GetHistory(request, timeout=self._timeout)
         return [_as_dict(message) for message in response.messages]
 
@@ -114,7 +161,7 @@ class ChatMemory:
         return self._stub.Clear(chatmemory_pb2.ClearRequest(conversation_id=conversation_id), timeout=self._timeout).deleted
 
     def count(self, conversation_id: str) -> int:
-        """Number of stored messages (0 for an unknown or expired conversation)."""
+        """Number of stored window messages, pinned ones not included (0 for an unknown or expired conversation)."""
         return self._stub.Count(chatmemory_pb2.CountRequest(conversation_id=conversation_id), timeout=self._timeout).count
 
     def close(self) -> None:
@@ -137,4 +184,26 @@ def _as_dict(message: chatmemory_pb2.Message) -> HistoryMessage:
         result["tool_call_id"] = message.tool_call_id
     if message.metadata:
         result["metadata"] = dict(message.metadata)
+    if message.tool_calls:
+        result["tool_calls"] = [
+            {"id": call.id, "type": call.type, "function": {"name": call.name, "arguments": call.arguments}}
+            for call in message.tool_calls
+        ]
+    if message.id:
+        result["id"] = message.id
+    if message.HasField("extra"):
+        result["extra"] = json_format.MessageToDict(message.extra)
+    if message.seq:
+        result["seq"] = message.seq
+    if message.pinned:
+        result["pinned"] = True
     return result
+
+
+def _tool_call_message(call: Mapping[str, Any]) -> chatmemory_pb2.ToolCall:
+    """A tool call in the OpenAI shape (`function` or another type's payload under its name) as the proto's."""
+    kind = str(call.get("type") or "function")
+    payload = call.get(kind) or {}
+    return chatmemory_pb2.ToolCall(
+        id=str(call.get("id", "")), type=kind, name=str(payload.get("name", "")), arguments=str(payload.get("arguments", ""))
+    )
