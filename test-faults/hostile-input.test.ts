@@ -230,17 +230,19 @@ describe("100,000 random and malformed requests", () => {
     const strayKeys: string[] = [];
     let elements = 0;
     for (const key of keys) {
-      const companion = /^\{(.*)\}:request-(ids|expiry)$/.exec(key);
+      // Companions of a conversation: request ids, the seq counter, and the pinned list (checked as a list).
+      const companion = /^\{(.*)\}:(request-ids|request-expiry|meta|pinned)$/.exec(key);
       const list = companion ? companion[1] : key;
       const id = list?.startsWith(`${PREFIX}:`) ? list.slice(PREFIX.length + 1) : undefined;
       if (id === undefined || !appended.has(id)) {
         strayKeys.push(key);
         continue;
       }
-      if (companion) continue;
+      const pinned = companion?.[2] === "pinned";
+      if (companion && !pinned) continue;
       const stored = await check.lrange(key, 0, -1);
       elements += stored.length;
-      expect(stored.length).toBeLessThanOrEqual(20);
+      expect(stored.length).toBeLessThanOrEqual(pinned ? 8 : 20);
       for (const element of stored) {
         const decoded = decodeStoredMessage(element);
         expect(ROLES).toContain(decoded?.role);
