@@ -73,6 +73,8 @@ for _ in $(seq 1 100); do
 done
 [ -n "$serving" ] || { echo "server at $address never reported SERVING:"; cat "$work/server.log" "$work/redis.log"; exit 1; }
 export CHATMEMORY_ADDRESS="$address"
+# For the tests that run the Python class beside the server on the same Redis and key prefix.
+export CHATMEMORY_TEST_REDIS_URL="redis://127.0.0.1:${redis_port}/0" CHATMEMORY_TEST_KEY_PREFIX=clients-test
 echo "ChatMemory at $CHATMEMORY_ADDRESS (Redis on 127.0.0.1:${redis_port}): SERVING"
 finish "server start" 0
 
@@ -97,7 +99,7 @@ rm -rf "$work/wheels" && "$python" -m pip wheel --quiet --disable-pip-version-ch
 install=$?
 python3 -m venv "$work/client-venv" && client_python="$work/client-venv/bin/python"
 "$client_python" -m pip install --quiet --disable-pip-version-check -c tools/requirements.txt "$work"/wheels/chatmemory_client-*.whl \
-  pytest mypy types-protobuf types-grpcio grpcio-health-checking || install=1
+  pytest mypy types-protobuf types-grpcio grpcio-health-checking redis || install=1
 # Fails unless the package comes from the venv's site-packages (the installed wheel).
 (cd "$work" && "$client_python" -c 'import chatmemory, sys; assert "/client-venv/" in chatmemory.__file__, chatmemory.__file__; print("chatmemory from", chatmemory.__file__)') || install=1
 "$client_python" -m mypy --config-file clients/python/mypy.ini clients/python

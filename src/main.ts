@@ -10,6 +10,7 @@ import { formatHostPort, parseHostPort } from "./host-port.js";
 import { ServerMetrics } from "./metrics/server-metrics.js";
 import { type ChatMemoryServer, createChatMemoryServer } from "./server.js";
 import { createStore } from "./store/create-store.js";
+import { createTokenCounter } from "./tokens/token-counter.js";
 
 /** The URL without its password, for logs. */
 function redactedUrl(url: string): string {
@@ -48,7 +49,11 @@ async function main(): Promise<void> {
     config.metricsListen === undefined
       ? undefined
       : new ServerMetrics({ serving: () => server.health.status === "SERVING", inFlight: () => server.activeCalls });
+  const tokenCounter = createTokenCounter(config.tokenEncoding);
+  // Loads the encoding's ranks now, not in the first Append's path.
+  await tokenCounter.count([""]);
   const server: ChatMemoryServer = createChatMemoryServer({
+    tokenCounter,
     store,
     logger,
     limits: { maxBatch: config.maxBatch, maxContentBytes: config.maxContentBytes },
@@ -72,6 +77,7 @@ async function main(): Promise<void> {
     logger.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
     await server.shutdown(config.shutdownGraceMs);
     await metricsEndpoint?.close();
+    await tokenCounter.close();
     await store.close();
     logger.info("stopped");
     process.exit(0);

@@ -17,6 +17,7 @@ import { StoreHealthMonitor } from "./health/store-health-monitor.js";
 import { createChatMemoryService } from "./service/chat-memory.js";
 import { Code } from "./service/errors.js";
 import type { TenantResolver } from "./service/tenancy.js";
+import type { TextTokenCounter } from "./service/token-budget.js";
 import type { RequestLimits } from "./service/validate.js";
 import type { ChatStore } from "./store/chat-store.js";
 
@@ -36,6 +37,8 @@ export interface ChatMemoryServerOptions {
   security?: ServerSecurity;
   /** Reads cut by `limit` drop the `tool` messages that would lead them (default true). */
   toolSafeWindow?: boolean;
+  /** Counts tokens for `token_count` and `max_tokens` (src/tokens/token-counter.ts); the caller closes it. */
+  tokenCounter: TextTokenCounter;
   /** Tenant scoping (src/auth/tenants.ts makes resolvers); default none. */
   resolveTenant?: TenantResolver;
   /** Told of every ChatMemory call (e.g. Prometheus metrics); default none (no cost per call). */
@@ -107,6 +110,7 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
     logger,
     resolveTenant: options.resolveTenant,
     toolSafeWindow: options.toolSafeWindow,
+    tokenCounter: options.tokenCounter,
   });
   let activeCalls = 0;
   const logOutcome = logCallOutcome(logger);

@@ -6,6 +6,7 @@
 import { accessSync, constants } from "node:fs";
 import { AUTH_MODES } from "./auth/tenants.js";
 import { parseHostPort, parseHostPortList } from "./host-port.js";
+import { TOKEN_ENCODINGS } from "./tokens/encodings.js";
 
 /** How a setting's text becomes a value; `parse` throws an Error saying what it must be. */
 export interface ValueType<T> {
@@ -162,6 +163,7 @@ export const SETTINGS = {
   keyPrefix: setting({ env: "CHATMEMORY_KEY_PREFIX", flag: "--key-prefix <prefix>", type: matching(/^[A-Za-z0-9._:@/-]{1,128}$/, "1..128 of A-Z a-z 0-9 . _ : @ / - (no braces)", "must be 1..128 characters of letters, digits and . _ : @ / - (no spaces or braces)"), default: "ractogateway:memory", help: "Redis key prefix (the Python class's default)" }),
   maxPinned: setting({ env: "CHATMEMORY_MAX_PINNED", flag: "--max-pinned <n>", type: integer(0, 1000), default: 8, help: "most pinned messages per conversation (kept apart from the window, never trimmed); 0 = pinning refused" }),
   toolSafeWindow: setting({ env: "CHATMEMORY_TOOL_SAFE_WINDOW", flag: "--tool-safe-window <bool>", type: boolean, default: true, help: "trims and limit reads never leave a tool message leading the window (its assistant call was cut); false = the Python class's plain trim" }),
+  tokenEncoding: setting({ env: "CHATMEMORY_TOKEN_ENCODING", flag: "--token-encoding <name>", type: oneOf(TOKEN_ENCODINGS), default: "o200k_base", help: "tiktoken encoding for token_count and max_tokens (ranks ship with the server, never downloaded)" }),
   maxBatch: setting({ env: "CHATMEMORY_MAX_BATCH", flag: "--max-batch <n>", type: integer(1, 1000), default: 100, help: "most messages in one Append" }),
   maxContentBytes: setting({ env: "CHATMEMORY_MAX_CONTENT_BYTES", flag: "--max-content-bytes <n>", type: integer(1, 64 * 1024 * 1024), default: 1024 * 1024, help: "most UTF-8 bytes in one message's content" }),
   maxReceiveBytes: setting({ env: "CHATMEMORY_MAX_RECEIVE_BYTES", flag: "--max-receive-bytes <n>", type: integer(1024, 256 * 1024 * 1024), default: 8 * 1024 * 1024, help: "largest gRPC request accepted (larger: RESOURCE_EXHAUSTED)" }),

@@ -12,6 +12,9 @@ import { type ChatMemoryServer, createChatMemoryServer } from "../src/server.js"
 import type { ChatStore } from "../src/store/chat-store.js";
 import { RedisServerProcess } from "./helpers/redis-server.js";
 import { createTestStore, statusOf, uniqueId } from "./helpers/test-server.js";
+import { createTokenCounter } from "../src/tokens/token-counter.js";
+
+const tokenCounter = createTokenCounter("o200k_base");
 
 const COMMAND_TIMEOUT_MS = 300;
 
@@ -48,6 +51,7 @@ beforeAll(async () => {
   store = createTestStore({ store: "redis", redisUrl: redis.url, redisTimeoutMs: COMMAND_TIMEOUT_MS }, `test-${uniqueId("retry")}`);
   server = createChatMemoryServer({
     store,
+    tokenCounter,
     // pino writes synchronously to a plain stream: the log line is seen before the answer leaves.
     logger: pino({ level: "warn" }, logStream),
     limits: { maxBatch: 100, maxContentBytes: 1024 * 1024 },
@@ -60,6 +64,7 @@ afterAll(async () => {
   for (const c of clients) c.close();
   await server.shutdown(1000);
   await store.close();
+  await tokenCounter.close();
   await redis.stop();
 });
 beforeEach(() => {

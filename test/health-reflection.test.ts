@@ -109,6 +109,7 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s", (version) => {
       id: [9, "scalar"],
       extra: [10, "message"],
       pinned: [11, "scalar"],
+      token_count: [12, "scalar"],
     });
     expect(message?.field.createdAt?.message?.typeName).toBe("google.protobuf.Timestamp");
     expect(message?.field.extra?.message?.typeName).toBe("google.protobuf.Struct");

@@ -35,7 +35,7 @@ async function packagesLoadedBy(entry: string): Promise<string[]> {
   return JSON.parse(stdout) as string[];
 }
 
-const SERVER_LIBRARIES = ["ioredis", "pino", "prom-client", "commander", "lru-cache", "grpc-health-check", "@grpc/reflection"];
+const SERVER_LIBRARIES = ["ioredis", "pino", "prom-client", "commander", "lru-cache", "grpc-health-check", "@grpc/reflection", "js-tiktoken", "piscina"];
 
 describe("layers", () => {
   it("src/ and the client package keep every import rule of .dependency-cruiser.cjs", async () => {

@@ -54,7 +54,7 @@ describe("compatibility with the Python class", () => {
     const raw = await redis.lrange(`${PYTHON_PREFIX}:${id}`, 0, -1);
     expect(raw).toHaveLength(2);
     const [plain, rich] = raw.map((element) => JSON.parse(element) as Record<string, unknown>);
-    expect(Object.keys(plain ?? {}).sort()).toEqual(["content", "role", "seq", "ts"]);
+    expect(Object.keys(plain ?? {}).sort()).toEqual(["content", "role", "seq", "tok", "ts"]);
     expect(plain).toMatchObject({ role: "user", content: "hi" });
     expect(rich).toMatchObject({ role: "tool", content: "42", name: "calc", tool_call_id: "c1", metadata: { k: "v" } });
     const ts = plain?.ts as number;

@@ -123,7 +123,9 @@ def test_wrapper_has_the_python_class_methods(address: str, conversation_id: str
         for _ in range(2):
             assert memory.append(conversation_id, "user", "once", request_id="retry-test-1") == 3
         assert memory.count(conversation_id) == 3
-        assert memory.get_history(conversation_id) == [
+        history = memory.get_history(conversation_id)
+        assert all(message.pop("token_count", 0) > 0 for message in history)
+        assert history == [
             {"role": "user", "content": "Hello", "seq": 1},
             {"role": "tool", "content": "42", "name": "calc", "tool_call_id": "call-1", "metadata": {"k": "v"}, "seq": 2},
             {"role": "user", "content": "once", "seq": 3},
@@ -146,6 +148,8 @@ def test_wrapper_round_trips_a_tool_calling_turn(address: str, conversation_id: 
         memory.append(conversation_id, "assistant", "", tool_calls=[call], extra={"usage": {"input_tokens": 12}, "ok": True})
         memory.append(conversation_id, "tool", "18C", tool_call_id="call_1", ttl=60)
         history = memory.get_history(conversation_id)
+        tokens = [message.pop("token_count", 0) for message in history]
+        assert all(count > 0 for count in tokens)
         assert history == [
             {"role": "system", "content": "You are terse.", "seq": 1, "pinned": True},
             {"role": "user", "content": "Weather in Paris?", "id": "m-1", "seq": 2},
@@ -159,6 +163,9 @@ def test_wrapper_round_trips_a_tool_calling_turn(address: str, conversation_id: 
         assert [m["seq"] for m in memory.get_history(conversation_id, limit=2)] == [1, 3, 4]
         assert [m["seq"] for m in memory.get_history(conversation_id, before_seq=4, limit=2)] == [1, 2, 3]
         assert [m["seq"] for m in memory.get_history(conversation_id, after_seq=2)] == [3, 4]
+        # A budget of the pinned message and the newest two: the assistant's call and its result.
+        budget = tokens[0] + tokens[2] + tokens[3]
+        assert [m["seq"] for m in memory.get_history(conversation_id, max_tokens=budget)] == [1, 3, 4]
         with pytest.raises(grpc.RpcError) as raised:
             memory.append(conversation_id, "user", "no calls here", tool_calls=[call])
         assert isinstance(raised.value, grpc.Call)

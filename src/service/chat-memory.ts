@@ -11,6 +11,7 @@ import type { ChatStore, JsonObject, StoredMessage } from "../store/chat-store.j
 import { encodeHistoryResponse } from "./history-response.js";
 import { requestFingerprint } from "./request-fingerprint.js";
 import { elementsToRead, selectHistory } from "./history-selection.js";
+import { ReadTokenCounts, type TextTokenCounter, tokensForAppend } from "./token-budget.js";
 import { DEFAULT_TOOL_TYPE, type RequestLimits, validateAppendRequest, validateConversationId, validateHistoryQuery } from "./validate.js";
 
 export interface ChatMemoryServiceOptions {
@@ -21,6 +22,8 @@ export interface ChatMemoryServiceOptions {
   resolveTenant?: TenantResolver;
   /** Reads cut by `limit` drop the `tool` messages that would lead them (default true). */
   toolSafeWindow?: boolean;
+  /** Counts tokens under the server's encoding (src/tokens/token-counter.ts). */
+  tokenCounter: TextTokenCounter;
   /** Clock in epoch ms for `created_at`; tests may pass their own. */
   now?: () => number;
 }
@@ -41,6 +44,7 @@ function toStoredMessage(message: Message, createdAtMs: number): StoredMessage {
 export function createChatMemoryService(options: ChatMemoryServiceOptions): ServiceImpl<typeof ChatMemory.method> {
   const { store, limits, logger } = options;
   const toolSafe = options.toolSafeWindow ?? true;
+  const readTokens = new ReadTokenCounts(options.tokenCounter);
   const now = options.now ?? Date.now;
   const resolveTenant = options.resolveTenant ?? (() => undefined);
   // Authentication comes first (UNAUTHENTICATED before INVALID_ARGUMENT), then the id is scoped to the tenant.
@@ -52,11 +56,12 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
       const ttlMs = validateAppendRequest(request, limits);
       // One server timestamp for the whole batch: order is decided by Redis, not by clocks.
       const createdAtMs = now();
+      const tokens = await tokensForAppend(options.tokenCounter, request.messages);
       const idempotency =
         request.requestId === "" ? undefined : { requestId: request.requestId, fingerprint: requestFingerprint(request.messages, ttlMs) };
       const { count, firstSeq, lastSeq } = await store.append(
         conversationId,
-        request.messages.map((message) => toStoredMessage(message, createdAtMs)),
+        request.messages.map((message, index) => ({ ...toStoredMessage(message, createdAtMs), tokens: tokens[index] })),
         { idempotency, pinned: request.messages.map((message) => message.pinned), ttlMs },
       );
       return { count: BigInt(count), firstSeq: BigInt(firstSeq), lastSeq: BigInt(lastSeq) };
@@ -69,7 +74,8 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
       if (history.skippedCorrupt > 0) {
         logger.debug({ conversationId: request.conversationId, skippedCorrupt: history.skippedCorrupt }, "skipped corrupt stored elements");
       }
-      const response = selectHistory(history, query);
+      const tokenCount = await readTokens.of(history.pinned.length === 0 ? history.messages : [...history.pinned, ...history.messages]);
+      const response = selectHistory(history, query, tokenCount);
       // The store's shared window array is encoded once; a selection from it is encoded afresh.
       const sharing = history.sharing && { encodings: history.sharing.encodings, window: history.sharing.window && response.messages === history.messages };
       return new EncodedMessage(GetHistoryResponseSchema, encodeHistoryResponse(response, sharing));

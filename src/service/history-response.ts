@@ -23,8 +23,21 @@ import type { ReadSharing, SharedEncodings, StoredMessage } from "../store/chat-
  * (toBinaryMessage below): those fields are listed here because that path writes them.
  */
 export const ENCODED_FIELDS = {
-  "chatmemory.v1.GetHistoryResponse": { messages: 1, epoch: 3 },
-  "chatmemory.v1.Message": { role: 1, content: 2, name: 3, tool_call_id: 4, metadata: 5, created_at: 6, tool_calls: 7, seq: 8, id: 9, extra: 10, pinned: 11 },
+  "chatmemory.v1.GetHistoryResponse": { messages: 1, total_tokens: 2, epoch: 3 },
+  "chatmemory.v1.Message": {
+    role: 1,
+    content: 2,
+    name: 3,
+    tool_call_id: 4,
+    metadata: 5,
+    created_at: 6,
+    tool_calls: 7,
+    seq: 8,
+    id: 9,
+    extra: 10,
+    pinned: 11,
+    token_count: 12,
+  },
   "google.protobuf.Timestamp": { seconds: 1, nanos: 2 },
 } as const;
 
@@ -34,7 +47,7 @@ function usesToBinary(message: StoredMessage): boolean {
 }
 
 /** One Message's body by toBinary, exactly as the service would build it. */
-function toBinaryMessage(message: StoredMessage, pinned: boolean): Uint8Array {
+function toBinaryMessage(message: StoredMessage, pinned: boolean, tokenCount: number): Uint8Array {
   return toBinary(
     MessageSchema,
     create(MessageSchema, {
@@ -49,6 +62,7 @@ function toBinaryMessage(message: StoredMessage, pinned: boolean): Uint8Array {
       extra: message.extra,
       seq: BigInt(message.seq ?? 0),
       pinned,
+      tokenCount,
     }),
   );
 }
@@ -63,6 +77,8 @@ const MESSAGE_METADATA = 0x2a; // Message.metadata = 5 (map entries: key = 1, va
 const MESSAGE_CREATED_AT = 0x32; // Message.created_at = 6
 const MESSAGE_SEQ = 0x40; // Message.seq = 8 (varint)
 const MESSAGE_PINNED = 0x58; // Message.pinned = 11 (varint)
+const MESSAGE_TOKEN_COUNT = 0x60; // Message.token_count = 12 (varint)
+const RESPONSE_TOTAL_TOKENS = 0x10; // GetHistoryResponse.total_tokens = 2 (varint)
 const RESPONSE_EPOCH = 0x1a; // GetHistoryResponse.epoch = 3
 const ENTRY_KEY = 0x0a;
 const ENTRY_VALUE = 0x12;
@@ -105,7 +121,7 @@ class HistoryEncoder {
   }
 
   /** Size of one Message's body; records the lengths the write pass needs. */
-  messageSize(message: StoredMessage, pinned: boolean): number {
+  messageSize(message: StoredMessage, pinned: boolean, tokenCount: number): number {
     const slot = this.lengths.push(0) - 1;
     let size = this.#stringField(message.role) + this.#stringField(message.content);
     if (message.name) size += this.#stringField(message.name);
@@ -125,6 +141,7 @@ class HistoryEncoder {
     }
     if (message.seq) size += 1 + varintSize(message.seq);
     if (pinned) size += 2;
+    if (tokenCount > 0) size += 1 + varintSize(tokenCount);
     this.lengths[slot] = size;
     return size;
   }
@@ -161,7 +178,7 @@ class HistoryWriter {
   }
 
   /** One `messages` field: tag, length, then the Message body. */
-  message(message: StoredMessage, pinned: boolean): void {
+  message(message: StoredMessage, pinned: boolean, tokenCount: number): void {
     this.buffer[this.offset++] = RESPONSE_MESSAGES;
     this.#varint(this.lengths[this.#next++] as number);
     this.#string(MESSAGE_ROLE, message.role);
@@ -197,6 +214,10 @@ class HistoryWriter {
       this.buffer[this.offset++] = MESSAGE_PINNED;
       this.buffer[this.offset++] = 1;
     }
+    if (tokenCount > 0) {
+      this.buffer[this.offset++] = MESSAGE_TOKEN_COUNT;
+      this.#varint(tokenCount);
+    }
   }
 
   /** Bytes encoded earlier for the same message. */
@@ -207,26 +228,29 @@ class HistoryWriter {
 }
 
 /** A `messages` field's bytes for one message (read as pinned or not), for a message that is encoded once and reused. */
-function encodeMessageField(message: StoredMessage, pinned: boolean): Buffer {
+function encodeMessageField(message: StoredMessage, pinned: boolean, tokenCount: number): Buffer {
   if (usesToBinary(message)) {
-    const body = toBinaryMessage(message, pinned);
+    const body = toBinaryMessage(message, pinned, tokenCount);
     const field = Buffer.allocUnsafeSlow(1 + varintSize(body.length) + body.length);
     field[0] = RESPONSE_MESSAGES;
     field.set(body, writeVarint(field, 1, body.length));
     return field;
   }
   const encoder = new HistoryEncoder();
-  const size = encoder.messageSize(message, pinned);
+  const size = encoder.messageSize(message, pinned, tokenCount);
   const writer = new HistoryWriter(Buffer.allocUnsafeSlow(1 + varintSize(size) + size), encoder.lengths);
-  writer.message(message, pinned);
+  writer.message(message, pinned, tokenCount);
   return writer.buffer;
 }
 
-/** What GetHistory answers: the pinned messages, then the window's, and the epoch. */
+/** What GetHistory answers: the pinned messages, then the window's, their tokens and the epoch. */
 export interface HistoryResponse {
   pinned: readonly StoredMessage[];
   messages: readonly StoredMessage[];
   epoch: string;
+  /** Each message's token count under the server's encoding (the same for a message every time). */
+  tokenCount: (message: StoredMessage) => number;
+  totalTokens: number;
 }
 
 /**
@@ -236,26 +260,39 @@ export interface HistoryResponse {
  */
 export function encodeHistoryResponse(response: HistoryResponse, sharing?: ReadSharing): Uint8Array {
   const encodings = sharing?.encodings;
+  const { tokenCount } = response;
   const window =
     sharing?.window === true && encodings !== undefined
-      ? encodings.window(response.messages, (messages) => encodeMessages(messages, false, encodings))
-      : encodeMessages(response.messages, false, encodings);
-  if (response.pinned.length === 0 && response.epoch === "") return window;
-  const pinned = encodeMessages(response.pinned, true, encodings);
+      ? encodings.window(response.messages, (messages) => encodeMessages(messages, false, tokenCount, encodings))
+      : encodeMessages(response.messages, false, tokenCount, encodings);
+  if (response.pinned.length === 0 && response.epoch === "" && response.totalTokens === 0) return window;
+  const pinned = encodeMessages(response.pinned, true, tokenCount, encodings);
   const epochBytes = Buffer.byteLength(response.epoch, "utf8");
-  const epoch = Buffer.allocUnsafe(response.epoch === "" ? 0 : 1 + varintSize(epochBytes) + epochBytes);
-  if (response.epoch !== "") {
-    epoch[0] = RESPONSE_EPOCH;
-    epoch.write(response.epoch, writeVarint(epoch, 1, epochBytes), "utf8");
+  const tail = Buffer.allocUnsafe(
+    (response.totalTokens > 0 ? 1 + varintSize(response.totalTokens) : 0) + (response.epoch === "" ? 0 : 1 + varintSize(epochBytes) + epochBytes),
+  );
+  let offset = 0;
+  if (response.totalTokens > 0) {
+    tail[offset++] = RESPONSE_TOTAL_TOKENS;
+    offset = writeVarint(tail, offset, response.totalTokens);
   }
-  return Buffer.concat([pinned, window, epoch]);
+  if (response.epoch !== "") {
+    tail[offset++] = RESPONSE_EPOCH;
+    tail.write(response.epoch, writeVarint(tail, offset, epochBytes), "utf8");
+  }
+  return Buffer.concat([pinned, window, tail]);
 }
 
 /** `messages` fields for a list of messages; with `encodings`, they are shared and each one's bytes are kept there. */
-function encodeMessages(messages: readonly StoredMessage[], pinned: boolean, encodings: SharedEncodings | undefined): Uint8Array {
+function encodeMessages(
+  messages: readonly StoredMessage[],
+  pinned: boolean,
+  tokenCount: (message: StoredMessage) => number,
+  encodings: SharedEncodings | undefined,
+): Uint8Array {
   const encoder = new HistoryEncoder();
   // Bytes made before the sizing pass: kept ones of shared messages, and messages toBinary writes.
-  const encodeField = (message: StoredMessage) => encodeMessageField(message, pinned);
+  const encodeField = (message: StoredMessage) => encodeMessageField(message, pinned, tokenCount(message));
   const shared = messages.map((message) =>
     encodings !== undefined ? encodings.message(message, pinned, encodeField) : usesToBinary(message) ? encodeField(message) : undefined,
   );
@@ -266,14 +303,18 @@ function encodeMessages(messages: readonly StoredMessage[], pinned: boolean, enc
       total += bytes.length;
       continue;
     }
-    const size = encoder.messageSize(messages[index] as StoredMessage, pinned);
+    const message = messages[index] as StoredMessage;
+    const size = encoder.messageSize(message, pinned, tokenCount(message));
     total += 1 + varintSize(size) + size;
   }
   const writer = new HistoryWriter(Buffer.allocUnsafe(total), encoder.lengths);
   for (let index = 0; index < messages.length; index++) {
     const bytes = shared[index];
     if (bytes !== undefined) writer.copy(bytes);
-    else writer.message(messages[index] as StoredMessage, pinned);
+    else {
+      const message = messages[index] as StoredMessage;
+      writer.message(message, pinned, tokenCount(message));
+    }
   }
   if (writer.offset !== total) throw new Error(`GetHistoryResponse encoder wrote ${writer.offset} bytes, sized ${total}`);
   return writer.buffer;

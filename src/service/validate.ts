@@ -141,10 +141,11 @@ export function validateAppendRequest(request: AppendRequest, limits: RequestLim
 }
 
 /** Checks a GetHistory's bounds; seqs come back as numbers (they stay far below 2^53). */
-export function validateHistoryQuery(request: GetHistoryRequest): { limit: number; afterSeq: number; beforeSeq: number } {
+export function validateHistoryQuery(request: GetHistoryRequest): { limit: number; maxTokens: number; afterSeq: number; beforeSeq: number } {
   validateConversationId(request.conversationId);
   if (request.limit < 0) throw ChatMemoryError.invalidArgument("limit", `must be 0 (whole window) or positive, got ${request.limit}`);
+  if (request.maxTokens < 0) throw ChatMemoryError.invalidArgument("max_tokens", `must be 0 (no budget) or positive, got ${request.maxTokens}`);
   if (request.afterSeq < 0n) throw ChatMemoryError.invalidArgument("after_seq", `must be 0 (not set) or positive, got ${request.afterSeq}`);
   if (request.beforeSeq < 0n) throw ChatMemoryError.invalidArgument("before_seq", `must be 0 (not set) or positive, got ${request.beforeSeq}`);
-  return { limit: request.limit, afterSeq: Number(request.afterSeq), beforeSeq: Number(request.beforeSeq) };
+  return { limit: request.limit, maxTokens: request.maxTokens, afterSeq: Number(request.afterSeq), beforeSeq: Number(request.beforeSeq) };
 }

@@ -29,6 +29,8 @@ export interface StoredMessage {
   /** The caller's own message id. */
   id?: string;
   extra?: JsonObject;
+  /** Token counts by encoding name (`tok` in the stored JSON), as counted on append. */
+  tokens?: Readonly<Record<string, number>>;
   /** Creation time in epoch milliseconds (`ts` in the stored JSON); absent on elements the Python class wrote. */
   createdAtMs?: number;
 }

@@ -1,8 +1,8 @@
 /**
  * The stored element format, shared with the Python `RedisChatMemory` class:
  * a JSON object with string `role` and `content`, plus optional `seq`, `name`,
- * `tool_call_id`, `metadata`, `tool_calls` (OpenAI's shape), `id`, `extra`
- * and `ts` (epoch ms). Empty optional fields are left out so elements stay as
+ * `tool_call_id`, `metadata`, `tool_calls` (OpenAI's shape), `id`, `extra`,
+ * `tok` (token counts by encoding) and `ts` (epoch ms). Empty optional fields are left out so elements stay as
  * small as the Python class's.
  */
 import type { HistoryReadResult, JsonObject, SharedEncodings, StoredMessage, StoredToolCall } from "./chat-store.js";
@@ -20,6 +20,7 @@ interface StoredElementJson {
   tool_calls?: ToolCallJson[];
   id?: string;
   extra?: JsonObject;
+  tok?: Readonly<Record<string, number>>;
   ts?: number;
 }
 
@@ -37,6 +38,7 @@ export function encodeStoredMessage(message: StoredMessage): string {
   if (message.toolCalls && message.toolCalls.length > 0) element.tool_calls = message.toolCalls.map(toolCallJson);
   if (message.id) element.id = message.id;
   if (message.extra && Object.keys(message.extra).length > 0) element.extra = message.extra;
+  if (message.tokens && Object.keys(message.tokens).length > 0) element.tok = message.tokens;
   if (message.createdAtMs !== undefined) element.ts = message.createdAtMs;
   return JSON.stringify(element);
 }
@@ -78,6 +80,13 @@ export function decodeStoredMessage(raw: string): StoredMessage | undefined {
   }
   if (typeof parsed.id === "string" && parsed.id !== "") message.id = parsed.id;
   if (isRecord(parsed.extra) && Object.keys(parsed.extra).length > 0) message.extra = parsed.extra as JsonObject;
+  if (isRecord(parsed.tok)) {
+    const tokens: Record<string, number> = {};
+    for (const [encoding, count] of Object.entries(parsed.tok)) {
+      if (typeof count === "number" && Number.isSafeInteger(count) && count >= 0) tokens[encoding] = count;
+    }
+    if (Object.keys(tokens).length > 0) message.tokens = tokens;
+  }
   if (typeof parsed.ts === "number" && Number.isSafeInteger(parsed.ts) && parsed.ts >= 0) {
     message.createdAtMs = parsed.ts;
   }

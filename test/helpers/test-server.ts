@@ -19,6 +19,7 @@ import { servingStatus } from "./health-client.js";
 import { RedisChatStore } from "../../src/store/redis-chat-store.js";
 import type { HostPort } from "../../src/host-port.js";
 import type { RedisCredentials, RedisTarget } from "../../src/store/redis-connection.js";
+import { createTokenCounter, type TokenEncoding } from "../../src/tokens/token-counter.js";
 
 export type StoreKind = "memory" | "redis";
 
@@ -32,6 +33,7 @@ export interface TestServerOptions {
   keyPrefix?: string;
   maxTurns?: number;
   maxPinned?: number;
+  tokenEncoding?: TokenEncoding;
   toolSafeWindow?: boolean;
   ttlSeconds?: number;
   requestIdTtlSeconds?: number;
@@ -101,8 +103,10 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   const keyPrefix = options.keyPrefix ?? `test-${randomUUID()}`;
   const store = createTestStore(options, keyPrefix);
   if (store instanceof RedisChatStore) await store.waitUntilReady(5000);
+  const tokenCounter = createTokenCounter(options.tokenEncoding ?? SETTINGS.tokenEncoding.default);
   const server = createChatMemoryServer({
     store,
+    tokenCounter,
     logger: testLogger,
     limits: { maxBatch: options.maxBatch ?? 100, maxContentBytes: options.maxContentBytes ?? 1024 * 1024 },
     maxReceiveBytes: options.maxReceiveBytes ?? 8 * 1024 * 1024,
@@ -131,6 +135,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
       client.close();
       await server.shutdown(1000);
       await store.close();
+      await tokenCounter.close();
     },
   };
 }

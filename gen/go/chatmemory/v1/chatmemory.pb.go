@@ -94,7 +94,15 @@ type Message struct {
 	// beyond it is FAILED_PRECONDITION naming `messages[i].pinned` and stores
 	// nothing. On reads: true for pinned messages. The Python class does not
 	// see pinned messages, and its `clear` leaves them (and the seq counter).
-	Pinned        bool `protobuf:"varint,11,opt,name=pinned,proto3" json:"pinned,omitempty"`
+	Pinned bool `protobuf:"varint,11,opt,name=pinned,proto3" json:"pinned,omitempty"`
+	// Output only: the message's tokens under the server's encoding
+	// (CHATMEMORY_TOKEN_ENCODING, default `o200k_base`; also `cl100k_base`):
+	// the tokens of `content` plus those of each tool call's `name` and
+	// `arguments`, exactly as tiktoken counts them, with no per-message
+	// overhead (add your provider's, e.g. 3 or 4 per message, yourself).
+	// Counted once on Append and stored; counted on read for messages stored
+	// without a count for the server's encoding (the Python class's).
+	TokenCount    int32 `protobuf:"varint,12,opt,name=token_count,json=tokenCount,proto3" json:"token_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -204,6 +212,13 @@ func (x *Message) GetPinned() bool {
 		return x.Pinned
 	}
 	return false
+}
+
+func (x *Message) GetTokenCount() int32 {
+	if x != nil {
+		return x.TokenCount
+	}
+	return 0
 }
 
 // ToolCall is one tool call an assistant message makes, as LLM APIs have it.
@@ -452,6 +467,11 @@ type GetHistoryRequest struct {
 	// reject such a prompt). Off when the server runs with
 	// CHATMEMORY_TOOL_SAFE_WINDOW=false.
 	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// 0 = no token budget. N > 0: the longest newest part of the window whose
+	// tokens, plus the pinned messages' tokens (always returned, and counted
+	// first), fit in N. With `limit` too, both bounds hold. Like `limit`, it
+	// cuts tool-safe when no seq range is set. Negative = INVALID_ARGUMENT.
+	MaxTokens int32 `protobuf:"varint,3,opt,name=max_tokens,json=maxTokens,proto3" json:"max_tokens,omitempty"`
 	// Only messages with a seq greater than this (catch-up after a reconnect);
 	// 0 = not set. Pinned and window messages alike; messages without a seq
 	// are never returned by a range read. A range read (`after_seq` or
@@ -512,6 +532,13 @@ func (x *GetHistoryRequest) GetLimit() int32 {
 	return 0
 }
 
+func (x *GetHistoryRequest) GetMaxTokens() int32 {
+	if x != nil {
+		return x.MaxTokens
+	}
+	return 0
+}
+
 func (x *GetHistoryRequest) GetAfterSeq() int64 {
 	if x != nil {
 		return x.AfterSeq
@@ -532,6 +559,8 @@ type GetHistoryResponse struct {
 	// The pinned messages (in seq order, `pinned` true), then the window's,
 	// oldest first.
 	Messages []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// The sum of the returned messages' `token_count`.
+	TotalTokens int64 `protobuf:"varint,2,opt,name=total_tokens,json=totalTokens,proto3" json:"total_tokens,omitempty"`
 	// The conversation's epoch: an opaque id that changes whenever its past is
 	// rewritten (Clear, expiry of the whole conversation) and never on Append.
 	// Messages with the same epoch have comparable seqs. Empty for a
@@ -576,6 +605,13 @@ func (x *GetHistoryResponse) GetMessages() []*Message {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *GetHistoryResponse) GetTotalTokens() int64 {
+	if x != nil {
+		return x.TotalTokens
+	}
+	return 0
 }
 
 func (x *GetHistoryResponse) GetEpoch() string {
@@ -784,7 +820,7 @@ var File_chatmemory_v1_chatmemory_proto protoreflect.FileDescriptor
 
 const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"\n" +
-	"\x1echatmemory/v1/chatmemory.proto\x12\rchatmemory.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x03\n" +
+	"\x1echatmemory/v1/chatmemory.proto\x12\rchatmemory.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x03\n" +
 	"\aMessage\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12\x12\n" +
@@ -800,7 +836,9 @@ const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"\x02id\x18\t \x01(\tR\x02id\x12-\n" +
 	"\x05extra\x18\n" +
 	" \x01(\v2\x17.google.protobuf.StructR\x05extra\x12\x16\n" +
-	"\x06pinned\x18\v \x01(\bR\x06pinned\x1a;\n" +
+	"\x06pinned\x18\v \x01(\bR\x06pinned\x12\x1f\n" +
+	"\vtoken_count\x18\f \x01(\x05R\n" +
+	"tokenCount\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
@@ -818,15 +856,18 @@ const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"\x0eAppendResponse\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x1b\n" +
 	"\tfirst_seq\x18\x02 \x01(\x03R\bfirstSeq\x12\x19\n" +
-	"\blast_seq\x18\x03 \x01(\x03R\alastSeq\"\x8e\x01\n" +
+	"\blast_seq\x18\x03 \x01(\x03R\alastSeq\"\xad\x01\n" +
 	"\x11GetHistoryRequest\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x1b\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x1d\n" +
+	"\n" +
+	"max_tokens\x18\x03 \x01(\x05R\tmaxTokens\x12\x1b\n" +
 	"\tafter_seq\x18\x04 \x01(\x03R\bafterSeq\x12\x1d\n" +
 	"\n" +
-	"before_seq\x18\x05 \x01(\x03R\tbeforeSeq\"^\n" +
+	"before_seq\x18\x05 \x01(\x03R\tbeforeSeq\"\x81\x01\n" +
 	"\x12GetHistoryResponse\x122\n" +
-	"\bmessages\x18\x01 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages\x12\x14\n" +
+	"\bmessages\x18\x01 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages\x12!\n" +
+	"\ftotal_tokens\x18\x02 \x01(\x03R\vtotalTokens\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\tR\x05epoch\"7\n" +
 	"\fClearRequest\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\")\n" +

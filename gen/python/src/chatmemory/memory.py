@@ -83,6 +83,7 @@ class HistoryMessage(_RequiredFields, total=False):
     extra: dict[str, Any]
     seq: int
     pinned: bool
+    token_count: int
 
 
 class ChatMemory:
@@ -143,15 +144,16 @@ class ChatMemory:
         return self._stub.Append(request, timeout=self._timeout).count
 
     def get_history(
-        self, conversation_id: str, limit: int = 0, *, after_seq: int = 0, before_seq: int = 0
+        self, conversation_id: str, limit: int = 0, *, max_tokens: int = 0, after_seq: int = 0, before_seq: int = 0
     ) -> list[HistoryMessage]:
         """The conversation's pinned messages, then its window, oldest first.
 
         `limit` > 0: only the newest `limit` window messages (pinned ones always come too);
+        `max_tokens` > 0: only the newest window messages whose tokens, with the pinned ones', fit;
         `after_seq` / `before_seq`: only messages with a seq above / below them (paging).
         """
         request = chatmemory_pb2.GetHistoryRequest(
-            conversation_id=conversation_id, limit=limit, after_seq=after_seq, before_seq=before_seq
+            conversation_id=conversation_id, limit=limit, max_tokens=max_tokens, after_seq=after_seq, before_seq=before_seq
         )
         response = self._stub.GetHistory(request, timeout=self._timeout)
         return [_as_dict(message) for message in response.messages]
@@ -197,6 +199,8 @@ def _as_dict(message: chatmemory_pb2.Message) -> HistoryMessage:
         result["seq"] = message.seq
     if message.pinned:
         result["pinned"] = True
+    if message.token_count:
+        result["token_count"] = message.token_count
     return result
 
 

@@ -21,7 +21,7 @@ import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chatmemory/v1/chatmemory.proto.
  */
 export const file_chatmemory_v1_chatmemory: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jaGF0bWVtb3J5L3YxL2NoYXRtZW1vcnkucHJvdG8SDWNoYXRtZW1vcnkudjEi4wIKB01lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEjYKCG1ldGFkYXRhGAUgAygLMiQuY2hhdG1lbW9yeS52MS5NZXNzYWdlLk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDc2VxGAggASgDEisKCnRvb2xfY2FsbHMYByADKAsyFy5jaGF0bWVtb3J5LnYxLlRvb2xDYWxsEgoKAmlkGAkgASgJEiYKBWV4dHJhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZwaW5uZWQYCyABKAgaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCFRvb2xDYWxsEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDAoEbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkijgEKDUFwcGVuZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEigKCG1lc3NhZ2VzGAIgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkSJgoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkQKDkFwcGVuZFJlc3BvbnNlEg0KBWNvdW50GAEgASgDEhEKCWZpcnN0X3NlcRgCIAEoAxIQCghsYXN0X3NlcRgDIAEoAyJiChFHZXRIaXN0b3J5UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFbGltaXQYAiABKAUSEQoJYWZ0ZXJfc2VxGAQgASgDEhIKCmJlZm9yZV9zZXEYBSABKAMiTQoSR2V0SGlzdG9yeVJlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEg0KBWVwb2NoGAMgASgJIicKDENsZWFyUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiIAoNQ2xlYXJSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIicKDENvdW50UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiLgoNQ291bnRSZXNwb25zZRINCgVjb3VudBgBIAEoAxIOCgZwaW5uZWQYAiABKAMyrgIKCkNoYXRNZW1vcnkSRQoGQXBwZW5kEhwuY2hhdG1lbW9yeS52MS5BcHBlbmRSZXF1ZXN0Gh0uY2hhdG1lbW9yeS52MS5BcHBlbmRSZXNwb25zZRJRCgpHZXRIaXN0b3J5EiAuY2hhdG1lbW9yeS52MS5HZXRIaXN0b3J5UmVxdWVzdBohLmNoYXRtZW1vcnkudjEuR2V0SGlzdG9yeVJlc3BvbnNlEkIKBUNsZWFyEhsuY2hhdG1lbW9yeS52MS5DbGVhclJlcXVlc3QaHC5jaGF0bWVtb3J5LnYxLkNsZWFyUmVzcG9uc2USQgoFQ291bnQSGy5jaGF0bWVtb3J5LnYxLkNvdW50UmVxdWVzdBocLmNoYXRtZW1vcnkudjEuQ291bnRSZXNwb25zZUJEWkJnaXRodWIuY29tL2NoYXRtZW1vcnkvY2hhdG1lbW9yeS9nZW4vZ28vY2hhdG1lbW9yeS92MTtjaGF0bWVtb3J5djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5jaGF0bWVtb3J5L3YxL2NoYXRtZW1vcnkucHJvdG8SDWNoYXRtZW1vcnkudjEi+AIKB01lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEjYKCG1ldGFkYXRhGAUgAygLMiQuY2hhdG1lbW9yeS52MS5NZXNzYWdlLk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDc2VxGAggASgDEisKCnRvb2xfY2FsbHMYByADKAsyFy5jaGF0bWVtb3J5LnYxLlRvb2xDYWxsEgoKAmlkGAkgASgJEiYKBWV4dHJhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZwaW5uZWQYCyABKAgSEwoLdG9rZW5fY291bnQYDCABKAUaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCFRvb2xDYWxsEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDAoEbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkijgEKDUFwcGVuZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEigKCG1lc3NhZ2VzGAIgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkSJgoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkQKDkFwcGVuZFJlc3BvbnNlEg0KBWNvdW50GAEgASgDEhEKCWZpcnN0X3NlcRgCIAEoAxIQCghsYXN0X3NlcRgDIAEoAyJ2ChFHZXRIaXN0b3J5UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFbGltaXQYAiABKAUSEgoKbWF4X3Rva2VucxgDIAEoBRIRCglhZnRlcl9zZXEYBCABKAMSEgoKYmVmb3JlX3NlcRgFIAEoAyJjChJHZXRIaXN0b3J5UmVzcG9uc2USKAoIbWVzc2FnZXMYASADKAsyFi5jaGF0bWVtb3J5LnYxLk1lc3NhZ2USFAoMdG90YWxfdG9rZW5zGAIgASgDEg0KBWVwb2NoGAMgASgJIicKDENsZWFyUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiIAoNQ2xlYXJSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIicKDENvdW50UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiLgoNQ291bnRSZXNwb25zZRINCgVjb3VudBgBIAEoAxIOCgZwaW5uZWQYAiABKAMyrgIKCkNoYXRNZW1vcnkSRQoGQXBwZW5kEhwuY2hhdG1lbW9yeS52MS5BcHBlbmRSZXF1ZXN0Gh0uY2hhdG1lbW9yeS52MS5BcHBlbmRSZXNwb25zZRJRCgpHZXRIaXN0b3J5EiAuY2hhdG1lbW9yeS52MS5HZXRIaXN0b3J5UmVxdWVzdBohLmNoYXRtZW1vcnkudjEuR2V0SGlzdG9yeVJlc3BvbnNlEkIKBUNsZWFyEhsuY2hhdG1lbW9yeS52MS5DbGVhclJlcXVlc3QaHC5jaGF0bWVtb3J5LnYxLkNsZWFyUmVzcG9uc2USQgoFQ291bnQSGy5jaGF0bWVtb3J5LnYxLkNvdW50UmVxdWVzdBocLmNoYXRtZW1vcnkudjEuQ291bnRSZXNwb25zZUJEWkJnaXRodWIuY29tL2NoYXRtZW1vcnkvY2hhdG1lbW9yeS9nZW4vZ28vY2hhdG1lbW9yeS92MTtjaGF0bWVtb3J5djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Message is one chat message, in the shape LLM provider APIs use.
@@ -142,6 +142,19 @@ export type Message = Message$1<"chatmemory.v1.Message"> & {
    * @generated from field: bool pinned = 11;
    */
   pinned: boolean;
+
+  /**
+   * Output only: the message's tokens under the server's encoding
+   * (CHATMEMORY_TOKEN_ENCODING, default `o200k_base`; also `cl100k_base`):
+   * the tokens of `content` plus those of each tool call's `name` and
+   * `arguments`, exactly as tiktoken counts them, with no per-message
+   * overhead (add your provider's, e.g. 3 or 4 per message, yourself).
+   * Counted once on Append and stored; counted on read for messages stored
+   * without a count for the server's encoding (the Python class's).
+   *
+   * @generated from field: int32 token_count = 12;
+   */
+  tokenCount: number;
 };
 
 /**
@@ -320,6 +333,16 @@ export type GetHistoryRequest = Message$1<"chatmemory.v1.GetHistoryRequest"> & {
   limit: number;
 
   /**
+   * 0 = no token budget. N > 0: the longest newest part of the window whose
+   * tokens, plus the pinned messages' tokens (always returned, and counted
+   * first), fit in N. With `limit` too, both bounds hold. Like `limit`, it
+   * cuts tool-safe when no seq range is set. Negative = INVALID_ARGUMENT.
+   *
+   * @generated from field: int32 max_tokens = 3;
+   */
+  maxTokens: number;
+
+  /**
    * Only messages with a seq greater than this (catch-up after a reconnect);
    * 0 = not set. Pinned and window messages alike; messages without a seq
    * are never returned by a range read. A range read (`after_seq` or
@@ -362,6 +385,13 @@ export type GetHistoryResponse = Message$1<"chatmemory.v1.GetHistoryResponse"> &
    * @generated from field: repeated chatmemory.v1.Message messages = 1;
    */
   messages: Message[];
+
+  /**
+   * The sum of the returned messages' `token_count`.
+   *
+   * @generated from field: int64 total_tokens = 2;
+   */
+  totalTokens: bigint;
 
   /**
    * The conversation's epoch: an opaque id that changes whenever its past is

@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63hatmemory/v1/chatmemory.proto\x12\rchatmemory.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x03\n\x07Message\x12\x12\n\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12 \n\x0ctool_call_id\x18\x04 \x01(\tR\ntoolCallId\x12@\n\x08metadata\x18\x05 \x03(\x0b\x32$.chatmemory.v1.Message.MetadataEntryR\x08metadata\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x10\n\x03seq\x18\x08 \x01(\x03R\x03seq\x12\x36\n\ntool_calls\x18\x07 \x03(\x0b\x32\x17.chatmemory.v1.ToolCallR\ttoolCalls\x12\x0e\n\x02id\x18\t \x01(\tR\x02id\x12-\n\x05\x65xtra\x18\n \x01(\x0b\x32\x17.google.protobuf.StructR\x05\x65xtra\x12\x16\n\x06pinned\x18\x0b \x01(\x08R\x06pinned\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"`\n\x08ToolCall\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n\targuments\x18\x04 \x01(\tR\targuments\"\xb8\x01\n\rAppendRequest\x12\'\n\x0f\x63onversation_id\x18\x01 \x01(\tR\x0e\x63onversationId\x12\x32\n\x08messages\x18\x02 \x03(\x0b\x32\x16.chatmemory.v1.MessageR\x08messages\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12+\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x03ttl\"^\n\x0e\x41ppendResponse\x12\x14\n\x05\x63ount\x18\x01 \x01(\x03R\x05\x63ount\x12\x1b\n\tfirst_seq\x18\x02 \x01(\x03R\x08\x66irstSeq\x12\x19\n\x08last_seq\x18\x03 \x01(\x03R\x07lastSeq\"\x8e\x01\n\x11GetHistoryRequest\x12\'\n\x0f\x63onversation_id\x18\x01 \x01(\tR\x0e\x63onversationId\x12\x14\n\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x1b\n\tafter_seq\x18\x04 \x01(\x03R\x08\x61\x66terSeq\x12\x1d\n\nbefore_seq\x18\x05 \x01(\x03R\tbeforeSeq\"^\n\x12GetHistoryResponse\x12\x32\n\x08messages\x18\x01 \x03(\x0b\x32\x16.chatmemory.v1.MessageR\x08messages\x12\x14\n\x05\x65poch\x18\x03 \x01(\tR\x05\x65poch\"7\n\x0c\x43learRequest\x12\'\n\x0f\x63onversation_id\x18\x01 \x01(\tR\x0e\x63onversationId\")\n\rClearResponse\x12\x18\n\x07\x64\x65leted\x18\x01 \x01(\x08R\x07\x64\x65leted\"7\n\x0c\x43ountRequest\x12\'\n\x0f\x63onversation_id\x18\x01 \x01(\tR\x0e\x63onversationId\"=\n\rCountResponse\x12\x14\n\x05\x63ount\x18\x01 \x01(\x03R\x05\x63ount\x12\x16\n\x06pinned\x18\x02 \x01(\x03R\x06pinned2\xae\x02\n\nChatMemory\x12\x45\n\x06\x41ppend\x12\x1c.chatmemory.v1.AppendRequest\x1a\x1d.chatmemory.v1.AppendResponse\x12Q\n\nGetHistory\x12 .chatmemory.v1.GetHistoryRequest\x1a!.chatmemory.v1.GetHistoryResponse\x12\x42\n\x05\x43lear\x12\x1b.chatmemory.v1.ClearRequest\x1a\x1c.chatmemory.v1.ClearResponse\x12\x42\n\x05\x43ount\x12\x1b.chatmemory.v1.CountRequest\x1a\x1c.chatmemory.v1.CountResponseBDZBgithub.com/chatmemory/chatmemory/gen/go/chatmemory/v1;chatmemoryv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63hatmemory/v1/chatmemory.proto\x12\rchatmemory.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x03\n\x07Message\x12\x12\n\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n\x07\x63ontent\x18\x02 \x01(\tR\x07\x63ontent\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12 \n\x0ctool_call_id\x18\x04 \x01(\tR\ntoolCallId\x12@\n\x08metadata\x18\x05 \x03(\x0b\x32$.chatmemory.v1.Message.MetadataEntryR\x08metadata\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x10\n\x03seq\x18\x08 \x01(\x03R\x03seq\x12\x36\n\ntool_calls\x18\x07 \x03(\x0b\x32\x17.chatmemory.v1.ToolCallR\ttoolCalls\x12\x0e\n\x02id\x18\t \x01(\tR\x02id\x12-\n\x05\x65xtra\x18\n \x01(\x0b\x32\x17.google.protobuf.StructR\x05\x65xtra\x12\x16\n\x06pinned\x18\x0b \x01(\x08R\x06pinned\x12\x1f\n\x0btoken_count\x18\x0c \x01(\x05R\ntokenCount\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"`\n\x08ToolCall\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n\targuments\x18\x04 \x01(\tR\targuments\"\xb8\x01\n\rAppendRequest\x12\'\n\x0f\x63onversation_id\x18\x01 \x01(\tR\x0e\x63onversationId\x12\x32\n\x08messages\x18\x02 \x03(\x0b\x32\x16.chatmemory.v1.MessageR\x08messages\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\x12+\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationR\x03ttl\"^\n\x0e\x41ppendResponse\x12\x14\n\x05\x63ount\x18\x01 \x01(\x03R\x05\x63ount\x12\x1b\n\tfirst_seq\x18\x02 \x01(\x03R\x08\x66irstSeq\x12\x19\n\x08last_seq\x18\x03 \x01(\x03R\x07lastSeq\"\xad\x01\n\x11GetHistoryRequest\x12\'\n\x0f\x63onversation_id\x18\x01 \x01(\tR\x0e\x63onversationId\x12\x14\n\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x1d\n\nmax_tokens\x18\x03 \x01(\x05R\tmaxTokens\x12\x1b\n\tafter_seq\x18\x04 \x01(\x03R\x08\x61\x66terSeq\x12\x1d\n\nbefore_seq\x18\x05 \x01(\x03R\tbeforeSeq\"\x81\x01\n\x12GetHistoryResponse\x12\x32\n\x08messages\x18\x01 \x03(\x0b\x32\x16.chatmemory.v1.MessageR\x08messages\x12!\n\x0ctotal_tokens\x18\x02 \x01(\x03R\x0btotalTokens\x12\x14\n\x05\x65poch\x18\x03 \x01(\tR\x05\x65poch\"7\n\x0c\x43learRequest\x12\'\n\x0f\x63onversation_id\x18\x01 \x01(\tR\x0e\x63onversationId\")\n\rClearResponse\x12\x18\n\x07\x64\x65leted\x18\x01 \x01(\x08R\x07\x64\x65leted\"7\n\x0c\x43ountRequest\x12\'\n\x0f\x63onversation_id\x18\x01 \x01(\tR\x0e\x63onversationId\"=\n\rCountResponse\x12\x14\n\x05\x63ount\x18\x01 \x01(\x03R\x05\x63ount\x12\x16\n\x06pinned\x18\x02 \x01(\x03R\x06pinned2\xae\x02\n\nChatMemory\x12\x45\n\x06\x41ppend\x12\x1c.chatmemory.v1.AppendRequest\x1a\x1d.chatmemory.v1.AppendResponse\x12Q\n\nGetHistory\x12 .chatmemory.v1.GetHistoryRequest\x1a!.chatmemory.v1.GetHistoryResponse\x12\x42\n\x05\x43lear\x12\x1b.chatmemory.v1.ClearRequest\x1a\x1c.chatmemory.v1.ClearResponse\x12\x42\n\x05\x43ount\x12\x1b.chatmemory.v1.CountRequest\x1a\x1c.chatmemory.v1.CountResponseBDZBgithub.com/chatmemory/chatmemory/gen/go/chatmemory/v1;chatmemoryv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,27 +38,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MESSAGE_METADATAENTRY']._loaded_options = None
   _globals['_MESSAGE_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_MESSAGE']._serialized_start=145
-  _globals['_MESSAGE']._serialized_end=601
-  _globals['_MESSAGE_METADATAENTRY']._serialized_start=542
-  _globals['_MESSAGE_METADATAENTRY']._serialized_end=601
-  _globals['_TOOLCALL']._serialized_start=603
-  _globals['_TOOLCALL']._serialized_end=699
-  _globals['_APPENDREQUEST']._serialized_start=702
-  _globals['_APPENDREQUEST']._serialized_end=886
-  _globals['_APPENDRESPONSE']._serialized_start=888
-  _globals['_APPENDRESPONSE']._serialized_end=982
-  _globals['_GETHISTORYREQUEST']._serialized_start=985
-  _globals['_GETHISTORYREQUEST']._serialized_end=1127
-  _globals['_GETHISTORYRESPONSE']._serialized_start=1129
-  _globals['_GETHISTORYRESPONSE']._serialized_end=1223
-  _globals['_CLEARREQUEST']._serialized_start=1225
-  _globals['_CLEARREQUEST']._serialized_end=1280
-  _globals['_CLEARRESPONSE']._serialized_start=1282
-  _globals['_CLEARRESPONSE']._serialized_end=1323
-  _globals['_COUNTREQUEST']._serialized_start=1325
-  _globals['_COUNTREQUEST']._serialized_end=1380
-  _globals['_COUNTRESPONSE']._serialized_start=1382
-  _globals['_COUNTRESPONSE']._serialized_end=1443
-  _globals['_CHATMEMORY']._serialized_start=1446
-  _globals['_CHATMEMORY']._serialized_end=1748
+  _globals['_MESSAGE']._serialized_end=634
+  _globals['_MESSAGE_METADATAENTRY']._serialized_start=575
+  _globals['_MESSAGE_METADATAENTRY']._serialized_end=634
+  _globals['_TOOLCALL']._serialized_start=636
+  _globals['_TOOLCALL']._serialized_end=732
+  _globals['_APPENDREQUEST']._serialized_start=735
+  _globals['_APPENDREQUEST']._serialized_end=919
+  _globals['_APPENDRESPONSE']._serialized_start=921
+  _globals['_APPENDRESPONSE']._serialized_end=1015
+  _globals['_GETHISTORYREQUEST']._serialized_start=1018
+  _globals['_GETHISTORYREQUEST']._serialized_end=1191
+  _globals['_GETHISTORYRESPONSE']._serialized_start=1194
+  _globals['_GETHISTORYRESPONSE']._serialized_end=1323
+  _globals['_CLEARREQUEST']._serialized_start=1325
+  _globals['_CLEARREQUEST']._serialized_end=1380
+  _globals['_CLEARRESPONSE']._serialized_start=1382
+  _globals['_CLEARRESPONSE']._serialized_end=1423
+  _globals['_COUNTREQUEST']._serialized_start=1425
+  _globals['_COUNTREQUEST']._serialized_end=1480
+  _globals['_COUNTRESPONSE']._serialized_start=1482
+  _globals['_COUNTRESPONSE']._serialized_end=1543
+  _globals['_CHATMEMORY']._serialized_start=1546
+  _globals['_CHATMEMORY']._serialized_end=1848
 # @@protoc_insertion_point(module_scope)

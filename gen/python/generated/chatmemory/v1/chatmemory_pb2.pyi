@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Message(_message.Message):
-    __slots__ = ("role", "content", "name", "tool_call_id", "metadata", "created_at", "seq", "tool_calls", "id", "extra", "pinned")
+    __slots__ = ("role", "content", "name", "tool_call_id", "metadata", "created_at", "seq", "tool_calls", "id", "extra", "pinned", "token_count")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class Message(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     EXTRA_FIELD_NUMBER: _ClassVar[int]
     PINNED_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_COUNT_FIELD_NUMBER: _ClassVar[int]
     role: str
     content: str
     name: str
@@ -42,7 +43,8 @@ class Message(_message.Message):
     id: str
     extra: _struct_pb2.Struct
     pinned: bool
-    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ..., name: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seq: _Optional[int] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., id: _Optional[str] = ..., extra: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pinned: _Optional[bool] = ...) -> None: ...
+    token_count: int
+    def __init__(self, role: _Optional[str] = ..., content: _Optional[str] = ..., name: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., seq: _Optional[int] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., id: _Optional[str] = ..., extra: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pinned: _Optional[bool] = ..., token_count: _Optional[int] = ...) -> None: ...
 
 class ToolCall(_message.Message):
     __slots__ = ("id", "type", "name", "arguments")
@@ -79,24 +81,28 @@ class AppendResponse(_message.Message):
     def __init__(self, count: _Optional[int] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ...) -> None: ...
 
 class GetHistoryRequest(_message.Message):
-    __slots__ = ("conversation_id", "limit", "after_seq", "before_seq")
+    __slots__ = ("conversation_id", "limit", "max_tokens", "after_seq", "before_seq")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
     BEFORE_SEQ_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
     limit: int
+    max_tokens: int
     after_seq: int
     before_seq: int
-    def __init__(self, conversation_id: _Optional[str] = ..., limit: _Optional[int] = ..., after_seq: _Optional[int] = ..., before_seq: _Optional[int] = ...) -> None: ...
+    def __init__(self, conversation_id: _Optional[str] = ..., limit: _Optional[int] = ..., max_tokens: _Optional[int] = ..., after_seq: _Optional[int] = ..., before_seq: _Optional[int] = ...) -> None: ...
 
 class GetHistoryResponse(_message.Message):
-    __slots__ = ("messages", "epoch")
+    __slots__ = ("messages", "total_tokens", "epoch")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[Message]
+    total_tokens: int
     epoch: str
-    def __init__(self, messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., epoch: _Optional[str] = ...) -> None: ...
+    def __init__(self, messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., total_tokens: _Optional[int] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class ClearRequest(_message.Message):
     __slots__ = ("conversation_id",)
