@@ -90,6 +90,10 @@ func TestAppendGetHistoryCountClear(t *testing.T) {
 		}
 		withoutTime := proto.Clone(got).(*chatmemoryv1.Message)
 		withoutTime.CreatedAt = nil
+		if withoutTime.GetTokenCount() <= 0 {
+			t.Errorf("message %d token_count = %d, want the tokens of its content", i, withoutTime.GetTokenCount())
+		}
+		withoutTime.TokenCount = 0
 		if !proto.Equal(withoutTime, want[i]) {
 			t.Errorf("message %d = %v, want %v", i, withoutTime, want[i])
 		}
