@@ -27,26 +27,40 @@ async function stop(server: ServerProcess): Promise<number | string> {
 }
 
 describe("3 servers, 16 writers, shared conversations", () => {
-  it("keeps every window a correctly ordered, gap-free suffix of each writer's messages", async () => {
+  it("keeps every window a correctly ordered, gap-free suffix of each writer's messages, with gap-free seqs", async () => {
     const servers = await Promise.all([0, 1, 2].map(() => startServing({ CHATMEMORY_MAX_TURNS: "50" })));
     const clients = servers.map((server) => createChatMemoryClient({ address: server.address, defaultDeadlineMs: 10_000 }));
     const conversations = ["order-a", "order-b", "order-c", "order-d"];
     const perWriter = 60;
+    const seqs = new Map(conversations.map((id) => [id, [] as [number, number][]]));
     try {
       await Promise.all(
         Array.from({ length: 16 }, async (_, w) => {
           const client = clients[w % clients.length] as ChatMemoryClient;
           for (let n = 0; n < perWriter; n++) {
             for (const conversationId of conversations) {
-              await client.append({ conversationId, requestId: `w${w}-${n}`, messages: [{ role: "user", content: `w${w}:${n}` }] });
+              // One message or two per append, so seqs are given to batches of different sizes.
+              const messages = [{ role: "user", content: `w${w}:${n}` }, ...(n % 3 === 0 ? [{ role: "assistant", content: `w${w}:${n}:reply` }] : [])];
+              const { firstSeq, lastSeq } = await client.append({ conversationId, requestId: `w${w}-${n}`, messages });
+              seqs.get(conversationId)?.push([Number(firstSeq), Number(lastSeq)]);
             }
           }
         }),
       );
       let checkedWindows = 0;
       for (const conversationId of conversations) {
-        const window = (await clients[0]!.getHistory({ conversationId })).messages.map((m) => m.content);
-        expect(window).toHaveLength(100);
+        // The batches' seq ranges tile 1..total exactly: strictly increasing, no gap, no seq given twice.
+        const ranges = (seqs.get(conversationId) ?? []).sort((a, b) => a[0] - b[0]);
+        let next = 1;
+        for (const [first, last] of ranges) {
+          expect(first, `${conversationId}: a batch starting at ${first}, expected ${next}`).toBe(next);
+          next = last + 1;
+        }
+        const history = (await clients[0]!.getHistory({ conversationId })).messages;
+        expect(history).toHaveLength(100);
+        // The window's seqs are the newest 100 of them, in order.
+        expect(history.map((m) => Number(m.seq))).toEqual(Array.from({ length: 100 }, (_, i) => next - 100 + i));
+        const window = history.map((m) => m.content).filter((c) => !c.endsWith(":reply"));
         for (let w = 0; w < 16; w++) {
           const mine = window.filter((c) => c.startsWith(`w${w}:`)).map((c) => Number(c.split(":")[1]));
           if (mine.length === 0) continue;
@@ -56,7 +70,9 @@ describe("3 servers, 16 writers, shared conversations", () => {
         }
         checkedWindows++;
       }
-      console.log(`[faults] ordering: 16 writers x ${perWriter} x ${conversations.length} conversations over 3 servers; ${checkedWindows} windows of 100 are ordered gap-free suffixes`);
+      console.log(
+        `[faults] ordering: 16 writers x ${perWriter} x ${conversations.length} conversations over 3 servers; ${checkedWindows} windows of 100 are ordered gap-free suffixes, seqs gap-free`,
+      );
     } finally {
       clients.forEach((client) => client.close());
       await Promise.all(servers.map(stop));

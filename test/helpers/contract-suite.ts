@@ -215,18 +215,18 @@ export function defineContractSuite(label: string, base: TestServerOptions): voi
       expect(fresh.epoch).not.toBe(history.epoch);
     });
 
-    it("keeps pinned messages apart: first, never trimmed, not counted in the window, limit picks from the window only", async () => {
+    it("keeps pinned messages apart through 1,000 appends: first, never trimmed, not counted in the window, limit picks from the window only", async () => {
       const id = uniqueId();
       await server.client.append({ conversationId: id, messages: [{ role: "system", content: "You are terse.", pinned: true }, user("hi")] });
-      for (let i = 0; i < 20; i++) await server.client.append({ conversationId: id, messages: [user(`m${i}`)] });
+      for (let i = 0; i < 1000; i++) await server.client.append({ conversationId: id, messages: [user(`m${i}`)] });
       expect(await server.client.count({ conversationId: id })).toMatchObject({ count: 6n, pinned: 1n });
       const { messages } = await server.client.getHistory({ conversationId: id });
       expect(messages.map((m) => [m.content, m.pinned, m.seq])).toEqual([
         ["You are terse.", true, 1n],
-        ...[14, 15, 16, 17, 18, 19].map((i) => [`m${i}`, false, BigInt(i + 3)]),
+        ...[994, 995, 996, 997, 998, 999].map((i) => [`m${i}`, false, BigInt(i + 3)]),
       ]);
       const one = await server.client.getHistory({ conversationId: id, limit: 1 });
-      expect(one.messages.map((m) => m.content)).toEqual(["You are terse.", "m19"]);
+      expect(one.messages.map((m) => m.content)).toEqual(["You are terse.", "m999"]);
     });
 
     it("refuses pinning beyond the limit with FAILED_PRECONDITION naming the message, storing nothing", async () => {
