@@ -1,78 +1,118 @@
 /**
- * A/B of two server builds through the real path: one redis-server, both servers running, and
- * h2load scenarios interleaved so that the shared machine's drift falls on both alike. Each
- * pair runs every scenario on both builds back to back, in the order A B on odd pairs and B A
- * on even ones; a ratio compares two measurements taken seconds apart.
+ * A/B through the real path: one redis-server, the server(s) running, and h2load scenarios
+ * interleaved so that the shared machine's drift falls on both alike. Each pair runs every
+ * scenario on A and B back to back, in the order A B on odd pairs and B A on even ones; a ratio
+ * compares two measurements taken seconds apart.
  *
- *   npm run build:bench && node dist-bench/bench/ab.js <scriptA> <scriptB> [pairs (3)]
+ *   npm run build:bench
+ *   node dist-bench/bench/ab.js <scriptA> <scriptB> [pairs (3)]       two builds (AB_SET builds, issue12-append)
+ *   AB_SET=issue12-history node dist-bench/bench/ab.js <script> [pairs]  one build, two requests
  *
- * Scenarios: Append and GetHistory(40) at c=64 (throughput), Append at c=1 (p50 latency).
- * BENCH_DURATION_S sets the seconds per measurement (after a 1 s warm-up). Prints the raw
- * numbers (and the server CPU per call) and the B/A ratios as JSON on stdout.
+ * A script is a server build's main.js (e.g. dist/src/main.js, or another worktree's). The sets
+ * (bench/scenarios/ab-sets.ts, AB_SET):
+ *   builds (default)   Append (200 × "x") and GetHistory(40) at c=64 (calls/s), Append at c=1 (p50)
+ *   issue12-append     Append of a ~200 B prose chat message at c=64 (calls/s) and c=1 (p50)
+ *   issue12-history    GetHistory limit 40 (A) vs limit 40 + max_tokens keeping the newest
+ *                      AB_KEEP_MESSAGES (default 30) of 40 (B), c=64 (calls/s)
+ * Environment: BENCH_DURATION_S, seconds per measurement (default 8, after a 1 s warm-up);
+ * BENCH_SERVER_ENV and BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") as in
+ * bench/run.ts, for every server started; BENCH_CPU_PROFILE=1 writes profiles to
+ * bench/results/profiles (or BENCH_RESULTS_DIR). Servers run with CHATMEMORY_MAX_TURNS=500.
+ *
+ * Every call is verified as in the main benchmark (h2load's count of successes, the exact DATA
+ * bytes of the expected responses, so no call ended with a non-OK grpc-status, and Redis's own
+ * command counter). Prints the raw numbers (and the server CPU per call) and the B/A ratios as
+ * JSON on stdout; exits 1 if any measurement failed verification.
  */
 import { resolve } from "node:path";
 import type { ServerProcess } from "../test/helpers/server-process.js";
-import { Bench, type Target } from "./lib/bench.js";
-import type { RpcKind, RpcMeasurement } from "./lib/results.js";
+import { Bench } from "./lib/bench.js";
+import type { RpcMeasurement } from "./lib/results.js";
 import { log, settings } from "./lib/settings.js";
 import { median, round } from "./lib/stats.js";
-import { appendTarget, historyTarget } from "./scenarios/targets.js";
+import { AB_SETS, type AbScenario, type Variant } from "./scenarios/ab-sets.js";
 
-interface Scenario {
-  name: string;
-  rpc: RpcKind;
-  concurrency: number;
-  window?: number;
-  /** The figure compared: rps (higher is better) or p50Ms (lower is better). */
-  metric: "rps" | "p50Ms";
+interface Row {
+  pair: number;
+  order: string;
+  scenario: string;
+  A: number;
+  B: number;
+  ratio: number;
+  cpuUsA: number;
+  cpuUsB: number;
+  cpuRatio: number;
+  verified: boolean;
 }
 
-const SCENARIOS: Scenario[] = [
-  { name: "Append c=64 rps", rpc: "append", concurrency: 64, metric: "rps" },
-  { name: "GetHistory(40) c=64 rps", rpc: "history", concurrency: 64, window: 40, metric: "rps" },
-  { name: "Append c=1 p50 ms", rpc: "append", concurrency: 1, metric: "p50Ms" },
-];
-
 async function main(): Promise<void> {
-  const [scriptA, scriptB, pairsArg] = process.argv.slice(2);
-  if (!scriptA || !scriptB) throw new Error("usage: ab.js <scriptA> <scriptB> [pairs]");
+  const setName = process.env.AB_SET ?? "builds";
+  const set = AB_SETS[setName];
+  if (!set) throw new Error(`AB_SET must be one of ${Object.keys(AB_SETS).join(", ")}, got ${setName}`);
+  const args = process.argv.slice(2);
+  const [scriptA, scriptB, pairsArg] = set.oneBuild ? [args[0], args[0], args[1]] : args;
+  if (!scriptA || !scriptB) throw new Error(set.oneBuild ? "usage: AB_SET=<set> ab.js <script> [pairs]" : "usage: ab.js <scriptA> <scriptB> [pairs]");
   const pairs = Number(pairsArg ?? 3);
+  const variants = set.describe(scriptA, scriptB);
+  log(`set ${setName}: A = ${variants.A}; B = ${variants.B}; ${pairs} pairs, ${settings.durationS} s each`);
   const bench = new Bench();
-  const servers: Record<"A" | "B", ServerProcess | undefined> = { A: undefined, B: undefined };
-  const rows: { pair: number; scenario: string; A: number; B: number; ratio: number; cpuUsA: number; cpuUsB: number; verified: boolean }[] = [];
+  let serverA: ServerProcess | undefined;
+  let serverB: ServerProcess | undefined;
+  const rows: Row[] = [];
+  let scenarios: AbScenario[] = [];
   try {
     await bench.start();
-    servers.A = await bench.startServer("redis", {}, resolve(scriptA));
-    servers.B = await bench.startServer("redis", {}, resolve(scriptB));
-    const targets: Record<string, Target> = {
-      append: await appendTarget(bench, servers.A, "redis"),
-      history: await historyTarget(bench, servers.A, "redis", 40),
-    };
-    const durationS = settings.durationS;
+    serverA = await bench.startServer("redis", {}, resolve(scriptA));
+    serverB = set.oneBuild ? serverA : await bench.startServer("redis", {}, resolve(scriptB));
+    const servers: Record<Variant, ServerProcess> = { A: serverA, B: serverB };
+    scenarios = await set.scenarios(bench, servers);
     for (let pair = 1; pair <= pairs; pair++) {
-      const order = pair % 2 === 1 ? (["A", "B"] as const) : (["B", "A"] as const);
-      for (const scenario of SCENARIOS) {
-        const measured: Partial<Record<"A" | "B", RpcMeasurement>> = {};
+      const order: Variant[] = pair % 2 === 1 ? ["A", "B"] : ["B", "A"];
+      for (const scenario of scenarios) {
+        const measured: Partial<Record<Variant, RpcMeasurement>> = {};
         for (const variant of order) {
-          const server = servers[variant] as ServerProcess;
-          measured[variant] = await bench.measure(server, "redis", scenario.rpc, targets[scenario.rpc] as Target, scenario.concurrency, scenario.window, { durationS });
+          measured[variant] = await bench.measure(servers[variant], "redis", scenario.rpc, scenario.target[variant], scenario.concurrency, scenario.window, {
+            durationS: settings.durationS,
+          });
         }
-        const a = (measured.A as RpcMeasurement)[scenario.metric];
-        const b = (measured.B as RpcMeasurement)[scenario.metric];
-        const cpuUsA = (measured.A as RpcMeasurement).serverCpuUsPerRpc;
-        const cpuUsB = (measured.B as RpcMeasurement).serverCpuUsPerRpc;
-        const row = { pair, scenario: scenario.name, A: a, B: b, ratio: round(b / a, 3), cpuUsA, cpuUsB, verified: Boolean(measured.A?.verified && measured.B?.verified) };
-        log(`pair ${pair} (${order.join(" ")}) ${scenario.name}: A ${a}, B ${b}, B/A ${row.ratio}; server CPU µs/call A ${cpuUsA}, B ${cpuUsB}${row.verified ? "" : " NOT VERIFIED"}`);
+        const mA = measured.A as RpcMeasurement;
+        const mB = measured.B as RpcMeasurement;
+        const row: Row = {
+          pair,
+          order: order.join(" "),
+          scenario: scenario.name,
+          A: mA[scenario.metric],
+          B: mB[scenario.metric],
+          ratio: round(mB[scenario.metric] / mA[scenario.metric], 3),
+          cpuUsA: mA.serverCpuUsPerRpc,
+          cpuUsB: mB.serverCpuUsPerRpc,
+          cpuRatio: round(mB.serverCpuUsPerRpc / mA.serverCpuUsPerRpc, 3),
+          verified: mA.verified && mB.verified,
+        };
+        log(`pair ${pair} (${row.order}) ${scenario.name}: A ${row.A}, B ${row.B}, B/A ${row.ratio}; server CPU µs/call A ${row.cpuUsA}, B ${row.cpuUsB}${row.verified ? "" : " NOT VERIFIED"}`);
         rows.push(row);
       }
     }
   } finally {
-    await servers.A?.stop();
-    await servers.B?.stop();
+    await serverA?.stop();
+    if (serverB !== serverA) await serverB?.stop();
     await bench.stop();
   }
-  const medians = Object.fromEntries(SCENARIOS.map((s) => [s.name, median(rows.filter((r) => r.scenario === s.name).map((r) => r.ratio))]));
-  process.stdout.write(`${JSON.stringify({ scriptA, scriptB, durationS: settings.durationS, rows, medianRatioBtoA: medians }, null, 2)}\n`);
+  const of = (name: string) => rows.filter((r) => r.scenario === name);
+  const summary = Object.fromEntries(
+    scenarios.map((s) => [
+      s.name,
+      {
+        medianRatioBtoA: median(of(s.name).map((r) => r.ratio)),
+        medianA: median(of(s.name).map((r) => r.A)),
+        medianB: median(of(s.name).map((r) => r.B)),
+        medianCpuUsA: median(of(s.name).map((r) => r.cpuUsA)),
+        medianCpuUsB: median(of(s.name).map((r) => r.cpuUsB)),
+        medianCpuRatioBtoA: median(of(s.name).map((r) => r.cpuRatio)),
+      },
+    ]),
+  );
+  process.stdout.write(`${JSON.stringify({ set: setName, A: variants.A, B: variants.B, durationS: settings.durationS, rows, summary }, null, 2)}\n`);
   if (rows.some((r) => !r.verified)) process.exitCode = 1;
 }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { GetHistoryResponseSchema } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { type GetHistoryResponse, GetHistoryResponseSchema } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { createChatMemoryClient } from "../../clients/typescript/src/index.js";
 import { RedisServerProcess } from "../../test/helpers/redis-server.js";
 import { type ServerProcess, startServerProcess } from "../../test/helpers/server-process.js";
@@ -26,6 +26,12 @@ export interface Target {
   responseBytes: number;
   /** The Redis command each successful call runs exactly once (verification). */
   redisCommand?: string;
+  /**
+   * For responses whose size changes from call to call (Append's seqs grow): called just before
+   * the measured run, returns the DATA bytes that n successful calls return from then on.
+   * Without it every call returns `responseBytes`.
+   */
+  expectedBytes?: () => Promise<(requests: number) => number>;
 }
 
 export class Bench {
@@ -67,28 +73,58 @@ export class Bench {
     return server;
   }
 
-  /** Fills `conversationId` with exactly `messages` messages (batches of 100). */
-  async fill(address: string, conversationId: string, messages: number): Promise<void> {
+  /** Fills `conversationId` with exactly `messages` messages of `content` (batches of 100). */
+  async fill(address: string, conversationId: string, messages: number, content = MESSAGE_CONTENT): Promise<void> {
     const client = createChatMemoryClient({ address, defaultDeadlineMs: 30_000 });
     try {
       await client.clear({ conversationId });
       for (let done = 0; done < messages; done += 100) {
         const batch = Math.min(100, messages - done);
-        await client.append({ conversationId, messages: Array.from({ length: batch }, () => ({ role: "user", content: MESSAGE_CONTENT })) });
+        await client.append({ conversationId, messages: Array.from({ length: batch }, () => ({ role: "user", content })) });
       }
     } finally {
       client.close();
     }
   }
 
-  async historyResponseBytes(address: string, conversationId: string): Promise<number> {
+  /**
+   * The size of the GetHistory response frame for `conversationId` (and `query`), and the
+   * response itself: the whole message as the server encodes it (messages, and from issue 12 on
+   * total_tokens and epoch), so the expected size holds for builds with and without those fields.
+   */
+  async historyResponse(
+    address: string,
+    conversationId: string,
+    query: { limit?: number; maxTokens?: number } = {},
+  ): Promise<{ bytes: number; response: GetHistoryResponse }> {
     const client = createChatMemoryClient({ address });
     try {
-      const { messages } = await client.getHistory({ conversationId });
-      return responseFrameBytes(GetHistoryResponseSchema, { messages });
+      const response = await client.getHistory({ conversationId, ...query });
+      return { bytes: responseFrameBytes(GetHistoryResponseSchema, response), response };
     } finally {
       client.close();
     }
+  }
+
+  async historyResponseBytes(address: string, conversationId: string, query: { limit?: number; maxTokens?: number } = {}): Promise<number> {
+    return (await this.historyResponse(address, conversationId, query)).bytes;
+  }
+
+  /**
+   * The one Redis command `call` sends (e.g. "evalsha" for a script, "lrange"), found from INFO
+   * commandstats around it, so verification follows each build's own read and write paths.
+   */
+  async probeRedisCommand(call: () => Promise<unknown>): Promise<string> {
+    const before = await commandStats(this.redisClient);
+    await call();
+    const after = await commandStats(this.redisClient);
+    const ran = [...after.keys()].filter((command) => command !== "info" && commandDelta(before, after, command).calls > 0);
+    const once = ran.filter((command) => commandDelta(before, after, command).calls === 1);
+    // A script's own commands (rpush, ltrim inside an evalsha) are counted too: the script call is the one sent.
+    const script = once.find((command) => ["evalsha", "evalsha_ro", "eval", "eval_ro", "fcall", "fcall_ro"].includes(command));
+    if (script) return script;
+    if (ran.length !== 1 || once.length !== 1) throw new Error(`expected one Redis command per call, saw ${ran.map((c) => `${c} +${commandDelta(before, after, c).calls}`).join(", ") || "none"}`);
+    return once[0] as string;
   }
 
   /** One h2load scenario: warm-up (calibrates n), then exactly n calls, sampled and verified. */
@@ -109,6 +145,7 @@ export class Bench {
     const requests = Math.max(connections * streams * 20, Math.round(warm.rps * durationS));
     // h2load stops its warm-up with calls still in flight: let the server finish them first.
     await quiesce(server.pid);
+    const expectedBytes = target.expectedBytes ? await target.expectedBytes() : (n: number) => n * target.responseBytes;
 
     const statsBefore = await commandStats(this.redisClient);
     const serverCpuBefore = cpuTimeUs(server.pid);
@@ -122,12 +159,15 @@ export class Bench {
     if (run.succeeded !== requests || run.status2xx !== requests || run.notOk !== 0) {
       problems.push(`h2load: ${run.succeeded}/${requests} succeeded, ${run.status2xx} HTTP 2xx, ${run.notOk} failed`);
     }
-    if (run.dataBytes !== requests * target.responseBytes) {
-      const missing = requests - Math.floor(run.dataBytes / target.responseBytes);
+    const expected = expectedBytes(requests);
+    if (run.dataBytes !== expected) {
+      const missing = Math.round((expected - run.dataBytes) / target.responseBytes);
       // A unary call that fails (e.g. UNAVAILABLE after the Redis command timeout under overload) has no DATA.
-      problems.push(`${missing} of ${requests} calls returned no message (a non-OK grpc-status): DATA ${run.dataBytes} B != ${requests} × ${target.responseBytes} B`);
+      problems.push(`about ${missing} of ${requests} calls returned no message (a non-OK grpc-status): DATA ${run.dataBytes} B != ${expected} B expected`);
     }
-    let verification = `${requests} calls, each a ${target.responseBytes} B response`;
+    let verification = target.expectedBytes
+      ? `${requests} calls, ${expected} B of responses (sizes vary per call)`
+      : `${requests} calls, each a ${target.responseBytes} B response`;
     if (target.redisCommand) {
       const delta = commandDelta(statsBefore, statsAfter, target.redisCommand);
       if (delta.calls !== requests || delta.failedCalls !== 0) problems.push(`redis ${target.redisCommand}: ${delta.calls} calls (${delta.failedCalls} failed), expected ${requests}`);
