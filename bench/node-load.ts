@@ -65,7 +65,7 @@ async function ioredisAppend(url: string, concurrency: number, seconds: number):
   const keys = conversationKeys("ractogateway:memory", `bench-direct-ioredis-c${concurrency}`);
   // The same element the server would store: role, content and a ts.
   const append = () =>
-    redis.chatmemoryAppend(
+    redis.chatmemoryWrite(
       ...keys,
       BENCH_MAX_TURNS * 2,
       0,
@@ -76,6 +76,7 @@ async function ioredisAppend(url: string, concurrency: number, seconds: number):
       "1",
       "0",
       "bench-epoch",
+      "append",
       encodeStoredMessage({ role: "user", content: MESSAGE_CONTENT, createdAtMs: Date.now() }),
     );
   try {

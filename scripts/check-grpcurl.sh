@@ -32,13 +32,15 @@ run "$address" list
 
 run "$address" describe chatmemory.v1.ChatMemory
 expect_contains "chatmemory.v1.ChatMemory is a service:"
-for rpc in Append GetHistory Clear Count; do
+for rpc in Append GetHistory Clear Count Replace DeleteMessages; do
   expect_contains "rpc ${rpc} ( .chatmemory.v1.${rpc}Request ) returns ( .chatmemory.v1.${rpc}Response );"
 done
 
 run "$address" describe chatmemory.v1.Message
 expect_contains "map<string, string> metadata = 5;"
 expect_contains ".google.protobuf.Timestamp created_at = 6;"
+expect_contains "repeated .chatmemory.v1.ToolCall tool_calls = 7;"
+expect_contains ".google.protobuf.Struct extra = 10;"
 
 run -d '{"conversation_id": "demo"}' "$address" chatmemory.v1.ChatMemory/Clear
 

@@ -94,6 +94,8 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s", (version) => {
       "GetHistory(chatmemory.v1.GetHistoryRequest) -> chatmemory.v1.GetHistoryResponse",
       "Clear(chatmemory.v1.ClearRequest) -> chatmemory.v1.ClearResponse",
       "Count(chatmemory.v1.CountRequest) -> chatmemory.v1.CountResponse",
+      "Replace(chatmemory.v1.ReplaceRequest) -> chatmemory.v1.ReplaceResponse",
+      "DeleteMessages(chatmemory.v1.DeleteMessagesRequest) -> chatmemory.v1.DeleteMessagesResponse",
     ]);
     const message = registry.getMessage("chatmemory.v1.Message");
     const fields = Object.fromEntries((message?.fields ?? []).map((f) => [f.name, [f.number, f.fieldKind]]));

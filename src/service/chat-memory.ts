@@ -1,18 +1,31 @@
 /**
- * The four ChatMemory RPCs: validate, call the store, shape the response.
+ * The ChatMemory RPCs: validate, call the store, shape the response.
  * No grpc-js here; transport concerns live in src/grpc.
  */
 import type { Logger } from "pino";
-import { type ChatMemory, GetHistoryResponseSchema, type Message } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import {
+  type AppendRequest,
+  type ChatMemory,
+  GetHistoryResponseSchema,
+  type Message,
+  type ReplaceRequest,
+} from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import type { CallContext } from "./call-context.js";
 import { EncodedMessage, type ServiceImpl } from "./service-impl.js";
 import { scopedConversationId, type TenantResolver } from "./tenancy.js";
 import type { ChatStore, JsonObject, StoredMessage } from "../store/chat-store.js";
-import { encodeHistoryResponse } from "./history-response.js";
-import { requestFingerprint } from "./request-fingerprint.js";
+import { encodeHistoryResponse, toApiMessage } from "./history-response.js";
+import { requestFingerprint, type WriteKind } from "./request-fingerprint.js";
 import { elementsToRead, selectHistory } from "./history-selection.js";
 import { ReadTokenCounts, type TextTokenCounter, tokensForAppend } from "./token-budget.js";
-import { DEFAULT_TOOL_TYPE, type RequestLimits, validateAppendRequest, validateConversationId, validateHistoryQuery } from "./validate.js";
+import {
+  DEFAULT_TOOL_TYPE,
+  type RequestLimits,
+  validateConversationId,
+  validateDeleteRequest,
+  validateHistoryQuery,
+  validateWriteRequest,
+} from "./validate.js";
 
 export interface ChatMemoryServiceOptions {
   store: ChatStore;
@@ -50,21 +63,33 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
   // Authentication comes first (UNAUTHENTICATED before INVALID_ARGUMENT), then the id is scoped to the tenant.
   const conversationOf = (request: { conversationId: string }, context: CallContext) =>
     scopedConversationId(resolveTenant(context), request.conversationId);
+  /** Append and Replace: validate, count tokens, store with the request's pins, ttl and idempotency. */
+  async function write(kind: WriteKind, request: AppendRequest | ReplaceRequest, context: CallContext) {
+    const conversationId = conversationOf(request, context);
+    const ttlMs = validateWriteRequest(request, limits);
+    // One server timestamp for the whole batch: order is decided by Redis, not by clocks.
+    const createdAtMs = now();
+    const tokens = await tokensForAppend(options.tokenCounter, request.messages);
+    const idempotency =
+      request.requestId === "" ? undefined : { requestId: request.requestId, fingerprint: requestFingerprint(request.messages, ttlMs, kind) };
+    const messages = request.messages.map((message, index) => ({ ...toStoredMessage(message, createdAtMs), tokens: tokens[index] }));
+    const writeOptions = { idempotency, pinned: request.messages.map((message) => message.pinned), ttlMs };
+    const { count, firstSeq, lastSeq } =
+      kind === "append" ? await store.append(conversationId, messages, writeOptions) : await store.replace(conversationId, messages, writeOptions);
+    return { count: BigInt(count), firstSeq: BigInt(firstSeq), lastSeq: BigInt(lastSeq) };
+  }
+
   return {
-    async append(request, context) {
+    append: (request, context) => write("append", request, context),
+
+    replace: (request, context) => write("replace", request, context),
+
+    async deleteMessages(request, context) {
       const conversationId = conversationOf(request, context);
-      const ttlMs = validateAppendRequest(request, limits);
-      // One server timestamp for the whole batch: order is decided by Redis, not by clocks.
-      const createdAtMs = now();
-      const tokens = await tokensForAppend(options.tokenCounter, request.messages);
-      const idempotency =
-        request.requestId === "" ? undefined : { requestId: request.requestId, fingerprint: requestFingerprint(request.messages, ttlMs) };
-      const { count, firstSeq, lastSeq } = await store.append(
-        conversationId,
-        request.messages.map((message, index) => ({ ...toStoredMessage(message, createdAtMs), tokens: tokens[index] })),
-        { idempotency, pinned: request.messages.map((message) => message.pinned), ttlMs },
-      );
-      return { count: BigInt(count), firstSeq: BigInt(firstSeq), lastSeq: BigInt(lastSeq) };
+      const seqs = validateDeleteRequest(request, limits);
+      const { messages } = await store.deleteMessages(conversationId, seqs);
+      const tokenCount = await readTokens.of(messages.map(({ message }) => message));
+      return { messages: messages.map(({ message, pinned }) => toApiMessage(message, pinned, tokenCount(message))) };
     },
 
     async getHistory(request, context) {

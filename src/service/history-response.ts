@@ -14,7 +14,7 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { MessageSchema } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { type Message, MessageSchema } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import type { ReadSharing, SharedEncodings, StoredMessage } from "../store/chat-store.js";
 
 /**
@@ -46,11 +46,9 @@ function usesToBinary(message: StoredMessage): boolean {
   return message.toolCalls !== undefined || message.id !== undefined || message.extra !== undefined;
 }
 
-/** One Message's body by toBinary, exactly as the service would build it. */
-function toBinaryMessage(message: StoredMessage, pinned: boolean, tokenCount: number): Uint8Array {
-  return toBinary(
-    MessageSchema,
-    create(MessageSchema, {
+/** A stored message as the API's Message (for the responses that are not hand-encoded). */
+export function toApiMessage(message: StoredMessage, pinned: boolean, tokenCount: number): Message {
+  return create(MessageSchema, {
       role: message.role,
       content: message.content,
       name: message.name ?? "",
@@ -63,8 +61,12 @@ function toBinaryMessage(message: StoredMessage, pinned: boolean, tokenCount: nu
       seq: BigInt(message.seq ?? 0),
       pinned,
       tokenCount,
-    }),
-  );
+  });
+}
+
+/** One Message's body by toBinary, exactly as the service would build it. */
+function toBinaryMessage(message: StoredMessage, pinned: boolean, tokenCount: number): Uint8Array {
+  return toBinary(MessageSchema, toApiMessage(message, pinned, tokenCount));
 }
 
 // Tags: field number << 3 | wire type (0 = varint, 2 = length-delimited).

@@ -4,7 +4,7 @@
  * Runs before the store is touched, so a rejected request changes nothing.
  */
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import type { AppendRequest, GetHistoryRequest, Message } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import type { AppendRequest, DeleteMessagesRequest, GetHistoryRequest, Message, ReplaceRequest } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { ChatMemoryError } from "./errors.js";
 
 export interface RequestLimits {
@@ -121,13 +121,13 @@ function validateTtl(ttl: Duration | undefined): number | undefined {
   return Math.max(1, Math.round(ms));
 }
 
-/** Checks an Append; returns its `ttl` in milliseconds (undefined when unset). */
-export function validateAppendRequest(request: AppendRequest, limits: RequestLimits): number | undefined {
+/** Checks an Append, or a Replace (which may hold no messages); returns its `ttl` in milliseconds (undefined when unset). */
+export function validateWriteRequest(request: AppendRequest | ReplaceRequest, limits: RequestLimits): number | undefined {
   validateConversationId(request.conversationId);
   if (request.requestId !== "" && !REQUEST_ID_PATTERN.test(request.requestId)) {
     throw ChatMemoryError.invalidArgument("request_id", "must be empty or 1..128 printable ASCII characters without spaces");
   }
-  if (request.messages.length === 0) {
+  if (request.messages.length === 0 && request.$typeName === "chatmemory.v1.AppendRequest") {
     throw ChatMemoryError.invalidArgument("messages", "must hold at least one message");
   }
   if (request.messages.length > limits.maxBatch) {
@@ -138,6 +138,19 @@ export function validateAppendRequest(request: AppendRequest, limits: RequestLim
   }
   request.messages.forEach((message, index) => validateMessage(message, index, limits));
   return validateTtl(request.ttl);
+}
+
+/** Checks a DeleteMessages; returns its seqs as numbers. */
+export function validateDeleteRequest(request: DeleteMessagesRequest, limits: RequestLimits): number[] {
+  validateConversationId(request.conversationId);
+  if (request.seqs.length === 0) throw ChatMemoryError.invalidArgument("seqs", "must hold at least one seq");
+  if (request.seqs.length > limits.maxBatch) {
+    throw ChatMemoryError.invalidArgument("seqs", `must hold at most ${limits.maxBatch} seqs, got ${request.seqs.length}`);
+  }
+  return request.seqs.map((seq, index) => {
+    if (seq <= 0n) throw ChatMemoryError.invalidArgument(`seqs[${index}]`, `must be positive, got ${seq}`);
+    return Number(seq);
+  });
 }
 
 /** Checks a GetHistory's bounds; seqs come back as numbers (they stay far below 2^53). */

@@ -128,6 +128,11 @@ export interface AppendResult {
   lastSeq: number;
 }
 
+/** Messages a DeleteMessages removed, in seq order. */
+export interface DeletedMessages {
+  messages: { message: StoredMessage; pinned: boolean }[];
+}
+
 /** A conversation's sizes. */
 export interface ConversationCounts {
   /** Window elements, corrupt ones included. */
@@ -146,6 +151,14 @@ export interface ChatStore {
    * RequestIdReusedError when the id was used for different messages.
    */
   append(conversationId: string, messages: readonly StoredMessage[], options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Replaces the pinned messages and the window with `messages` in one atomic step (as `append`
+   * stores them, seqs continuing, with a new epoch); no messages empty the conversation (its
+   * counter kept; on one that holds nothing, nothing is created).
+   */
+  replace(conversationId: string, messages: readonly StoredMessage[], options?: AppendOptions): Promise<AppendResult>;
+  /** Deletes the window and pinned messages with these seqs in one atomic step (new epoch when any); resolves to them. */
+  deleteMessages(conversationId: string, seqs: readonly number[]): Promise<DeletedMessages>;
   /**
    * Reads the pinned messages and the window (all of it, or its newest `newest` elements when > 0),
    * oldest first, with the conversation's epoch, in one atomic step.

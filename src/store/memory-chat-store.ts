@@ -11,14 +11,20 @@ import {
   type AppendResult,
   type ChatStore,
   type ConversationCounts,
+  type DeletedMessages,
   type HistoryReadResult,
   PinnedLimitError,
   RequestIdReusedError,
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
-import { decodeHistory, decodeStoredMessage, type ElementDecoding, encodeStoredMessage, PLAIN_DECODING } from "./message-codec.js";
+import { decodeHistory, decodeStoredMessage, deletedMessages, type ElementDecoding, encodeStoredMessage, PLAIN_DECODING } from "./message-codec.js";
 import { RingWindow } from "./ring-window.js";
+
+/** A fresh epoch: a conversation gets one when it is created, replaced or has messages deleted. */
+function newEpoch(): string {
+  return randomBytes(9).toString("base64url");
+}
 
 interface Conversation {
   /** The window's JSON elements, at most the window's size. */
@@ -104,6 +110,37 @@ export class MemoryChatStore implements ChatStore {
   }
 
   async append(conversationId: string, messages: readonly StoredMessage[], options: AppendOptions = {}): Promise<AppendResult> {
+    return this.#write("append", conversationId, messages, options);
+  }
+
+  async replace(conversationId: string, messages: readonly StoredMessage[], options: AppendOptions = {}): Promise<AppendResult> {
+    return this.#write("replace", conversationId, messages, options);
+  }
+
+  async deleteMessages(conversationId: string, seqs: readonly number[]): Promise<DeletedMessages> {
+    const conversation = this.#live(conversationId);
+    if (!conversation) return { messages: [] };
+    const wanted = new Set(seqs);
+    const deleted: string[] = [];
+    const isWanted = (element: string) => {
+      const seq = decodeStoredMessage(element)?.seq;
+      return seq !== undefined && wanted.has(seq);
+    };
+    const keptPinned = conversation.pinned.filter((element) => !isWanted(element));
+    for (const element of conversation.pinned) if (isWanted(element)) deleted.push("1", element);
+    const window = conversation.elements.newest(0);
+    const keptWindow = window.filter((element) => !isWanted(element));
+    for (const element of window) if (isWanted(element)) deleted.push("0", element);
+    if (deleted.length > 0) {
+      conversation.pinned = keptPinned;
+      conversation.elements = new RingWindow(this.#window.maxMessages);
+      conversation.elements.push(keptWindow);
+      conversation.epoch = newEpoch();
+    }
+    return deletedMessages(deleted, this.#decoding.decode);
+  }
+
+  async #write(mode: "append" | "replace", conversationId: string, messages: readonly StoredMessage[], options: AppendOptions): Promise<AppendResult> {
     const now = this.#now();
     const { idempotency, pinned } = options;
     if (idempotency) {
@@ -114,18 +151,30 @@ export class MemoryChatStore implements ChatStore {
       }
     }
     let conversation = this.#live(conversationId);
+    const replace = mode === "replace";
     const newPinned = pinned?.filter(Boolean).length ?? 0;
-    if (newPinned > 0 && (conversation?.pinned.length ?? 0) + newPinned > this.#window.maxPinned) {
-      let held = conversation?.pinned.length ?? 0;
+    const pinnedHeld = replace ? 0 : (conversation?.pinned.length ?? 0);
+    if (newPinned > 0 && pinnedHeld + newPinned > this.#window.maxPinned) {
+      let held = pinnedHeld;
       const index = messages.findIndex((_, i) => pinned?.[i] === true && ++held > this.#window.maxPinned);
       throw new PinnedLimitError(index, this.#window.maxPinned);
     }
 
+    if (replace) {
+      const held = conversation !== undefined && (conversation.elements.length > 0 || conversation.pinned.length > 0);
+      // On a conversation that holds nothing, an empty replace creates nothing.
+      if (messages.length === 0 && !held) return { count: 0, replayed: false, firstSeq: 0, lastSeq: 0 };
+      if (conversation) {
+        conversation.elements = new RingWindow(this.#window.maxMessages);
+        conversation.pinned = [];
+        conversation.epoch = newEpoch();
+      }
+    }
     if (!conversation) {
-      conversation = { elements: new RingWindow(this.#window.maxMessages), pinned: [], seq: 0, epoch: randomBytes(9).toString("base64url"), expiresAt: undefined };
+      conversation = { elements: new RingWindow(this.#window.maxMessages), pinned: [], seq: 0, epoch: newEpoch(), expiresAt: undefined };
       this.#conversations.set(conversationId, conversation);
     }
-    const firstSeq = conversation.seq + 1;
+    const firstSeq = messages.length === 0 ? 0 : conversation.seq + 1;
     const window: string[] = [];
     messages.forEach((message, index) => {
       const element = encodeStoredMessage({ ...message, seq: firstSeq + index });
@@ -143,7 +192,7 @@ export class MemoryChatStore implements ChatStore {
     const ttlMs = options.ttlMs ?? this.#window.ttlMs;
     if (ttlMs !== undefined) conversation.expiresAt = now + ttlMs;
     const count = elements.length;
-    const lastSeq = conversation.seq;
+    const lastSeq = messages.length === 0 ? 0 : conversation.seq;
 
     if (idempotency) {
       // Ids live their own time, but never longer than the conversation they belong to.

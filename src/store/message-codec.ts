@@ -5,7 +5,7 @@
  * `tok` (token counts by encoding) and `ts` (epoch ms). Empty optional fields are left out so elements stay as
  * small as the Python class's.
  */
-import type { HistoryReadResult, JsonObject, SharedEncodings, StoredMessage, StoredToolCall } from "./chat-store.js";
+import type { DeletedMessages, HistoryReadResult, JsonObject, SharedEncodings, StoredMessage, StoredToolCall } from "./chat-store.js";
 
 /** OpenAI's shape: `{"id", "type": "function", "function": {"name", "arguments"}}`; another type T keeps its payload under T. */
 type ToolCallJson = { id: string; type: string } & Record<string, unknown>;
@@ -131,6 +131,17 @@ export function decodeElements(rawElements: readonly string[], decode: ElementDe
     else skipped++;
   }
   return { messages, skipped };
+}
+
+/** Deleted elements as a store's delete returns them (`[pinnedFlag, element, ...]`, '1' = pinned), decoded and in seq order. */
+export function deletedMessages(flat: readonly string[], decode: ElementDecoder): DeletedMessages {
+  const messages: DeletedMessages["messages"] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const message = decode(flat[i + 1] as string);
+    if (message) messages.push({ message, pinned: flat[i] === "1" });
+  }
+  messages.sort((a, b) => (a.message.seq ?? 0) - (b.message.seq ?? 0));
+  return { messages };
 }
 
 /** A store's raw read: pinned and window elements as stored, the window's full length and the epoch. */

@@ -10,13 +10,14 @@ import {
   type AppendResult,
   type ChatStore,
   type ConversationCounts,
+  type DeletedMessages,
   type HistoryReadResult,
   PinnedLimitError,
   RequestIdReusedError,
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
-import { decodeElements, decodeHistory, type ElementDecoding, encodeStoredMessage } from "./message-codec.js";
+import { decodeElements, decodeHistory, deletedMessages, type ElementDecoding, encodeStoredMessage } from "./message-codec.js";
 import { DecodedElementCache, elementDecoding } from "./decoded-element-cache.js";
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
@@ -99,12 +100,26 @@ export class RedisChatStore implements ChatStore {
     return client;
   }
 
-  async append(conversationId: string, messages: readonly StoredMessage[], options: AppendOptions = {}): Promise<AppendResult> {
+  append(conversationId: string, messages: readonly StoredMessage[], options: AppendOptions = {}): Promise<AppendResult> {
+    return this.#write("append", conversationId, messages, options);
+  }
+
+  replace(conversationId: string, messages: readonly StoredMessage[], options: AppendOptions = {}): Promise<AppendResult> {
+    return this.#write("replace", conversationId, messages, options);
+  }
+
+  async deleteMessages(conversationId: string, seqs: readonly number[]): Promise<DeletedMessages> {
+    const [list, pinned, meta] = conversationKeys(this.#keyPrefix, conversationId);
+    const reply = await this.#run(() => this.#client().chatmemoryDelete(list, pinned, meta, newEpoch(), ...seqs.map(String)));
+    return deletedMessages(reply, this.#decoding.decode);
+  }
+
+  async #write(mode: "append" | "replace", conversationId: string, messages: readonly StoredMessage[], options: AppendOptions): Promise<AppendResult> {
     const elements = messages.map(encodeStoredMessage);
     const { idempotency, pinned } = options;
     const { maxMessages, requestIdTtlMs, maxPinned, toolSafe } = this.#window;
     const [count, previous, firstSeq, lastSeq] = await this.#run(() =>
-      this.#client().chatmemoryAppend(
+      this.#client().chatmemoryWrite(
         ...conversationKeys(this.#keyPrefix, conversationId),
         maxMessages,
         options.ttlMs ?? this.#window.ttlMs ?? 0,
@@ -115,6 +130,7 @@ export class RedisChatStore implements ChatStore {
         toolSafe ? "1" : "0",
         messages.map((_, index) => (pinned?.[index] ? "1" : "0")).join(""),
         newEpoch(),
+        mode,
         ...elements,
       ),
     );

@@ -8,14 +8,14 @@
  *   KEYS[1] <prefix>:<id>                   the window: a List of JSON elements (the Python class's key)
  *   KEYS[2] {<prefix>:<id>}:pinned          the pinned messages: a List of JSON elements
  *   KEYS[3] {<prefix>:<id>}:meta            Hash: `seq` (the last seq given), `epoch`
- *   KEYS[4] {<prefix>:<id>}:request-ids     Hash request_id -> "<count>:<firstSeq>:<lastSeq>:<fingerprint>"
+ *   KEYS[4] {<prefix>:<id>}:request-ids     Hash request_id -> "<count>:<fingerprint>", "<request_id> seqs" -> "<first>:<last>"
  *   KEYS[5] {<prefix>:<id>}:request-expiry  Sorted set request_id -> expiry (epoch ms)
  */
 import type { Cluster, Redis, Result } from "ioredis";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    chatmemoryAppend(
+    chatmemoryWrite(
       list: string,
       pinned: string,
       meta: string,
@@ -30,8 +30,10 @@ declare module "ioredis" {
       toolSafe: string,
       pins: string,
       newEpoch: string,
+      mode: "append" | "replace",
       ...elements: string[]
     ): Result<[number, string | number, number, number], Context>;
+    chatmemoryDelete(list: string, pinned: string, meta: string, newEpoch: string, ...seqs: string[]): Result<string[], Context>;
     chatmemoryRead(list: string, pinned: string, meta: string, start: number): Result<[string[], string[], number, string], Context>;
     /** The same, with elements as the bytes Redis sent (the window cache compares them). */
     chatmemoryReadBuffer(list: string, pinned: string, meta: string, start: number): Result<[Buffer[], Buffer[], number, Buffer], Context>;
@@ -41,47 +43,56 @@ declare module "ioredis" {
 }
 
 /**
- * ARGV: maxMessages, ttlMs (0 = keep the current expiry), requestId ('' = none), fingerprint,
- * requestIdTtlMs, maxPinned, toolSafe ('1'/'0'), pins (one '1'/'0' per element), newEpoch (used
- * when the conversation has none), elements... (JSON objects without a seq).
+ * Append, or Replace (mode 'replace': the pinned list and window are emptied first, and the epoch
+ * always changes). ARGV: maxMessages, ttlMs (0 = keep the current expiry), requestId ('' = none),
+ * fingerprint, requestIdTtlMs, maxPinned, toolSafe ('1'/'0'), pins (one '1'/'0' per element),
+ * newEpoch (used when the conversation has none, or by a replace), mode ('append'/'replace'),
+ * elements... (JSON objects without a seq).
  * Returns {count, previousFingerprint, firstSeq, lastSeq}: previousFingerprint is '' for a fresh
- * append and the first call's fingerprint for a replay (with the first call's numbers);
+ * write and the first call's fingerprint for a replay (with the first call's numbers);
  * {-1, index} when pinning elements[index] would exceed maxPinned (nothing is stored).
+ * A request id is kept as "<count>:<fingerprint>" (the form servers before seqs read) and its
+ * seqs beside it under "<id> seqs" (a space never occurs in an id).
  */
-export const APPEND_LUA = `
+export const WRITE_LUA = `
 local requestId = ARGV[3]
+local replace = ARGV[10] == 'replace'
 local now = 0
 if requestId ~= '' then
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   -- Forget ids past their lifetime, in chunks (unpack has a stack limit).
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 1000)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 500)
   while #expired > 0 do
-    redis.call('HDEL', KEYS[4], unpack(expired))
+    local fields = {}
+    for i, id in ipairs(expired) do
+      fields[#fields + 1] = id
+      fields[#fields + 1] = id .. ' seqs'
+    end
+    redis.call('HDEL', KEYS[4], unpack(fields))
     redis.call('ZREM', KEYS[5], unpack(expired))
-    expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 1000)
+    expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 500)
   end
   local previous = redis.call('HGET', KEYS[4], requestId)
   if previous then
-    local count, first, last, fingerprint = string.match(previous, '^(%d+):(%d+):(%d+):(.*)$')
-    if not count then
-      -- Recorded before seqs existed: "<count>:<fingerprint>".
-      count, fingerprint = string.match(previous, '^(%d+):(.*)$')
-      first, last = 0, 0
-    end
+    local count, fingerprint = string.match(previous, '^(%d+):(.*)$')
+    local first, last = 0, 0
+    local seqs = redis.call('HGET', KEYS[4], requestId .. ' seqs')
+    if seqs then first, last = string.match(seqs, '^(%d+):(%d+)$') end
     return {tonumber(count), fingerprint, tonumber(first), tonumber(last)}
   end
 end
 
 local pins = ARGV[8]
-local n = #ARGV - 9
+local n = #ARGV - 10
 local newPinned = 0
 for i = 1, n do
   if string.byte(pins, i) == 49 then newPinned = newPinned + 1 end
 end
 if newPinned > 0 then
   local maxPinned = tonumber(ARGV[6])
-  local held = redis.call('LLEN', KEYS[2])
+  local held = 0
+  if not replace then held = redis.call('LLEN', KEYS[2]) end
   if held + newPinned > maxPinned then
     for i = 1, n do
       if string.byte(pins, i) == 49 then
@@ -92,6 +103,14 @@ if newPinned > 0 then
   end
 end
 
+if replace then
+  local held = redis.call('EXISTS', KEYS[1], KEYS[2])
+  -- On a conversation that holds nothing, an empty replace creates nothing.
+  if n == 0 and held == 0 then return {0, '', 0, 0} end
+  redis.call('DEL', KEYS[1], KEYS[2])
+  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'epoch', ARGV[9]) end
+end
+
 -- The expiry a write without its own TTL keeps: the conversation's current one.
 local ttlMs = tonumber(ARGV[2])
 if redis.call('EXISTS', KEYS[3]) == 0 then
@@ -99,12 +118,15 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
 elseif ttlMs == 0 then
   ttlMs = math.max(redis.call('PTTL', KEYS[3]), 0)
 end
-local last = redis.call('HINCRBY', KEYS[3], 'seq', n)
-local first = last - n + 1
+local first, last = 0, 0
+if n > 0 then
+  last = redis.call('HINCRBY', KEYS[3], 'seq', n)
+  first = last - n + 1
+end
 
 local window, pinned = {}, {}
 for i = 1, n do
-  local element = '{"seq":' .. (first + i - 1) .. ',' .. string.sub(ARGV[9 + i], 2)
+  local element = '{"seq":' .. (first + i - 1) .. ',' .. string.sub(ARGV[10 + i], 2)
   if string.byte(pins, i) == 49 then pinned[#pinned + 1] = element else window[#window + 1] = element end
 end
 if #pinned > 0 then redis.call('RPUSH', KEYS[2], unpack(pinned)) end
@@ -132,12 +154,36 @@ if requestId ~= '' then
   -- Ids live their own time, but never longer than the conversation they belong to.
   local requestIdTtlMs = tonumber(ARGV[5])
   if ttlMs > 0 and ttlMs < requestIdTtlMs then requestIdTtlMs = ttlMs end
-  redis.call('HSET', KEYS[4], requestId, count .. ':' .. first .. ':' .. last .. ':' .. ARGV[4])
+  redis.call('HSET', KEYS[4], requestId, count .. ':' .. ARGV[4], requestId .. ' seqs', first .. ':' .. last)
   redis.call('ZADD', KEYS[5], now + requestIdTtlMs, requestId)
   redis.call('PEXPIRE', KEYS[4], requestIdTtlMs)
   redis.call('PEXPIRE', KEYS[5], requestIdTtlMs)
 end
 return {count, '', first, last}
+`;
+
+/**
+ * ARGV: newEpoch, seqs... Deletes the window and pinned elements with those seqs (written as
+ * '{"seq":N,' by the write script) and, when any was deleted, gives the conversation a new epoch.
+ * Returns {pinnedFlag, element, ...} for the deleted ones ('1' = it was pinned).
+ */
+export const DELETE_LUA = `
+local wanted = {}
+for i = 2, #ARGV do wanted[ARGV[i]] = true end
+local deleted = {}
+for _, key in ipairs({KEYS[2], KEYS[1]}) do
+  local flag = key == KEYS[2] and '1' or '0'
+  for _, element in ipairs(redis.call('LRANGE', key, 0, -1)) do
+    local seq = string.match(element, '^{"seq":(%d+),')
+    if seq and wanted[seq] then
+      redis.call('LREM', key, 1, element)
+      deleted[#deleted + 1] = flag
+      deleted[#deleted + 1] = element
+    end
+  end
+end
+if #deleted > 0 and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'epoch', ARGV[1]) end
+return deleted
 `;
 
 /**
@@ -182,7 +228,8 @@ export function conversationKeys(
 
 /** Registers the scripts as commands on a connection: EVALSHA, falling back to EVAL after a Redis restart. */
 export function defineScriptCommands(client: Redis | Cluster): void {
-  client.defineCommand("chatmemoryAppend", { numberOfKeys: 5, lua: APPEND_LUA });
+  client.defineCommand("chatmemoryWrite", { numberOfKeys: 5, lua: WRITE_LUA });
+  client.defineCommand("chatmemoryDelete", { numberOfKeys: 3, lua: DELETE_LUA });
   client.defineCommand("chatmemoryRead", { numberOfKeys: 3, lua: READ_LUA });
   client.defineCommand("chatmemoryCount", { numberOfKeys: 2, lua: COUNT_LUA });
   client.defineCommand("chatmemoryClear", { numberOfKeys: 5, lua: CLEAR_LUA });

@@ -318,6 +318,133 @@ export function defineContractSuite(label: string, base: TestServerOptions): voi
     });
   });
 
+  describe(`Replace and DeleteMessages on ${label}`, () => {
+    let server: TestServer;
+    // maxTurns 3: the window is 6 messages; at most 2 pinned.
+    beforeAll(async () => {
+      server = await startTestServer({ ...base, maxTurns: 3, maxPinned: 2 });
+    });
+    afterAll(() => server.close());
+    const user = (content: string) => ({ role: "user", content });
+    const read = async (conversationId: string) => {
+      const history = await server.client.getHistory({ conversationId });
+      return { seqs: history.messages.map((m) => [m.content, Number(m.seq), m.pinned]), epoch: history.epoch };
+    };
+
+    it("replaces pinned messages and window atomically: seqs continue, the epoch changes, replays store nothing", async () => {
+      const id = uniqueId();
+      await server.client.append({ conversationId: id, messages: [{ role: "system", content: "old prompt", pinned: true }, user("a"), user("b")] });
+      const before = await read(id);
+      const replaced = await server.client.replace({
+        conversationId: id,
+        requestId: "summary-1",
+        messages: [{ role: "system", content: "new prompt", pinned: true }, { role: "assistant", content: "summary of a and b" }],
+      });
+      expect([replaced.count, replaced.firstSeq, replaced.lastSeq]).toEqual([1n, 4n, 5n]);
+      const after = await read(id);
+      expect(after.seqs).toEqual([
+        ["new prompt", 4, true],
+        ["summary of a and b", 5, false],
+      ]);
+      expect(after.epoch).not.toBe(before.epoch);
+      // A retry stores nothing and returns the first call's numbers; the epoch stays.
+      const replay = await server.client.replace({
+        conversationId: id,
+        requestId: "summary-1",
+        messages: [{ role: "system", content: "new prompt", pinned: true }, { role: "assistant", content: "summary of a and b" }],
+      });
+      expect([replay.count, replay.firstSeq, replay.lastSeq]).toEqual([1n, 4n, 5n]);
+      expect(await read(id)).toEqual(after);
+      // One namespace with Append: the same id for an Append is a different request.
+      const { code, details } = await statusOf(server.client.append({ conversationId: id, requestId: "summary-1", messages: [user("x")] }));
+      expect([status[code], details.startsWith("request_id:")]).toEqual(["INVALID_ARGUMENT", true]);
+      // Appends continue the seqs; Replace trims as Append does.
+      expect((await server.client.append({ conversationId: id, messages: [user("c")] })).firstSeq).toBe(6n);
+      const big = await server.client.replace({ conversationId: id, messages: Array.from({ length: 9 }, (_, i) => user(`r${i}`)) });
+      expect([big.count, big.firstSeq, big.lastSeq]).toEqual([6n, 7n, 15n]);
+      expect((await read(id)).seqs.map(([content]) => content)).toEqual(["r3", "r4", "r5", "r6", "r7", "r8"]);
+    });
+
+    it("empties a conversation with no messages, keeping its counter, and creates nothing on an empty one", async () => {
+      const id = uniqueId();
+      await server.client.append({ conversationId: id, messages: [user("a"), { role: "system", content: "p", pinned: true }] });
+      const empty = await server.client.replace({ conversationId: id, messages: [] });
+      expect([empty.count, empty.firstSeq, empty.lastSeq]).toEqual([0n, 0n, 0n]);
+      expect(await server.client.count({ conversationId: id })).toMatchObject({ count: 0n, pinned: 0n });
+      expect((await server.client.append({ conversationId: id, messages: [user("b")] })).firstSeq).toBe(3n);
+
+      const never = uniqueId();
+      expect(await server.client.replace({ conversationId: never, messages: [] })).toMatchObject({ count: 0n, firstSeq: 0n, lastSeq: 0n });
+      expect((await server.client.getHistory({ conversationId: never })).epoch).toBe("");
+      expect((await server.client.append({ conversationId: never, messages: [user("first")] })).firstSeq).toBe(1n);
+    });
+
+    it("validates a Replace as an Append and changes nothing when it is refused", async () => {
+      const id = uniqueId();
+      await server.client.append({ conversationId: id, messages: [user("keep")] });
+      const before = await read(id);
+      const bad = await statusOf(server.client.replace({ conversationId: id, messages: [user("fine"), { role: "wizard", content: "x" }] }));
+      expect([status[bad.code], bad.details.startsWith("messages[1].role:")]).toEqual(["INVALID_ARGUMENT", true]);
+      const pins = [1, 2, 3].map((i) => ({ role: "system", content: `p${i}`, pinned: true }));
+      const tooMany = await statusOf(server.client.replace({ conversationId: id, messages: pins }));
+      expect([status[tooMany.code], tooMany.details.startsWith("messages[2].pinned:")]).toEqual(["FAILED_PRECONDITION", true]);
+      expect(await read(id)).toEqual(before);
+    });
+
+    it("deletes by seq, window and pinned, returns what it deleted, never reuses seqs", async () => {
+      const id = uniqueId();
+      await server.client.append({ conversationId: id, messages: [{ role: "system", content: "p", pinned: true }, user("a"), user("b"), user("c")] });
+      const before = await read(id);
+      const { messages } = await server.client.deleteMessages({ conversationId: id, seqs: [4n, 1n, 99n, 2n] });
+      expect(messages.map((m) => [m.content, Number(m.seq), m.pinned, m.tokenCount > 0])).toEqual([
+        ["p", 1, true, true],
+        ["a", 2, false, true],
+        ["c", 4, false, true],
+      ]);
+      const after = await read(id);
+      expect(after.seqs).toEqual([["b", 3, false]]);
+      expect(after.epoch).not.toBe(before.epoch);
+      // Deleting again deletes nothing and leaves the epoch.
+      expect((await server.client.deleteMessages({ conversationId: id, seqs: [4n] })).messages).toEqual([]);
+      expect((await read(id)).epoch).toBe(after.epoch);
+      expect((await server.client.append({ conversationId: id, messages: [user("d")] })).firstSeq).toBe(5n);
+      const bad = await statusOf(server.client.deleteMessages({ conversationId: id, seqs: [3n, 0n] }));
+      expect([status[bad.code], bad.details.startsWith("seqs[1]:")]).toEqual(["INVALID_ARGUMENT", true]);
+      const none = await statusOf(server.client.deleteMessages({ conversationId: id, seqs: [] }));
+      expect([status[none.code], none.details.startsWith("seqs:")]).toEqual(["INVALID_ARGUMENT", true]);
+    });
+
+    it("never shows a reader half of a Replace under concurrent appends", async () => {
+      const id = uniqueId();
+      const wide = await startTestServer({ ...base, maxTurns: 100 });
+      try {
+        let replacing = true;
+        const appender = (async () => {
+          for (let i = 0; replacing && i < 2000; i++) await wide.client.append({ conversationId: id, messages: [user(`x${i}`)] });
+        })();
+        const reader = (async () => {
+          let reads = 0;
+          while (replacing && reads < 2000) {
+            const contents = (await wide.client.getHistory({ conversationId: id })).messages.map((m) => m.content);
+            const batches = new Set(contents.filter((c) => c.startsWith("r")).map((c) => c.split("-")[0]));
+            // At most one Replace's batch, whole and in order, at the front of what the reader sees.
+            expect(batches.size).toBeLessThanOrEqual(1);
+            const [batch] = [...batches];
+            if (batch !== undefined) expect(contents.slice(0, 4)).toEqual([0, 1, 2, 3].map((k) => `${batch}-${k}`));
+            reads++;
+          }
+          return reads;
+        })();
+        for (let k = 0; k < 30; k++) await wide.client.replace({ conversationId: id, messages: [0, 1, 2, 3].map((i) => user(`r${k}-${i}`)) });
+        replacing = false;
+        await appender;
+        expect(await reader).toBeGreaterThan(0);
+      } finally {
+        await wide.close();
+      }
+    });
+  });
+
   describe(`TTL on ${label}`, () => {
     it("expires a conversation 0.5 s after its last append (not EXPIRE 0)", async () => {
       const server = await startTestServer({ ...base, ttlSeconds: 0.5 });

@@ -111,6 +111,8 @@ const CODECS = {
   getHistory: methodCodec(ChatMemory.method.getHistory),
   clear: methodCodec(ChatMemory.method.clear),
   count: methodCodec(ChatMemory.method.count),
+  replace: methodCodec(ChatMemory.method.replace),
+  deleteMessages: methodCodec(ChatMemory.method.deleteMessages),
 };
 
 type Method = (typeof ChatMemory.method)[keyof typeof ChatMemory.method];
@@ -153,6 +155,22 @@ export class ChatMemoryClient {
   /** Number of stored elements. */
   count(request: Request<typeof ChatMemory.method.count>, options?: CallOptions): Promise<Response<typeof ChatMemory.method.count>> {
     return this.#unary(CODECS.count, request, options);
+  }
+
+  /**
+   * Swaps the conversation's pinned messages and window for `messages`, atomically (seqs continue,
+   * the epoch changes); give it a `requestId` to make retries safe, as for append.
+   */
+  replace(request: Request<typeof ChatMemory.method.replace>, options?: CallOptions): Promise<Response<typeof ChatMemory.method.replace>> {
+    return this.#unary(CODECS.replace, request, options);
+  }
+
+  /** Deletes messages by seq, atomically; resolves to the deleted ones. Deleting again deletes nothing. */
+  deleteMessages(
+    request: Request<typeof ChatMemory.method.deleteMessages>,
+    options?: CallOptions,
+  ): Promise<Response<typeof ChatMemory.method.deleteMessages>> {
+    return this.#unary(CODECS.deleteMessages, request, options);
   }
 
   /** Resolves once connected, or rejects after `timeoutMs`. */

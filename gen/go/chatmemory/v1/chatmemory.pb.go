@@ -816,6 +816,249 @@ func (x *CountResponse) GetPinned() int64 {
 	return 0
 }
 
+// ReplaceRequest swaps a conversation's messages.
+type ReplaceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Conversation to replace: 1..256 characters of `[A-Za-z0-9._:@/-]`.
+	ConversationId string `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// The new pinned messages (`pinned` true) and window, oldest first: 0 up to
+	// `max_batch`, validated as Append's. At most `CHATMEMORY_MAX_PINNED`
+	// pinned ones (FAILED_PRECONDITION naming `messages[i].pinned` beyond).
+	Messages []*Message `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Optional idempotency key, as Append's (the same namespace: an id used by
+	// an Append cannot be reused by a Replace with other messages).
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Optional: the conversation expires this long after this write, as
+	// Append's `ttl`.
+	Ttl           *durationpb.Duration `protobuf:"bytes,4,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplaceRequest) Reset() {
+	*x = ReplaceRequest{}
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplaceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplaceRequest) ProtoMessage() {}
+
+func (x *ReplaceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplaceRequest.ProtoReflect.Descriptor instead.
+func (*ReplaceRequest) Descriptor() ([]byte, []int) {
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReplaceRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ReplaceRequest) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ReplaceRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ReplaceRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+// ReplaceResponse reports the conversation after the swap.
+type ReplaceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Window messages after the replace and the trim.
+	Count int64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// The seq given to the first new message; 0 when there were none.
+	FirstSeq int64 `protobuf:"varint,2,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
+	// The seq given to the last new message; 0 when there were none.
+	LastSeq       int64 `protobuf:"varint,3,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplaceResponse) Reset() {
+	*x = ReplaceResponse{}
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplaceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplaceResponse) ProtoMessage() {}
+
+func (x *ReplaceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplaceResponse.ProtoReflect.Descriptor instead.
+func (*ReplaceResponse) Descriptor() ([]byte, []int) {
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ReplaceResponse) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ReplaceResponse) GetFirstSeq() int64 {
+	if x != nil {
+		return x.FirstSeq
+	}
+	return 0
+}
+
+func (x *ReplaceResponse) GetLastSeq() int64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+// DeleteMessagesRequest names messages to delete.
+type DeleteMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Conversation to delete from: 1..256 characters of `[A-Za-z0-9._:@/-]`.
+	ConversationId string `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// Seqs of the messages to delete: 1 up to `max_batch`, each > 0 (else
+	// INVALID_ARGUMENT naming `seqs[i]`).
+	Seqs          []int64 `protobuf:"varint,2,rep,packed,name=seqs,proto3" json:"seqs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMessagesRequest) Reset() {
+	*x = DeleteMessagesRequest{}
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMessagesRequest) ProtoMessage() {}
+
+func (x *DeleteMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMessagesRequest.ProtoReflect.Descriptor instead.
+func (*DeleteMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteMessagesRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *DeleteMessagesRequest) GetSeqs() []int64 {
+	if x != nil {
+		return x.Seqs
+	}
+	return nil
+}
+
+// DeleteMessagesResponse lists what was deleted.
+type DeleteMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deleted messages, in seq order (`pinned` true for pinned ones).
+	Messages      []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMessagesResponse) Reset() {
+	*x = DeleteMessagesResponse{}
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMessagesResponse) ProtoMessage() {}
+
+func (x *DeleteMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMessagesResponse.ProtoReflect.Descriptor instead.
+func (*DeleteMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeleteMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
 var File_chatmemory_v1_chatmemory_proto protoreflect.FileDescriptor
 
 const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
@@ -877,14 +1120,31 @@ const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"=\n" +
 	"\rCountResponse\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x16\n" +
-	"\x06pinned\x18\x02 \x01(\x03R\x06pinned2\xae\x02\n" +
+	"\x06pinned\x18\x02 \x01(\x03R\x06pinned\"\xb9\x01\n" +
+	"\x0eReplaceRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x122\n" +
+	"\bmessages\x18\x02 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12+\n" +
+	"\x03ttl\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"_\n" +
+	"\x0fReplaceResponse\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x1b\n" +
+	"\tfirst_seq\x18\x02 \x01(\x03R\bfirstSeq\x12\x19\n" +
+	"\blast_seq\x18\x03 \x01(\x03R\alastSeq\"T\n" +
+	"\x15DeleteMessagesRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x12\n" +
+	"\x04seqs\x18\x02 \x03(\x03R\x04seqs\"L\n" +
+	"\x16DeleteMessagesResponse\x122\n" +
+	"\bmessages\x18\x01 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages2\xd7\x03\n" +
 	"\n" +
 	"ChatMemory\x12E\n" +
 	"\x06Append\x12\x1c.chatmemory.v1.AppendRequest\x1a\x1d.chatmemory.v1.AppendResponse\x12Q\n" +
 	"\n" +
 	"GetHistory\x12 .chatmemory.v1.GetHistoryRequest\x1a!.chatmemory.v1.GetHistoryResponse\x12B\n" +
 	"\x05Clear\x12\x1b.chatmemory.v1.ClearRequest\x1a\x1c.chatmemory.v1.ClearResponse\x12B\n" +
-	"\x05Count\x12\x1b.chatmemory.v1.CountRequest\x1a\x1c.chatmemory.v1.CountResponseBDZBgithub.com/chatmemory/chatmemory/gen/go/chatmemory/v1;chatmemoryv1b\x06proto3"
+	"\x05Count\x12\x1b.chatmemory.v1.CountRequest\x1a\x1c.chatmemory.v1.CountResponse\x12H\n" +
+	"\aReplace\x12\x1d.chatmemory.v1.ReplaceRequest\x1a\x1e.chatmemory.v1.ReplaceResponse\x12]\n" +
+	"\x0eDeleteMessages\x12$.chatmemory.v1.DeleteMessagesRequest\x1a%.chatmemory.v1.DeleteMessagesResponseBDZBgithub.com/chatmemory/chatmemory/gen/go/chatmemory/v1;chatmemoryv1b\x06proto3"
 
 var (
 	file_chatmemory_v1_chatmemory_proto_rawDescOnce sync.Once
@@ -898,44 +1158,55 @@ func file_chatmemory_v1_chatmemory_proto_rawDescGZIP() []byte {
 	return file_chatmemory_v1_chatmemory_proto_rawDescData
 }
 
-var file_chatmemory_v1_chatmemory_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_chatmemory_v1_chatmemory_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_chatmemory_v1_chatmemory_proto_goTypes = []any{
-	(*Message)(nil),               // 0: chatmemory.v1.Message
-	(*ToolCall)(nil),              // 1: chatmemory.v1.ToolCall
-	(*AppendRequest)(nil),         // 2: chatmemory.v1.AppendRequest
-	(*AppendResponse)(nil),        // 3: chatmemory.v1.AppendResponse
-	(*GetHistoryRequest)(nil),     // 4: chatmemory.v1.GetHistoryRequest
-	(*GetHistoryResponse)(nil),    // 5: chatmemory.v1.GetHistoryResponse
-	(*ClearRequest)(nil),          // 6: chatmemory.v1.ClearRequest
-	(*ClearResponse)(nil),         // 7: chatmemory.v1.ClearResponse
-	(*CountRequest)(nil),          // 8: chatmemory.v1.CountRequest
-	(*CountResponse)(nil),         // 9: chatmemory.v1.CountResponse
-	nil,                           // 10: chatmemory.v1.Message.MetadataEntry
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 12: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
+	(*Message)(nil),                // 0: chatmemory.v1.Message
+	(*ToolCall)(nil),               // 1: chatmemory.v1.ToolCall
+	(*AppendRequest)(nil),          // 2: chatmemory.v1.AppendRequest
+	(*AppendResponse)(nil),         // 3: chatmemory.v1.AppendResponse
+	(*GetHistoryRequest)(nil),      // 4: chatmemory.v1.GetHistoryRequest
+	(*GetHistoryResponse)(nil),     // 5: chatmemory.v1.GetHistoryResponse
+	(*ClearRequest)(nil),           // 6: chatmemory.v1.ClearRequest
+	(*ClearResponse)(nil),          // 7: chatmemory.v1.ClearResponse
+	(*CountRequest)(nil),           // 8: chatmemory.v1.CountRequest
+	(*CountResponse)(nil),          // 9: chatmemory.v1.CountResponse
+	(*ReplaceRequest)(nil),         // 10: chatmemory.v1.ReplaceRequest
+	(*ReplaceResponse)(nil),        // 11: chatmemory.v1.ReplaceResponse
+	(*DeleteMessagesRequest)(nil),  // 12: chatmemory.v1.DeleteMessagesRequest
+	(*DeleteMessagesResponse)(nil), // 13: chatmemory.v1.DeleteMessagesResponse
+	nil,                            // 14: chatmemory.v1.Message.MetadataEntry
+	(*timestamppb.Timestamp)(nil),  // 15: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),        // 16: google.protobuf.Struct
+	(*durationpb.Duration)(nil),    // 17: google.protobuf.Duration
 }
 var file_chatmemory_v1_chatmemory_proto_depIdxs = []int32{
-	10, // 0: chatmemory.v1.Message.metadata:type_name -> chatmemory.v1.Message.MetadataEntry
-	11, // 1: chatmemory.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	14, // 0: chatmemory.v1.Message.metadata:type_name -> chatmemory.v1.Message.MetadataEntry
+	15, // 1: chatmemory.v1.Message.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 2: chatmemory.v1.Message.tool_calls:type_name -> chatmemory.v1.ToolCall
-	12, // 3: chatmemory.v1.Message.extra:type_name -> google.protobuf.Struct
+	16, // 3: chatmemory.v1.Message.extra:type_name -> google.protobuf.Struct
 	0,  // 4: chatmemory.v1.AppendRequest.messages:type_name -> chatmemory.v1.Message
-	13, // 5: chatmemory.v1.AppendRequest.ttl:type_name -> google.protobuf.Duration
+	17, // 5: chatmemory.v1.AppendRequest.ttl:type_name -> google.protobuf.Duration
 	0,  // 6: chatmemory.v1.GetHistoryResponse.messages:type_name -> chatmemory.v1.Message
-	2,  // 7: chatmemory.v1.ChatMemory.Append:input_type -> chatmemory.v1.AppendRequest
-	4,  // 8: chatmemory.v1.ChatMemory.GetHistory:input_type -> chatmemory.v1.GetHistoryRequest
-	6,  // 9: chatmemory.v1.ChatMemory.Clear:input_type -> chatmemory.v1.ClearRequest
-	8,  // 10: chatmemory.v1.ChatMemory.Count:input_type -> chatmemory.v1.CountRequest
-	3,  // 11: chatmemory.v1.ChatMemory.Append:output_type -> chatmemory.v1.AppendResponse
-	5,  // 12: chatmemory.v1.ChatMemory.GetHistory:output_type -> chatmemory.v1.GetHistoryResponse
-	7,  // 13: chatmemory.v1.ChatMemory.Clear:output_type -> chatmemory.v1.ClearResponse
-	9,  // 14: chatmemory.v1.ChatMemory.Count:output_type -> chatmemory.v1.CountResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	0,  // 7: chatmemory.v1.ReplaceRequest.messages:type_name -> chatmemory.v1.Message
+	17, // 8: chatmemory.v1.ReplaceRequest.ttl:type_name -> google.protobuf.Duration
+	0,  // 9: chatmemory.v1.DeleteMessagesResponse.messages:type_name -> chatmemory.v1.Message
+	2,  // 10: chatmemory.v1.ChatMemory.Append:input_type -> chatmemory.v1.AppendRequest
+	4,  // 11: chatmemory.v1.ChatMemory.GetHistory:input_type -> chatmemory.v1.GetHistoryRequest
+	6,  // 12: chatmemory.v1.ChatMemory.Clear:input_type -> chatmemory.v1.ClearRequest
+	8,  // 13: chatmemory.v1.ChatMemory.Count:input_type -> chatmemory.v1.CountRequest
+	10, // 14: chatmemory.v1.ChatMemory.Replace:input_type -> chatmemory.v1.ReplaceRequest
+	12, // 15: chatmemory.v1.ChatMemory.DeleteMessages:input_type -> chatmemory.v1.DeleteMessagesRequest
+	3,  // 16: chatmemory.v1.ChatMemory.Append:output_type -> chatmemory.v1.AppendResponse
+	5,  // 17: chatmemory.v1.ChatMemory.GetHistory:output_type -> chatmemory.v1.GetHistoryResponse
+	7,  // 18: chatmemory.v1.ChatMemory.Clear:output_type -> chatmemory.v1.ClearResponse
+	9,  // 19: chatmemory.v1.ChatMemory.Count:output_type -> chatmemory.v1.CountResponse
+	11, // 20: chatmemory.v1.ChatMemory.Replace:output_type -> chatmemory.v1.ReplaceResponse
+	13, // 21: chatmemory.v1.ChatMemory.DeleteMessages:output_type -> chatmemory.v1.DeleteMessagesResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_chatmemory_v1_chatmemory_proto_init() }
@@ -949,7 +1220,7 @@ func file_chatmemory_v1_chatmemory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatmemory_v1_chatmemory_proto_rawDesc), len(file_chatmemory_v1_chatmemory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

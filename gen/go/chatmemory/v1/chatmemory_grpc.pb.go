@@ -28,10 +28,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ChatMemory_Append_FullMethodName     = "/chatmemory.v1.ChatMemory/Append"
-	ChatMemory_GetHistory_FullMethodName = "/chatmemory.v1.ChatMemory/GetHistory"
-	ChatMemory_Clear_FullMethodName      = "/chatmemory.v1.ChatMemory/Clear"
-	ChatMemory_Count_FullMethodName      = "/chatmemory.v1.ChatMemory/Count"
+	ChatMemory_Append_FullMethodName         = "/chatmemory.v1.ChatMemory/Append"
+	ChatMemory_GetHistory_FullMethodName     = "/chatmemory.v1.ChatMemory/GetHistory"
+	ChatMemory_Clear_FullMethodName          = "/chatmemory.v1.ChatMemory/Clear"
+	ChatMemory_Count_FullMethodName          = "/chatmemory.v1.ChatMemory/Count"
+	ChatMemory_Replace_FullMethodName        = "/chatmemory.v1.ChatMemory/Replace"
+	ChatMemory_DeleteMessages_FullMethodName = "/chatmemory.v1.ChatMemory/DeleteMessages"
 )
 
 // ChatMemoryClient is the client API for ChatMemory service.
@@ -79,6 +81,21 @@ type ChatMemoryClient interface {
 	// LLEN, as the Python class does) and how many pinned messages it holds; 0
 	// for an unknown or expired conversation.
 	Count(ctx context.Context, in *CountRequest, opts ...grpc.CallOption) (*CountResponse, error)
+	// Replace atomically swaps a conversation's pinned messages and window for
+	// the given messages (those with `pinned` become the pinned set, the rest
+	// the window, trimmed as Append trims), e.g. "summarize the old turns, then
+	// replace them with the summary". New seqs continue the counter (never
+	// reused); the epoch changes. No messages = an empty conversation (counter
+	// kept, `first_seq` = `last_seq` = 0; on a conversation that holds nothing
+	// it creates nothing). Same validation, `request_id` idempotency (one
+	// namespace per conversation with Append) and `ttl` as Append.
+	Replace(ctx context.Context, in *ReplaceRequest, opts ...grpc.CallOption) (*ReplaceResponse, error)
+	// DeleteMessages atomically deletes messages by seq, window or pinned, and
+	// returns the ones it deleted; seqs not present are ignored (deleting is
+	// idempotent). Nothing else is deleted (no cascade to tool results). The
+	// epoch changes when anything was deleted. Messages without a seq (written
+	// by the Python class) cannot be deleted by seq.
+	DeleteMessages(ctx context.Context, in *DeleteMessagesRequest, opts ...grpc.CallOption) (*DeleteMessagesResponse, error)
 }
 
 type chatMemoryClient struct {
@@ -123,6 +140,26 @@ func (c *chatMemoryClient) Count(ctx context.Context, in *CountRequest, opts ...
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CountResponse)
 	err := c.cc.Invoke(ctx, ChatMemory_Count_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatMemoryClient) Replace(ctx context.Context, in *ReplaceRequest, opts ...grpc.CallOption) (*ReplaceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplaceResponse)
+	err := c.cc.Invoke(ctx, ChatMemory_Replace_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatMemoryClient) DeleteMessages(ctx context.Context, in *DeleteMessagesRequest, opts ...grpc.CallOption) (*DeleteMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteMessagesResponse)
+	err := c.cc.Invoke(ctx, ChatMemory_DeleteMessages_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +211,21 @@ type ChatMemoryServer interface {
 	// LLEN, as the Python class does) and how many pinned messages it holds; 0
 	// for an unknown or expired conversation.
 	Count(context.Context, *CountRequest) (*CountResponse, error)
+	// Replace atomically swaps a conversation's pinned messages and window for
+	// the given messages (those with `pinned` become the pinned set, the rest
+	// the window, trimmed as Append trims), e.g. "summarize the old turns, then
+	// replace them with the summary". New seqs continue the counter (never
+	// reused); the epoch changes. No messages = an empty conversation (counter
+	// kept, `first_seq` = `last_seq` = 0; on a conversation that holds nothing
+	// it creates nothing). Same validation, `request_id` idempotency (one
+	// namespace per conversation with Append) and `ttl` as Append.
+	Replace(context.Context, *ReplaceRequest) (*ReplaceResponse, error)
+	// DeleteMessages atomically deletes messages by seq, window or pinned, and
+	// returns the ones it deleted; seqs not present are ignored (deleting is
+	// idempotent). Nothing else is deleted (no cascade to tool results). The
+	// epoch changes when anything was deleted. Messages without a seq (written
+	// by the Python class) cannot be deleted by seq.
+	DeleteMessages(context.Context, *DeleteMessagesRequest) (*DeleteMessagesResponse, error)
 	mustEmbedUnimplementedChatMemoryServer()
 }
 
@@ -195,6 +247,12 @@ func (UnimplementedChatMemoryServer) Clear(context.Context, *ClearRequest) (*Cle
 }
 func (UnimplementedChatMemoryServer) Count(context.Context, *CountRequest) (*CountResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Count not implemented")
+}
+func (UnimplementedChatMemoryServer) Replace(context.Context, *ReplaceRequest) (*ReplaceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Replace not implemented")
+}
+func (UnimplementedChatMemoryServer) DeleteMessages(context.Context, *DeleteMessagesRequest) (*DeleteMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteMessages not implemented")
 }
 func (UnimplementedChatMemoryServer) mustEmbedUnimplementedChatMemoryServer() {}
 func (UnimplementedChatMemoryServer) testEmbeddedByValue()                    {}
@@ -289,6 +347,42 @@ func _ChatMemory_Count_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatMemory_Replace_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplaceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatMemoryServer).Replace(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatMemory_Replace_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatMemoryServer).Replace(ctx, req.(*ReplaceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatMemory_DeleteMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatMemoryServer).DeleteMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatMemory_DeleteMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatMemoryServer).DeleteMessages(ctx, req.(*DeleteMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatMemory_ServiceDesc is the grpc.ServiceDesc for ChatMemory service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -311,6 +405,14 @@ var ChatMemory_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Count",
 			Handler:    _ChatMemory_Count_Handler,
+		},
+		{
+			MethodName: "Replace",
+			Handler:    _ChatMemory_Replace_Handler,
+		},
+		{
+			MethodName: "DeleteMessages",
+			Handler:    _ChatMemory_DeleteMessages_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

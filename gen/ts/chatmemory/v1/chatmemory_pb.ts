@@ -21,7 +21,7 @@ import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chatmemory/v1/chatmemory.proto.
  */
 export const file_chatmemory_v1_chatmemory: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jaGF0bWVtb3J5L3YxL2NoYXRtZW1vcnkucHJvdG8SDWNoYXRtZW1vcnkudjEi+AIKB01lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEjYKCG1ldGFkYXRhGAUgAygLMiQuY2hhdG1lbW9yeS52MS5NZXNzYWdlLk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDc2VxGAggASgDEisKCnRvb2xfY2FsbHMYByADKAsyFy5jaGF0bWVtb3J5LnYxLlRvb2xDYWxsEgoKAmlkGAkgASgJEiYKBWV4dHJhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZwaW5uZWQYCyABKAgSEwoLdG9rZW5fY291bnQYDCABKAUaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCFRvb2xDYWxsEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDAoEbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkijgEKDUFwcGVuZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEigKCG1lc3NhZ2VzGAIgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkSJgoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkQKDkFwcGVuZFJlc3BvbnNlEg0KBWNvdW50GAEgASgDEhEKCWZpcnN0X3NlcRgCIAEoAxIQCghsYXN0X3NlcRgDIAEoAyJ2ChFHZXRIaXN0b3J5UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFbGltaXQYAiABKAUSEgoKbWF4X3Rva2VucxgDIAEoBRIRCglhZnRlcl9zZXEYBCABKAMSEgoKYmVmb3JlX3NlcRgFIAEoAyJjChJHZXRIaXN0b3J5UmVzcG9uc2USKAoIbWVzc2FnZXMYASADKAsyFi5jaGF0bWVtb3J5LnYxLk1lc3NhZ2USFAoMdG90YWxfdG9rZW5zGAIgASgDEg0KBWVwb2NoGAMgASgJIicKDENsZWFyUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiIAoNQ2xlYXJSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIicKDENvdW50UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiLgoNQ291bnRSZXNwb25zZRINCgVjb3VudBgBIAEoAxIOCgZwaW5uZWQYAiABKAMyrgIKCkNoYXRNZW1vcnkSRQoGQXBwZW5kEhwuY2hhdG1lbW9yeS52MS5BcHBlbmRSZXF1ZXN0Gh0uY2hhdG1lbW9yeS52MS5BcHBlbmRSZXNwb25zZRJRCgpHZXRIaXN0b3J5EiAuY2hhdG1lbW9yeS52MS5HZXRIaXN0b3J5UmVxdWVzdBohLmNoYXRtZW1vcnkudjEuR2V0SGlzdG9yeVJlc3BvbnNlEkIKBUNsZWFyEhsuY2hhdG1lbW9yeS52MS5DbGVhclJlcXVlc3QaHC5jaGF0bWVtb3J5LnYxLkNsZWFyUmVzcG9uc2USQgoFQ291bnQSGy5jaGF0bWVtb3J5LnYxLkNvdW50UmVxdWVzdBocLmNoYXRtZW1vcnkudjEuQ291bnRSZXNwb25zZUJEWkJnaXRodWIuY29tL2NoYXRtZW1vcnkvY2hhdG1lbW9yeS9nZW4vZ28vY2hhdG1lbW9yeS92MTtjaGF0bWVtb3J5djFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5jaGF0bWVtb3J5L3YxL2NoYXRtZW1vcnkucHJvdG8SDWNoYXRtZW1vcnkudjEi+AIKB01lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEjYKCG1ldGFkYXRhGAUgAygLMiQuY2hhdG1lbW9yeS52MS5NZXNzYWdlLk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDc2VxGAggASgDEisKCnRvb2xfY2FsbHMYByADKAsyFy5jaGF0bWVtb3J5LnYxLlRvb2xDYWxsEgoKAmlkGAkgASgJEiYKBWV4dHJhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZwaW5uZWQYCyABKAgSEwoLdG9rZW5fY291bnQYDCABKAUaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCFRvb2xDYWxsEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDAoEbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkijgEKDUFwcGVuZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEigKCG1lc3NhZ2VzGAIgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkSJgoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkQKDkFwcGVuZFJlc3BvbnNlEg0KBWNvdW50GAEgASgDEhEKCWZpcnN0X3NlcRgCIAEoAxIQCghsYXN0X3NlcRgDIAEoAyJ2ChFHZXRIaXN0b3J5UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFbGltaXQYAiABKAUSEgoKbWF4X3Rva2VucxgDIAEoBRIRCglhZnRlcl9zZXEYBCABKAMSEgoKYmVmb3JlX3NlcRgFIAEoAyJjChJHZXRIaXN0b3J5UmVzcG9uc2USKAoIbWVzc2FnZXMYASADKAsyFi5jaGF0bWVtb3J5LnYxLk1lc3NhZ2USFAoMdG90YWxfdG9rZW5zGAIgASgDEg0KBWVwb2NoGAMgASgJIicKDENsZWFyUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiIAoNQ2xlYXJSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIicKDENvdW50UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiLgoNQ291bnRSZXNwb25zZRINCgVjb3VudBgBIAEoAxIOCgZwaW5uZWQYAiABKAMijwEKDlJlcGxhY2VSZXF1ZXN0EhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIoCghtZXNzYWdlcxgCIAMoCzIWLmNoYXRtZW1vcnkudjEuTWVzc2FnZRISCgpyZXF1ZXN0X2lkGAMgASgJEiYKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJFCg9SZXBsYWNlUmVzcG9uc2USDQoFY291bnQYASABKAMSEQoJZmlyc3Rfc2VxGAIgASgDEhAKCGxhc3Rfc2VxGAMgASgDIj4KFURlbGV0ZU1lc3NhZ2VzUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDAoEc2VxcxgCIAMoAyJCChZEZWxldGVNZXNzYWdlc1Jlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlMtcDCgpDaGF0TWVtb3J5EkUKBkFwcGVuZBIcLmNoYXRtZW1vcnkudjEuQXBwZW5kUmVxdWVzdBodLmNoYXRtZW1vcnkudjEuQXBwZW5kUmVzcG9uc2USUQoKR2V0SGlzdG9yeRIgLmNoYXRtZW1vcnkudjEuR2V0SGlzdG9yeVJlcXVlc3QaIS5jaGF0bWVtb3J5LnYxLkdldEhpc3RvcnlSZXNwb25zZRJCCgVDbGVhchIbLmNoYXRtZW1vcnkudjEuQ2xlYXJSZXF1ZXN0GhwuY2hhdG1lbW9yeS52MS5DbGVhclJlc3BvbnNlEkIKBUNvdW50EhsuY2hhdG1lbW9yeS52MS5Db3VudFJlcXVlc3QaHC5jaGF0bWVtb3J5LnYxLkNvdW50UmVzcG9uc2USSAoHUmVwbGFjZRIdLmNoYXRtZW1vcnkudjEuUmVwbGFjZVJlcXVlc3QaHi5jaGF0bWVtb3J5LnYxLlJlcGxhY2VSZXNwb25zZRJdCg5EZWxldGVNZXNzYWdlcxIkLmNoYXRtZW1vcnkudjEuRGVsZXRlTWVzc2FnZXNSZXF1ZXN0GiUuY2hhdG1lbW9yeS52MS5EZWxldGVNZXNzYWdlc1Jlc3BvbnNlQkRaQmdpdGh1Yi5jb20vY2hhdG1lbW9yeS9jaGF0bWVtb3J5L2dlbi9nby9jaGF0bWVtb3J5L3YxO2NoYXRtZW1vcnl2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Message is one chat message, in the shape LLM provider APIs use.
@@ -505,6 +505,137 @@ export const CountResponseSchema: GenMessage<CountResponse> = /*@__PURE__*/
   messageDesc(file_chatmemory_v1_chatmemory, 9);
 
 /**
+ * ReplaceRequest swaps a conversation's messages.
+ *
+ * @generated from message chatmemory.v1.ReplaceRequest
+ */
+export type ReplaceRequest = Message$1<"chatmemory.v1.ReplaceRequest"> & {
+  /**
+   * Conversation to replace: 1..256 characters of `[A-Za-z0-9._:@/-]`.
+   *
+   * @generated from field: string conversation_id = 1;
+   */
+  conversationId: string;
+
+  /**
+   * The new pinned messages (`pinned` true) and window, oldest first: 0 up to
+   * `max_batch`, validated as Append's. At most `CHATMEMORY_MAX_PINNED`
+   * pinned ones (FAILED_PRECONDITION naming `messages[i].pinned` beyond).
+   *
+   * @generated from field: repeated chatmemory.v1.Message messages = 2;
+   */
+  messages: Message[];
+
+  /**
+   * Optional idempotency key, as Append's (the same namespace: an id used by
+   * an Append cannot be reused by a Replace with other messages).
+   *
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * Optional: the conversation expires this long after this write, as
+   * Append's `ttl`.
+   *
+   * @generated from field: google.protobuf.Duration ttl = 4;
+   */
+  ttl?: Duration | undefined;
+};
+
+/**
+ * Describes the message chatmemory.v1.ReplaceRequest.
+ * Use `create(ReplaceRequestSchema)` to create a new message.
+ */
+export const ReplaceRequestSchema: GenMessage<ReplaceRequest> = /*@__PURE__*/
+  messageDesc(file_chatmemory_v1_chatmemory, 10);
+
+/**
+ * ReplaceResponse reports the conversation after the swap.
+ *
+ * @generated from message chatmemory.v1.ReplaceResponse
+ */
+export type ReplaceResponse = Message$1<"chatmemory.v1.ReplaceResponse"> & {
+  /**
+   * Window messages after the replace and the trim.
+   *
+   * @generated from field: int64 count = 1;
+   */
+  count: bigint;
+
+  /**
+   * The seq given to the first new message; 0 when there were none.
+   *
+   * @generated from field: int64 first_seq = 2;
+   */
+  firstSeq: bigint;
+
+  /**
+   * The seq given to the last new message; 0 when there were none.
+   *
+   * @generated from field: int64 last_seq = 3;
+   */
+  lastSeq: bigint;
+};
+
+/**
+ * Describes the message chatmemory.v1.ReplaceResponse.
+ * Use `create(ReplaceResponseSchema)` to create a new message.
+ */
+export const ReplaceResponseSchema: GenMessage<ReplaceResponse> = /*@__PURE__*/
+  messageDesc(file_chatmemory_v1_chatmemory, 11);
+
+/**
+ * DeleteMessagesRequest names messages to delete.
+ *
+ * @generated from message chatmemory.v1.DeleteMessagesRequest
+ */
+export type DeleteMessagesRequest = Message$1<"chatmemory.v1.DeleteMessagesRequest"> & {
+  /**
+   * Conversation to delete from: 1..256 characters of `[A-Za-z0-9._:@/-]`.
+   *
+   * @generated from field: string conversation_id = 1;
+   */
+  conversationId: string;
+
+  /**
+   * Seqs of the messages to delete: 1 up to `max_batch`, each > 0 (else
+   * INVALID_ARGUMENT naming `seqs[i]`).
+   *
+   * @generated from field: repeated int64 seqs = 2;
+   */
+  seqs: bigint[];
+};
+
+/**
+ * Describes the message chatmemory.v1.DeleteMessagesRequest.
+ * Use `create(DeleteMessagesRequestSchema)` to create a new message.
+ */
+export const DeleteMessagesRequestSchema: GenMessage<DeleteMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_chatmemory_v1_chatmemory, 12);
+
+/**
+ * DeleteMessagesResponse lists what was deleted.
+ *
+ * @generated from message chatmemory.v1.DeleteMessagesResponse
+ */
+export type DeleteMessagesResponse = Message$1<"chatmemory.v1.DeleteMessagesResponse"> & {
+  /**
+   * The deleted messages, in seq order (`pinned` true for pinned ones).
+   *
+   * @generated from field: repeated chatmemory.v1.Message messages = 1;
+   */
+  messages: Message[];
+};
+
+/**
+ * Describes the message chatmemory.v1.DeleteMessagesResponse.
+ * Use `create(DeleteMessagesResponseSchema)` to create a new message.
+ */
+export const DeleteMessagesResponseSchema: GenMessage<DeleteMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_chatmemory_v1_chatmemory, 13);
+
+/**
  * ChatMemory stores bounded, shared conversation histories.
  *
  * Every RPC validates its request first: a bad request gets INVALID_ARGUMENT
@@ -580,6 +711,37 @@ export const ChatMemory: GenService<{
     methodKind: "unary";
     input: typeof CountRequestSchema;
     output: typeof CountResponseSchema;
+  },
+  /**
+   * Replace atomically swaps a conversation's pinned messages and window for
+   * the given messages (those with `pinned` become the pinned set, the rest
+   * the window, trimmed as Append trims), e.g. "summarize the old turns, then
+   * replace them with the summary". New seqs continue the counter (never
+   * reused); the epoch changes. No messages = an empty conversation (counter
+   * kept, `first_seq` = `last_seq` = 0; on a conversation that holds nothing
+   * it creates nothing). Same validation, `request_id` idempotency (one
+   * namespace per conversation with Append) and `ttl` as Append.
+   *
+   * @generated from rpc chatmemory.v1.ChatMemory.Replace
+   */
+  replace: {
+    methodKind: "unary";
+    input: typeof ReplaceRequestSchema;
+    output: typeof ReplaceResponseSchema;
+  },
+  /**
+   * DeleteMessages atomically deletes messages by seq, window or pinned, and
+   * returns the ones it deleted; seqs not present are ignored (deleting is
+   * idempotent). Nothing else is deleted (no cascade to tool results). The
+   * epoch changes when anything was deleted. Messages without a seq (written
+   * by the Python class) cannot be deleted by seq.
+   *
+   * @generated from rpc chatmemory.v1.ChatMemory.DeleteMessages
+   */
+  deleteMessages: {
+    methodKind: "unary";
+    input: typeof DeleteMessagesRequestSchema;
+    output: typeof DeleteMessagesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chatmemory_v1_chatmemory, 0);

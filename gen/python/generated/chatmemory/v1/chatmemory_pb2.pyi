@@ -129,3 +129,39 @@ class CountResponse(_message.Message):
     count: int
     pinned: int
     def __init__(self, count: _Optional[int] = ..., pinned: _Optional[int] = ...) -> None: ...
+
+class ReplaceRequest(_message.Message):
+    __slots__ = ("conversation_id", "messages", "request_id", "ttl")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    messages: _containers.RepeatedCompositeFieldContainer[Message]
+    request_id: str
+    ttl: _duration_pb2.Duration
+    def __init__(self, conversation_id: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., request_id: _Optional[str] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class ReplaceResponse(_message.Message):
+    __slots__ = ("count", "first_seq", "last_seq")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    first_seq: int
+    last_seq: int
+    def __init__(self, count: _Optional[int] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ...) -> None: ...
+
+class DeleteMessagesRequest(_message.Message):
+    __slots__ = ("conversation_id", "seqs")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQS_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    seqs: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, conversation_id: _Optional[str] = ..., seqs: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DeleteMessagesResponse(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[Message]
+    def __init__(self, messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ...) -> None: ...

@@ -62,6 +62,16 @@ class ChatMemoryStub:
                 request_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.CountRequest.SerializeToString,
                 response_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.CountResponse.FromString,
                 _registered_method=True)
+        self.Replace = channel.unary_unary(
+                '/chatmemory.v1.ChatMemory/Replace',
+                request_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.ReplaceRequest.SerializeToString,
+                response_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.ReplaceResponse.FromString,
+                _registered_method=True)
+        self.DeleteMessages = channel.unary_unary(
+                '/chatmemory.v1.ChatMemory/DeleteMessages',
+                request_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesRequest.SerializeToString,
+                response_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesResponse.FromString,
+                _registered_method=True)
 
 
 class ChatMemoryServicer:
@@ -127,6 +137,31 @@ class ChatMemoryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Replace(self, request, context):
+        """Replace atomically swaps a conversation's pinned messages and window for
+        the given messages (those with `pinned` become the pinned set, the rest
+        the window, trimmed as Append trims), e.g. "summarize the old turns, then
+        replace them with the summary". New seqs continue the counter (never
+        reused); the epoch changes. No messages = an empty conversation (counter
+        kept, `first_seq` = `last_seq` = 0; on a conversation that holds nothing
+        it creates nothing). Same validation, `request_id` idempotency (one
+        namespace per conversation with Append) and `ttl` as Append.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteMessages(self, request, context):
+        """DeleteMessages atomically deletes messages by seq, window or pinned, and
+        returns the ones it deleted; seqs not present are ignored (deleting is
+        idempotent). Nothing else is deleted (no cascade to tool results). The
+        epoch changes when anything was deleted. Messages without a seq (written
+        by the Python class) cannot be deleted by seq.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatMemoryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -149,6 +184,16 @@ def add_ChatMemoryServicer_to_server(servicer, server):
                     servicer.Count,
                     request_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.CountRequest.FromString,
                     response_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.CountResponse.SerializeToString,
+            ),
+            'Replace': grpc.unary_unary_rpc_method_handler(
+                    servicer.Replace,
+                    request_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.ReplaceRequest.FromString,
+                    response_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.ReplaceResponse.SerializeToString,
+            ),
+            'DeleteMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteMessages,
+                    request_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesRequest.FromString,
+                    response_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -267,6 +312,60 @@ class ChatMemory:
             '/chatmemory.v1.ChatMemory/Count',
             chatmemory_dot_v1_dot_chatmemory__pb2.CountRequest.SerializeToString,
             chatmemory_dot_v1_dot_chatmemory__pb2.CountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Replace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chatmemory.v1.ChatMemory/Replace',
+            chatmemory_dot_v1_dot_chatmemory__pb2.ReplaceRequest.SerializeToString,
+            chatmemory_dot_v1_dot_chatmemory__pb2.ReplaceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chatmemory.v1.ChatMemory/DeleteMessages',
+            chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesRequest.SerializeToString,
+            chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

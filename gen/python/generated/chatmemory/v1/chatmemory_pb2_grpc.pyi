@@ -85,6 +85,23 @@ class ChatMemoryStub:
     LLEN, as the Python class does) and how many pinned messages it holds; 0
     for an unknown or expired conversation.
     """
+    Replace: _grpc.UnaryUnaryMultiCallable[_chatmemory_pb2.ReplaceRequest, _chatmemory_pb2.ReplaceResponse]
+    """Replace atomically swaps a conversation's pinned messages and window for
+    the given messages (those with `pinned` become the pinned set, the rest
+    the window, trimmed as Append trims), e.g. "summarize the old turns, then
+    replace them with the summary". New seqs continue the counter (never
+    reused); the epoch changes. No messages = an empty conversation (counter
+    kept, `first_seq` = `last_seq` = 0; on a conversation that holds nothing
+    it creates nothing). Same validation, `request_id` idempotency (one
+    namespace per conversation with Append) and `ttl` as Append.
+    """
+    DeleteMessages: _grpc.UnaryUnaryMultiCallable[_chatmemory_pb2.DeleteMessagesRequest, _chatmemory_pb2.DeleteMessagesResponse]
+    """DeleteMessages atomically deletes messages by seq, window or pinned, and
+    returns the ones it deleted; seqs not present are ignored (deleting is
+    idempotent). Nothing else is deleted (no cascade to tool results). The
+    epoch changes when anything was deleted. Messages without a seq (written
+    by the Python class) cannot be deleted by seq.
+    """
 
 @_typing.type_check_only
 class ChatMemoryAsyncStub(ChatMemoryStub):
@@ -134,6 +151,23 @@ class ChatMemoryAsyncStub(ChatMemoryStub):
     """Count returns how many window elements a conversation stores (Redis
     LLEN, as the Python class does) and how many pinned messages it holds; 0
     for an unknown or expired conversation.
+    """
+    Replace: _aio.UnaryUnaryMultiCallable[_chatmemory_pb2.ReplaceRequest, _chatmemory_pb2.ReplaceResponse]  # type: ignore[assignment]
+    """Replace atomically swaps a conversation's pinned messages and window for
+    the given messages (those with `pinned` become the pinned set, the rest
+    the window, trimmed as Append trims), e.g. "summarize the old turns, then
+    replace them with the summary". New seqs continue the counter (never
+    reused); the epoch changes. No messages = an empty conversation (counter
+    kept, `first_seq` = `last_seq` = 0; on a conversation that holds nothing
+    it creates nothing). Same validation, `request_id` idempotency (one
+    namespace per conversation with Append) and `ttl` as Append.
+    """
+    DeleteMessages: _aio.UnaryUnaryMultiCallable[_chatmemory_pb2.DeleteMessagesRequest, _chatmemory_pb2.DeleteMessagesResponse]  # type: ignore[assignment]
+    """DeleteMessages atomically deletes messages by seq, window or pinned, and
+    returns the ones it deleted; seqs not present are ignored (deleting is
+    idempotent). Nothing else is deleted (no cascade to tool results). The
+    epoch changes when anything was deleted. Messages without a seq (written
+    by the Python class) cannot be deleted by seq.
     """
 
 class ChatMemoryServicer(metaclass=_abc_1.ABCMeta):
@@ -205,6 +239,35 @@ class ChatMemoryServicer(metaclass=_abc_1.ABCMeta):
         """Count returns how many window elements a conversation stores (Redis
         LLEN, as the Python class does) and how many pinned messages it holds; 0
         for an unknown or expired conversation.
+        """
+
+    @_abc_1.abstractmethod
+    def Replace(
+        self,
+        request: _chatmemory_pb2.ReplaceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chatmemory_pb2.ReplaceResponse, _abc.Awaitable[_chatmemory_pb2.ReplaceResponse]]:
+        """Replace atomically swaps a conversation's pinned messages and window for
+        the given messages (those with `pinned` become the pinned set, the rest
+        the window, trimmed as Append trims), e.g. "summarize the old turns, then
+        replace them with the summary". New seqs continue the counter (never
+        reused); the epoch changes. No messages = an empty conversation (counter
+        kept, `first_seq` = `last_seq` = 0; on a conversation that holds nothing
+        it creates nothing). Same validation, `request_id` idempotency (one
+        namespace per conversation with Append) and `ttl` as Append.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteMessages(
+        self,
+        request: _chatmemory_pb2.DeleteMessagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chatmemory_pb2.DeleteMessagesResponse, _abc.Awaitable[_chatmemory_pb2.DeleteMessagesResponse]]:
+        """DeleteMessages atomically deletes messages by seq, window or pinned, and
+        returns the ones it deleted; seqs not present are ignored (deleting is
+        idempotent). Nothing else is deleted (no cascade to tool results). The
+        epoch changes when anything was deleted. Messages without a seq (written
+        by the Python class) cannot be deleted by seq.
         """
 
 def add_ChatMemoryServicer_to_server(servicer: ChatMemoryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
