@@ -121,7 +121,9 @@ describe("request_id storage in Redis", () => {
     const list = `${server.keyPrefix}:${id}`;
     await server.client.append({ conversationId: id, messages: userMessage("x"), requestId: "req-a" });
     expect((await redis.keys(`*${id}*`)).sort()).toEqual([list, `{${list}}:meta`, `{${list}}:request-expiry`, `{${list}}:request-ids`].sort());
-    expect(await redis.hkeys(`{${list}}:request-ids`)).toEqual(["req-a"]);
+    // The id in the form servers before seqs read, and its seqs beside it.
+    expect((await redis.hkeys(`{${list}}:request-ids`)).sort()).toEqual(["req-a", "req-a seqs"]);
+    expect(await redis.hget(`{${list}}:request-ids`, "req-a seqs")).toBe("1:1");
     const pttl = await redis.pttl(`{${list}}:request-ids`);
     expect(pttl).toBeGreaterThan(55_000);
     expect(pttl).toBeLessThanOrEqual(60_000);

@@ -5,7 +5,6 @@
  * data lives in this process only: lost on restart and not shared between
  * replicas.
  */
-import { randomBytes } from "node:crypto";
 import {
   type AppendOptions,
   type AppendResult,
@@ -19,12 +18,8 @@ import {
   type WindowPolicy,
 } from "./chat-store.js";
 import { decodeHistory, decodeStoredMessage, deletedMessages, type ElementDecoding, encodeStoredMessage, PLAIN_DECODING } from "./message-codec.js";
+import { newEpoch } from "./epoch.js";
 import { RingWindow } from "./ring-window.js";
-
-/** A fresh epoch: a conversation gets one when it is created, replaced or has messages deleted. */
-function newEpoch(): string {
-  return randomBytes(9).toString("base64url");
-}
 
 interface Conversation {
   /** The window's JSON elements, at most the window's size. */

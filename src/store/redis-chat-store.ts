@@ -4,7 +4,6 @@
  * message. Connections are made once and shared by every request.
  */
 import type { Logger } from "pino";
-import { randomBytes } from "node:crypto";
 import {
   type AppendOptions,
   type AppendResult,
@@ -17,6 +16,7 @@ import {
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
+import { newEpoch } from "./epoch.js";
 import { decodeElements, decodeHistory, deletedMessages, type ElementDecoding, encodeStoredMessage } from "./message-codec.js";
 import { DecodedElementCache, elementDecoding } from "./decoded-element-cache.js";
 import { toStoreError } from "./redis-errors.js";
@@ -42,11 +42,6 @@ export interface RedisChatStoreOptions {
    * (WindowCache); 0 or unset = JSON.parse every element of every read.
    */
   historyCacheBytes?: number;
-}
-
-/** A fresh epoch, used by the append script only when the conversation has none. */
-function newEpoch(): string {
-  return randomBytes(9).toString("base64url");
 }
 
 export class RedisChatStore implements ChatStore {
