@@ -175,6 +175,23 @@ def test_wrapper_round_trips_a_tool_calling_turn(address: str, conversation_id: 
         assert "messages[0].tool_calls" in (raised.value.details() or "")
 
 
+def test_wrapper_replaces_and_deletes(address: str, conversation_id: str) -> None:
+    with ChatMemory(address) as memory:
+        for content in ("one", "two", "three"):
+            memory.append(conversation_id, "user", content)
+        summary: list[dict[str, object]] = [
+            {"role": "system", "content": "Be brief.", "pinned": True},
+            {"role": "assistant", "content": "Summary: 1-3."},
+        ]
+        assert memory.replace(conversation_id, summary, request_id="compact-1") == 1
+        history = memory.get_history(conversation_id)
+        assert [(m["content"], m["seq"], m.get("pinned", False)) for m in history] == [("Be brief.", 4, True), ("Summary: 1-3.", 5, False)]
+        deleted = memory.delete_messages(conversation_id, [5, 42])
+        assert [(m["content"], m["seq"]) for m in deleted] == [("Summary: 1-3.", 5)]
+        assert memory.count(conversation_id) == 0
+        assert memory.delete_messages(conversation_id, [5]) == []
+
+
 def test_package_ships_type_stubs() -> None:
     generated = resources.files("chatmemory.v1")
     for stub_file in ("chatmemory_pb2.pyi", "chatmemory_pb2_grpc.pyi"):

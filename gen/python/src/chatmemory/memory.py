@@ -143,6 +143,34 @@ class ChatMemory:
             request.ttl.FromMilliseconds(max(1, round(ttl * 1000)))
         return self._stub.Append(request, timeout=self._timeout).count
 
+    def replace(
+        self,
+        conversation_id: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        request_id: str = "",
+        ttl: float | None = None,
+    ) -> int:
+        """Swaps the conversation's pinned messages and window for `messages`, atomically.
+
+        Each message is a dict as `get_history` returns them (`role`, `content`, and optionally
+        `name`, `tool_call_id`, `metadata`, `tool_calls`, `id`, `extra`, `pinned`); the pinned ones
+        become the pinned set. Seqs continue; no messages empty the conversation. Returns the
+        window's size after the swap.
+        """
+        request = chatmemory_pb2.ReplaceRequest(
+            conversation_id=conversation_id, messages=[_message(m) for m in messages], request_id=request_id
+        )
+        if ttl is not None:
+            request.ttl.FromMilliseconds(max(1, round(ttl * 1000)))
+        return self._stub.Replace(request, timeout=self._timeout).count
+
+    def delete_messages(self, conversation_id: str, seqs: Sequence[int]) -> list[HistoryMessage]:
+        """Deletes messages by seq (window or pinned), atomically; returns the deleted ones."""
+        request = chatmemory_pb2.DeleteMessagesRequest(conversation_id=conversation_id, seqs=list(seqs))
+        response = self._stub.DeleteMessages(request, timeout=self._timeout)
+        return [_as_dict(message) for message in response.messages]
+
     def get_history(
         self, conversation_id: str, limit: int = 0, *, max_tokens: int = 0, after_seq: int = 0, before_seq: int = 0
     ) -> list[HistoryMessage]:
@@ -202,6 +230,23 @@ def _as_dict(message: chatmemory_pb2.Message) -> HistoryMessage:
     if message.token_count:
         result["token_count"] = message.token_count
     return result
+
+
+def _message(given: Mapping[str, Any]) -> chatmemory_pb2.Message:
+    """A message dict (as get_history returns them) as the proto's Message."""
+    message = chatmemory_pb2.Message(
+        role=str(given["role"]),
+        content=str(given.get("content", "")),
+        name=str(given.get("name", "")),
+        tool_call_id=str(given.get("tool_call_id", "")),
+        metadata=dict(given.get("metadata") or {}),
+        tool_calls=[_tool_call_message(call) for call in given.get("tool_calls") or []],
+        id=str(given.get("id", "")),
+        pinned=bool(given.get("pinned", False)),
+    )
+    if given.get("extra"):
+        message.extra.update(dict(given["extra"]))
+    return message
 
 
 def _tool_call_message(call: Mapping[str, Any]) -> chatmemory_pb2.ToolCall:
