@@ -61,6 +61,8 @@ async function main(): Promise<void> {
     toolSafeWindow: config.toolSafeWindow,
     healthIntervalMs: config.healthIntervalMs,
     maxConnectionIdleMs: config.maxConnectionIdleMs,
+    maxConnectionAgeMs: config.maxConnectionAgeMs,
+    maxConnectionAgeGraceMs: config.maxConnectionAgeGraceMs,
     security: createServerSecurity(config),
     resolveTenant: createTenantResolver(config.auth, config.tenantTokens),
     metrics,

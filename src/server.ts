@@ -33,6 +33,13 @@ export interface ChatMemoryServerOptions {
   healthIntervalMs: number;
   /** Close connections that carried no call for this long (default 5 min). */
   maxConnectionIdleMs?: number;
+  /**
+   * Send GOAWAY to connections this old (default never), so long-lived HTTP/2 clients reconnect
+   * and the balancer in front (round_robin, a proxy, a mesh) can place them on newer replicas.
+   */
+  maxConnectionAgeMs?: number;
+  /** After the age GOAWAY, how long calls already running may take before the connection is closed (default no limit). */
+  maxConnectionAgeGraceMs?: number;
   /** Transport security for listen(); default plaintext. */
   security?: ServerSecurity;
   /** Reads cut by `limit` drop the `tool` messages that would lead them (default true). */
@@ -101,6 +108,9 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
   const connectionOptions: grpc.ServerOptions = {
     ...SERVER_CHANNEL_OPTIONS,
     "grpc.max_connection_idle_ms": options.maxConnectionIdleMs ?? DEFAULT_MAX_CONNECTION_IDLE_MS,
+    // Unset = grpc-js's default (no maximum age), so only set keys that were given.
+    ...(options.maxConnectionAgeMs === undefined ? {} : { "grpc.max_connection_age_ms": options.maxConnectionAgeMs }),
+    ...(options.maxConnectionAgeGraceMs === undefined ? {} : { "grpc.max_connection_age_grace_ms": options.maxConnectionAgeGraceMs }),
   };
   const grpcServer = new grpc.Server({ ...connectionOptions, "grpc.max_receive_message_length": options.maxReceiveBytes });
 

@@ -1,0 +1,18 @@
+import { defineConfig } from "vitest/config";
+
+/**
+ * Running behind a proxy: `npm run test:mesh` (nginx from Debian, grpc-health-probe from
+ * `npm run tools`, redis-server; the built server). Each file starts its own processes.
+ */
+export default defineConfig({
+  test: {
+    include: ["test-mesh/**/*.test.ts"],
+    testTimeout: 180_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+    // One file at a time: restarts under load on a 2-core machine.
+    fileParallelism: false,
+    reporters: ["default", "json"],
+    outputFile: { json: "test-results/vitest-mesh.json" },
+  },
+});
