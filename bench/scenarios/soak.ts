@@ -22,12 +22,14 @@ export async function soak(bench: Bench, server: ServerProcess, append: Target, 
   while ((performance.now() - started) / 1000 < settings.soakS) {
     const runSlice = async (target: Target, rps: number) => {
       const requests = Math.max(100, Math.round(rps * half * 0.9));
+      // Append's response grows with its seqs: the same expected-size hook as `measure`.
+      const expectedBytes = target.expectedBytes ? await target.expectedBytes() : (n: number) => n * target.responseBytes;
       const before = await commandStats(bench.redisClient);
       const run = await runH2load({ url: `http://${server.address}${target.path}`, framePath: target.framePath, connections, streams, requests, logFile: join(bench.workDir, "soak.log") });
       const after = await commandStats(bench.redisClient);
       const ok =
         run.succeeded === requests &&
-        run.dataBytes === requests * target.responseBytes &&
+        run.dataBytes === expectedBytes(requests) &&
         commandDelta(before, after, target.redisCommand ?? "").calls === requests;
       return { rps: round(requests / run.elapsedS, 1), p99Ms: round(run.p99Ms, 3), ok };
     };

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 import { GetHistoryResponseSchema } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { createChatMemoryClient } from "../../clients/typescript/src/index.js";
 import { type ServerProcess, startServerProcess } from "../../test/helpers/server-process.js";
@@ -16,8 +16,9 @@ export async function startFixedResponseServer(bench: Bench, address: string, hi
   const client = createChatMemoryClient({ address });
   const responseFile = join(bench.workDir, "history-40-response.bin");
   try {
-    const { messages } = await client.getHistory({ conversationId: "bench-history-40" });
-    writeFileSync(responseFile, toBinary(GetHistoryResponseSchema, create(GetHistoryResponseSchema, { messages })));
+    // The whole response (messages, total_tokens, epoch): the bytes GetHistory(40) answers with.
+    const response = await client.getHistory({ conversationId: "bench-history-40" });
+    writeFileSync(responseFile, toBinary(GetHistoryResponseSchema, response));
   } finally {
     client.close();
   }

@@ -41,8 +41,8 @@ export interface ChatMemoryServiceOptions {
   now?: () => number;
 }
 
-function toStoredMessage(message: Message, createdAtMs: number): StoredMessage {
-  const stored: StoredMessage = { role: message.role, content: message.content, createdAtMs };
+function toStoredMessage(message: Message, createdAtMs: number, tokens: Record<string, number> | undefined): StoredMessage {
+  const stored: StoredMessage = { role: message.role, content: message.content, createdAtMs, tokens };
   if (message.name) stored.name = message.name;
   if (message.toolCallId) stored.toolCallId = message.toolCallId;
   if (Object.keys(message.metadata).length > 0) stored.metadata = message.metadata;
@@ -72,7 +72,7 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     const tokens = await tokensForAppend(options.tokenCounter, request.messages);
     const idempotency =
       request.requestId === "" ? undefined : { requestId: request.requestId, fingerprint: requestFingerprint(request.messages, ttlMs, kind) };
-    const messages = request.messages.map((message, index) => ({ ...toStoredMessage(message, createdAtMs), tokens: tokens[index] }));
+    const messages = request.messages.map((message, index) => toStoredMessage(message, createdAtMs, tokens[index]));
     const writeOptions = { idempotency, pinned: request.messages.map((message) => message.pinned), ttlMs };
     const { count, firstSeq, lastSeq } =
       kind === "append" ? await store.append(conversationId, messages, writeOptions) : await store.replace(conversationId, messages, writeOptions);
