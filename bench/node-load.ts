@@ -93,7 +93,7 @@ async function clientLoad(mode: string, address: string, concurrency: number, se
       ? () => client.append({ conversationId, messages: [{ role: "user", content: MESSAGE_CONTENT }] })
       : () => client.getHistory({ conversationId });
   try {
-    await client.count({ conversationId }); // connect before timing, without running the measured command
+    await client.waitForReady(10_000); // connect before timing, without sending Redis anything
     return await closedLoop(call, concurrency, seconds);
   } finally {
     client.close();

@@ -15,7 +15,7 @@ export async function ghzCrossCheck(bench: Bench, server: ServerProcess): Promis
   const runs: [string, string, unknown, string | undefined][] = [
     ["ceiling (Health/Check)", "grpc.health.v1.Health/Check", { service: "" }, undefined],
     ["Append", "chatmemory.v1.ChatMemory/Append", { conversation_id: "bench-append-redis", messages: [{ role: "user", content: MESSAGE_CONTENT }] }, "evalsha"],
-    ["GetHistory(40)", "chatmemory.v1.ChatMemory/GetHistory", { conversation_id: "bench-history-40" }, "lrange"],
+    ["GetHistory(40)", "chatmemory.v1.ChatMemory/GetHistory", { conversation_id: "bench-history-40" }, "evalsha"],
   ];
   for (const [name, call, data, redisCommand] of runs) {
     const before = await commandStats(bench.redisClient);

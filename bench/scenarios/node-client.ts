@@ -17,7 +17,8 @@ export async function nodeClientRuns(bench: Bench, server: ServerProcess): Promi
         concurrency,
         process.execPath,
         [NODE_LOAD, mode, server.address, String(concurrency), String(settings.baselineS), conversationId],
-        { commands: mode === "client-append" ? ["evalsha", "eval"] : ["lrange"] },
+        // Both RPCs are one Lua script each in Redis (the read returns pinned messages, window and epoch).
+        { commands: ["evalsha", "eval"] },
         server,
       );
     }
