@@ -6,7 +6,9 @@ import * as grpc from "@grpc/grpc-js";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { AppendRequestSchema } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ListValueSchema, NullValue, StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { AppendRequestSchema, MessageSchema } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { type TestServer, startTestServer, statusOf, uniqueId } from "./helpers/test-server.js";
 
 const redisUrl = inject("redisUrl");
@@ -209,6 +211,49 @@ describe("transport", () => {
         expect(error?.details).toMatch(/^request: not a valid chatmemory\.v1\.AppendRequest/);
       }
       expect(await snapshot()).toEqual(before);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("refuses a google.protobuf.Value with no kind in extra, naming the message, and accepts explicit nulls", async () => {
+    const raw = new grpc.Client(server.address, grpc.credentials.createInsecure());
+    const send = (request: Uint8Array) =>
+      new Promise<grpc.ServiceError | null>((resolve) =>
+        raw.makeUnaryRequest("/chatmemory.v1.ChatMemory/Append", (b: Buffer) => b, (b: Buffer) => b, Buffer.from(request), new grpc.Metadata(), { deadline: Date.now() + 5000 }, (error) =>
+          resolve(error),
+        ),
+      );
+    // protobuf-es builds a Struct whose Value sets no kind (its JSON form cannot say that); spliced in as Message.extra (field 10).
+    const struct = (value: ReturnType<typeof create<typeof ValueSchema>>) =>
+      toBinary(StructSchema, create(StructSchema, { fields: { ok: create(ValueSchema, { kind: { case: "numberValue", value: 1 } }), odd: value } }));
+    const request = (extra: Uint8Array, content = "x") => {
+      const message = toBinary(MessageSchema, create(MessageSchema, { role: "user", content }));
+      const withExtra = Buffer.concat([message, Buffer.from([0x52, extra.length]), extra]);
+      const first = toBinary(MessageSchema, create(MessageSchema, { role: "user", content: "y" }));
+      // AppendRequest: conversation_id, then two messages (field 2); every length here is under 128 (one-byte varints).
+      return Buffer.concat([
+        toBinary(AppendRequestSchema, create(AppendRequestSchema, { conversationId: existing })),
+        Buffer.from([0x12, first.length]),
+        first,
+        Buffer.from([0x12, withExtra.length]),
+        withExtra,
+      ]);
+    };
+    try {
+      const before = await snapshot();
+      const nested = create(ValueSchema, { kind: { case: "listValue", value: create(ListValueSchema, { values: [create(ValueSchema, {})] }) } });
+      for (const kindless of [create(ValueSchema, {}), nested]) {
+        const error = await send(request(struct(kindless)));
+        expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+        expect(error?.details).toMatch(/^messages\[1\]\.extra: /);
+      }
+      expect(await snapshot()).toEqual(before);
+      // An explicit null_value is a kind: stored, and read back as null (`{"n":null}` and no content fit this server's 10 bytes).
+      const explicitNull = toBinary(StructSchema, create(StructSchema, { fields: { n: create(ValueSchema, { kind: { case: "nullValue", value: NullValue.NULL_VALUE } }) } }));
+      expect(await send(request(explicitNull, ""))).toBeNull();
+      const { messages } = await server.client.getHistory({ conversationId: existing });
+      expect(messages.at(-1)?.extra).toEqual({ n: null });
     } finally {
       raw.close();
     }

@@ -10,6 +10,7 @@ import type { GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { CallContext } from "../service/call-context.js";
 import { ChatMemoryError, Code, toChatMemoryError } from "../service/errors.js";
 import { EncodedMessage, type ServiceImpl } from "../service/service-impl.js";
+import { findKindlessValue } from "./struct-kinds.js";
 
 /** The outcome of one finished call, for logs and metrics. */
 export interface CallOutcome {
@@ -71,11 +72,15 @@ export function createServiceBinding<S extends GenServiceMethods>(
         return asBuffer(toBinary(method.input, create(method.input, value.message as MessageInitShape<DescMessage>)));
       },
       requestDeserialize: (bytes: Buffer): DecodedRequest => {
+        let message: unknown;
         try {
-          return { ok: true, message: fromBinary(method.input, bytes) };
+          message = fromBinary(method.input, bytes);
         } catch (error: unknown) {
           return { ok: false, error };
         }
+        const kindless = findKindlessValue(method.input, message, bytes);
+        if (kindless === undefined) return { ok: true, message };
+        return { ok: false, error: ChatMemoryError.invalidArgument(kindless, "holds a google.protobuf.Value with no kind set") };
       },
       responseSerialize: (value: ResponseInit) =>
         asBuffer(value instanceof EncodedMessage ? value.bytes : toBinary(method.output, create(method.output, value))),
@@ -145,9 +150,9 @@ function unaryCallHandler(
           handler(decoded.message, callContext(call)),
         )
       : Promise.reject(
-          new ChatMemoryError(Code.INVALID_ARGUMENT, `request: not a valid ${method.input.typeName} message`, {
-            cause: decoded.error,
-          }),
+          decoded.error instanceof ChatMemoryError
+            ? decoded.error
+            : new ChatMemoryError(Code.INVALID_ARGUMENT, `request: not a valid ${method.input.typeName} message`, { cause: decoded.error }),
         );
     // then(onOk, onError) guarantees the callback runs exactly once.
     result.then(
