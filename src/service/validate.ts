@@ -33,8 +33,6 @@ export function validateConversationId(conversationId: string): void {
 export const DEFAULT_TOOL_TYPE = "function";
 const MAX_TOOL_CALLS = 128;
 const TOOL_TYPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
-/** Printable ASCII without spaces: UUIDs, ULIDs, base64 and the like. */
-const PRINTABLE_ID_PATTERN = /^[\x21-\x7e]{0,128}$/;
 
 function validateToolCalls(message: Message, field: string): number {
   if (message.toolCalls.length === 0) return 0;
@@ -82,7 +80,7 @@ function validateMessage(message: Message, index: number, limits: RequestLimits)
     const got = message.role === "" ? "it is empty" : `got ${JSON.stringify(message.role.slice(0, 32))}`;
     throw ChatMemoryError.invalidArgument(`${field}.role`, `must be one of ${[...ALLOWED_ROLES].join(", ")}; ${got}`);
   }
-  if (!PRINTABLE_ID_PATTERN.test(message.id)) {
+  if (message.id !== "" && !REQUEST_ID_PATTERN.test(message.id)) {
     throw ChatMemoryError.invalidArgument(`${field}.id`, "must be empty or 1..128 printable ASCII characters without spaces");
   }
   // Cheap upper bound first: a UTF-8 encoding takes at most 3 bytes per UTF-16 unit.

@@ -33,6 +33,11 @@ interface Conversation {
   expiresAt: number | undefined;
 }
 
+/** Whether a conversation holds any message, window or pinned (an emptied one keeps its counter). */
+function holdsMessages(conversation: Conversation | undefined): boolean {
+  return conversation !== undefined && (conversation.elements.length > 0 || conversation.pinned.length > 0);
+}
+
 interface RememberedRequest {
   count: number;
   firstSeq: number;
@@ -116,16 +121,17 @@ export class MemoryChatStore implements ChatStore {
     const conversation = this.#live(conversationId);
     if (!conversation) return { messages: [] };
     const wanted = new Set(seqs);
+    // The deleted as [pinnedFlag, element, ...], the form the Redis store's script returns.
     const deleted: string[] = [];
-    const isWanted = (element: string) => {
-      const seq = decodeStoredMessage(element)?.seq;
-      return seq !== undefined && wanted.has(seq);
-    };
-    const keptPinned = conversation.pinned.filter((element) => !isWanted(element));
-    for (const element of conversation.pinned) if (isWanted(element)) deleted.push("1", element);
-    const window = conversation.elements.newest(0);
-    const keptWindow = window.filter((element) => !isWanted(element));
-    for (const element of window) if (isWanted(element)) deleted.push("0", element);
+    const keep = (elements: readonly string[], flag: string) =>
+      elements.filter((element) => {
+        const seq = decodeStoredMessage(element)?.seq;
+        if (seq === undefined || !wanted.has(seq)) return true;
+        deleted.push(flag, element);
+        return false;
+      });
+    const keptPinned = keep(conversation.pinned, "1");
+    const keptWindow = keep(conversation.elements.newest(0), "0");
     if (deleted.length > 0) {
       conversation.pinned = keptPinned;
       conversation.elements = new RingWindow(this.#window.maxMessages);
@@ -156,9 +162,8 @@ export class MemoryChatStore implements ChatStore {
     }
 
     if (replace) {
-      const held = conversation !== undefined && (conversation.elements.length > 0 || conversation.pinned.length > 0);
       // On a conversation that holds nothing, an empty replace creates nothing.
-      if (messages.length === 0 && !held) return { count: 0, replayed: false, firstSeq: 0, lastSeq: 0 };
+      if (messages.length === 0 && !holdsMessages(conversation)) return { count: 0, replayed: false, firstSeq: 0, lastSeq: 0 };
       if (conversation) {
         conversation.elements = new RingWindow(this.#window.maxMessages);
         conversation.pinned = [];
@@ -205,13 +210,14 @@ export class MemoryChatStore implements ChatStore {
     const conversation = this.#live(conversationId);
     if (!conversation) return decodeHistory({ pinned: [], window: [], windowLength: 0, epoch: "" }, this.#decoding);
     const { elements, pinned, epoch } = conversation;
-    const held = elements.length > 0 || pinned.length > 0;
-    return decodeHistory({ pinned, window: elements.newest(newest), windowLength: elements.length, epoch: held ? epoch : "" }, this.#decoding);
+    return decodeHistory(
+      { pinned, window: elements.newest(newest), windowLength: elements.length, epoch: holdsMessages(conversation) ? epoch : "" },
+      this.#decoding,
+    );
   }
 
   async clear(conversationId: string): Promise<boolean> {
-    const conversation = this.#live(conversationId);
-    const existed = conversation !== undefined && (conversation.elements.length > 0 || conversation.pinned.length > 0);
+    const existed = holdsMessages(this.#live(conversationId));
     this.#conversations.delete(conversationId);
     this.#requestLogs.delete(conversationId);
     return existed;

@@ -126,18 +126,19 @@ class ChatMemory:
         out of the window, never trimmed; `message_id` and `extra` (a JSON object) come back as
         given; `ttl` (seconds) makes the conversation expire that long after this append.
         """
-        message = chatmemory_pb2.Message(
-            role=role,
-            content=content,
-            name=name,
-            tool_call_id=tool_call_id,
-            metadata=dict(metadata or {}),
-            tool_calls=[_tool_call_message(call) for call in tool_calls or []],
-            pinned=pinned,
-            id=message_id,
+        message = _message(
+            {
+                "role": role,
+                "content": content,
+                "name": name,
+                "tool_call_id": tool_call_id,
+                "metadata": metadata,
+                "tool_calls": tool_calls,
+                "pinned": pinned,
+                "id": message_id,
+                "extra": extra,
+            }
         )
-        if extra:
-            message.extra.update(dict(extra))
         request = chatmemory_pb2.AppendRequest(conversation_id=conversation_id, messages=[message], request_id=request_id)
         if ttl is not None:
             request.ttl.FromMilliseconds(max(1, round(ttl * 1000)))
