@@ -89,13 +89,15 @@ describe.each(["v1", "v1alpha"] as const)("server reflection %s", (version) => {
     if (!main) throw new Error("chatmemory.proto not served");
     const registry = createFileRegistry(main, (name) => byName.get(name));
     const service = registry.getService("chatmemory.v1.ChatMemory");
-    expect(service?.methods.map((m) => `${m.name}(${m.input.typeName}) -> ${m.output.typeName}`)).toEqual([
+    expect(service?.methods.map((m) => `${m.name}(${m.input.typeName}) -> ${m.methodKind === "server_streaming" ? "stream " : ""}${m.output.typeName}`)).toEqual([
       "Append(chatmemory.v1.AppendRequest) -> chatmemory.v1.AppendResponse",
       "GetHistory(chatmemory.v1.GetHistoryRequest) -> chatmemory.v1.GetHistoryResponse",
       "Clear(chatmemory.v1.ClearRequest) -> chatmemory.v1.ClearResponse",
       "Count(chatmemory.v1.CountRequest) -> chatmemory.v1.CountResponse",
       "Replace(chatmemory.v1.ReplaceRequest) -> chatmemory.v1.ReplaceResponse",
       "DeleteMessages(chatmemory.v1.DeleteMessagesRequest) -> chatmemory.v1.DeleteMessagesResponse",
+      "ListConversations(chatmemory.v1.ListConversationsRequest) -> chatmemory.v1.ListConversationsResponse",
+      "Watch(chatmemory.v1.WatchRequest) -> stream chatmemory.v1.WatchResponse",
     ]);
     const message = registry.getMessage("chatmemory.v1.Message");
     const fields = Object.fromEntries((message?.fields ?? []).map((f) => [f.name, [f.number, f.fieldKind]]));

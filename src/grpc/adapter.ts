@@ -9,7 +9,7 @@ import { create, type DescMessage, type DescMethod, type DescService, fromBinary
 import type { GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { CallContext } from "../service/call-context.js";
 import { ChatMemoryError, Code, toChatMemoryError } from "../service/errors.js";
-import { EncodedMessage, type ServiceImpl } from "../service/service-impl.js";
+import { EncodedMessage, type ResponseStream, type ServiceImpl } from "../service/service-impl.js";
 import { findKindlessValue } from "./struct-kinds.js";
 
 /** The outcome of one finished call, for logs and metrics. */
@@ -43,11 +43,13 @@ type DecodedRequest = { ok: true; message: unknown } | { ok: false; error: unkno
 /** Any response a handler returns: an init object (or message) of the method's output schema, or its bytes. */
 type ResponseInit = MessageInitShape<DescMessage> | EncodedMessage<DescMessage>;
 type UntypedHandler = (request: unknown, context: CallContext) => Promise<ResponseInit>;
+type UntypedStreamingHandler = (request: unknown, context: CallContext, stream: ResponseStream<DescMessage>) => Promise<void>;
 
-function unaryMethods(service: DescService): DescMethod[] {
+/** The methods this adapter can serve: unary and server streaming. */
+function supportedMethods(service: DescService): DescMethod[] {
   for (const method of service.methods) {
-    if (method.methodKind !== "unary") {
-      throw new Error(`${service.typeName}.${method.name}: only unary methods are supported`);
+    if (method.methodKind !== "unary" && method.methodKind !== "server_streaming") {
+      throw new Error(`${service.typeName}.${method.name}: only unary and server-streaming methods are supported`);
     }
   }
   return service.methods;
@@ -61,12 +63,13 @@ export function createServiceBinding<S extends GenServiceMethods>(
 ): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
   const definition: Record<string, grpc.MethodDefinition<DecodedRequest, ResponseInit>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
-  for (const method of unaryMethods(service)) {
+  for (const method of supportedMethods(service)) {
+    const responseStream = method.methodKind === "server_streaming";
     definition[method.localName] = {
       path: `/${service.typeName}/${method.name}`,
       originalName: method.name,
       requestStream: false,
-      responseStream: false,
+      responseStream,
       requestSerialize: (value: DecodedRequest) => {
         if (!value.ok) throw new Error("a request that failed to decode is never sent");
         return asBuffer(toBinary(method.input, create(method.input, value.message as MessageInitShape<DescMessage>)));
@@ -86,9 +89,11 @@ export function createServiceBinding<S extends GenServiceMethods>(
         asBuffer(value instanceof EncodedMessage ? value.bytes : toBinary(method.output, create(method.output, value))),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
-    const handler = (impl as Record<string, UntypedHandler>)[method.localName];
+    const handler = (impl as Record<string, UntypedHandler | UntypedStreamingHandler>)[method.localName];
     if (!handler) throw new Error(`${service.typeName}.${method.name}: no handler`);
-    handlers[method.localName] = unaryCallHandler(method, handler, observer);
+    handlers[method.localName] = responseStream
+      ? serverStreamingCallHandler(method, handler as UntypedStreamingHandler, observer)
+      : unaryCallHandler(method, handler as UntypedHandler, observer);
   }
   return { definition, handlers };
 }
@@ -100,7 +105,7 @@ export function createServiceBinding<S extends GenServiceMethods>(
  * builds a DOMException with a stack trace, a cost every call would pay
  * (bench/notes.md).
  */
-function callContext(call: grpc.ServerUnaryCall<unknown, unknown>): CallContext {
+function callContext(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): CallContext {
   let abort: AbortController | undefined;
   return {
     get signal() {
@@ -125,6 +130,36 @@ function callContext(call: grpc.ServerUnaryCall<unknown, unknown>): CallContext 
   };
 }
 
+/**
+ * Runs `run` with the decoded request, unless the call cannot start: a caller
+ * that already gave up (cancelled, or its deadline passed while queued) costs
+ * no store work, and a request that did not decode is INVALID_ARGUMENT.
+ */
+function startCall<T>(
+  method: DescMethod,
+  call: grpc.ServerUnaryCall<DecodedRequest, unknown> | grpc.ServerWritableStream<DecodedRequest, unknown>,
+  run: (request: unknown) => Promise<T>,
+): Promise<T> {
+  const decoded = call.request;
+  const deadline = call.getDeadline();
+  const expired = (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now();
+  if (call.cancelled) return Promise.reject(new ChatMemoryError(Code.CANCELLED, "the call was cancelled before it started"));
+  if (expired) return Promise.reject(new ChatMemoryError(Code.DEADLINE_EXCEEDED, "the deadline passed before the call started"));
+  if (!decoded.ok) {
+    return Promise.reject(
+      decoded.error instanceof ChatMemoryError
+        ? decoded.error
+        : new ChatMemoryError(Code.INVALID_ARGUMENT, `request: not a valid ${method.input.typeName} message`, { cause: decoded.error }),
+    );
+  }
+  return Promise.resolve().then(() => run(decoded.message));
+}
+
+/** The status grpc-js sends for a failure; Code holds gRPC's own numbers, so it is grpc-js's status as it is. */
+function toServiceError(error: ChatMemoryError): grpc.ServiceError {
+  return Object.assign(new Error(error.message), { name: error.name, code: error.code as number as grpc.status, details: error.message, metadata: new grpc.Metadata() });
+}
+
 function unaryCallHandler(
   method: DescMethod,
   handler: UntypedHandler,
@@ -137,23 +172,7 @@ function unaryCallHandler(
     const finish = (code: Code, error?: ChatMemoryError) =>
       observer?.callEnded({ method: methodName, code, durationMs: performance.now() - started, error });
 
-    const decoded = call.request;
-    // A call whose caller already gave up (deadline passed while queued) does no store work.
-    const deadline = call.getDeadline();
-    const expired = (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now();
-    const result = call.cancelled
-      ? Promise.reject(new ChatMemoryError(Code.CANCELLED, "the call was cancelled before it started"))
-      : expired
-      ? Promise.reject(new ChatMemoryError(Code.DEADLINE_EXCEEDED, "the deadline passed before the call started"))
-      : decoded.ok
-      ? Promise.resolve().then(() =>
-          handler(decoded.message, callContext(call)),
-        )
-      : Promise.reject(
-          decoded.error instanceof ChatMemoryError
-            ? decoded.error
-            : new ChatMemoryError(Code.INVALID_ARGUMENT, `request: not a valid ${method.input.typeName} message`, { cause: decoded.error }),
-        );
+    const result = startCall(method, call, (request) => handler(request, callContext(call)));
     // then(onOk, onError) guarantees the callback runs exactly once.
     result.then(
       (response) => {
@@ -163,8 +182,53 @@ function unaryCallHandler(
       (failure: unknown) => {
         const error = toChatMemoryError(failure);
         finish(error.code, error);
-        // Code holds gRPC's own numbers, so it is grpc-js's status as it is.
-        callback({ name: error.name, message: error.message, code: error.code as number as grpc.status, details: error.message });
+        callback(toServiceError(error));
+      },
+    );
+  };
+}
+
+/**
+ * A server-streaming call: the handler writes through a ResponseStream and its
+ * promise decides how the call ends. A call the caller cancelled ends with
+ * nothing more sent (grpc-js has already closed it).
+ */
+function serverStreamingCallHandler(
+  method: DescMethod,
+  handler: UntypedStreamingHandler,
+  observer: CallObserver | undefined,
+): grpc.handleServerStreamingCall<DecodedRequest, ResponseInit> {
+  const methodName = `${method.parent.typeName}/${method.name}`;
+  return (call) => {
+    const started = performance.now();
+    observer?.callStarted(methodName);
+    const finish = (code: Code, error?: ChatMemoryError) =>
+      observer?.callEnded({ method: methodName, code, durationMs: performance.now() - started, error });
+    const stream: ResponseStream<DescMessage> = {
+      write: (response) => call.write(response),
+      drained: () =>
+        call.writableNeedDrain && !call.cancelled
+          ? new Promise((resolve) => {
+              const done = () => {
+                call.off("drain", done);
+                call.off("cancelled", done);
+                resolve();
+              };
+              call.on("drain", done);
+              call.on("cancelled", done);
+            })
+          : Promise.resolve(),
+    };
+    startCall(method, call, (request) => handler(request, callContext(call), stream)).then(
+      () => {
+        finish(call.cancelled ? Code.CANCELLED : Code.OK);
+        if (!call.cancelled) call.end();
+      },
+      (failure: unknown) => {
+        const error = toChatMemoryError(failure);
+        finish(error.code, error);
+        // grpc-js's stream turns an "error" event into the call's status, sent after what was written.
+        if (!call.cancelled) call.emit("error", toServiceError(error));
       },
     );
   };

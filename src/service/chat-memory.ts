@@ -11,6 +11,7 @@ import {
   type ReplaceRequest,
 } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import type { CallContext } from "./call-context.js";
+import { ChatMemoryError, Code } from "./errors.js";
 import { EncodedMessage, type ServiceImpl } from "./service-impl.js";
 import { scopedConversationId, type TenantResolver } from "./tenancy.js";
 import type { ChatStore, JsonObject, StoredMessage } from "../store/chat-store.js";
@@ -118,5 +119,10 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
       const { count, pinned } = await store.count(conversationId);
       return { count: BigInt(count), pinned: BigInt(pinned) };
     },
+
+    // Being built (issue 13): until then a clear UNIMPLEMENTED, never a silent success.
+    listConversations: () => Promise.reject(new ChatMemoryError(Code.UNIMPLEMENTED, "ListConversations is not implemented yet")),
+
+    watch: () => Promise.reject(new ChatMemoryError(Code.UNIMPLEMENTED, "Watch is not implemented yet")),
   };
 }

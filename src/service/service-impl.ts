@@ -29,5 +29,30 @@ type UnaryHandler<M> = M extends {
   ? (request: MessageShape<I>, context: CallContext) => Promise<MessageInitShape<O> | EncodedMessage<O>>
   : never;
 
+/**
+ * Where a server-streaming handler writes its responses. write() returns false
+ * when the transport's buffer is full: the handler should then wait for
+ * drained() before writing more, and bound whatever it holds meanwhile.
+ */
+export interface ResponseStream<O extends DescMessage> {
+  write(response: MessageInitShape<O>): boolean;
+  drained(): Promise<void>;
+}
+
+/**
+ * A server-streaming handler: writes to `stream` until it resolves (the call
+ * ends OK) or rejects (the call ends with the error's status). The call's
+ * cancellation and deadline abort `context.signal`.
+ */
+type ServerStreamingHandler<M> = M extends {
+  methodKind: "server_streaming";
+  input: infer I extends DescMessage;
+  output: infer O extends DescMessage;
+}
+  ? (request: MessageShape<I>, context: CallContext, stream: ResponseStream<O>) => Promise<void>
+  : never;
+
 /** The implementation of a generated service: one async handler per method, keyed by its local name. */
-export type ServiceImpl<S extends GenServiceMethods> = { [K in keyof S]: UnaryHandler<S[K]> };
+export type ServiceImpl<S extends GenServiceMethods> = {
+  [K in keyof S]: S[K] extends { methodKind: "server_streaming" } ? ServerStreamingHandler<S[K]> : UnaryHandler<S[K]>;
+};

@@ -1059,6 +1059,318 @@ func (x *DeleteMessagesResponse) GetMessages() []*Message {
 	return nil
 }
 
+// ListConversationsRequest asks for one page of conversations.
+type ListConversationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most conversations to return: 0 = 100, larger than 1000 = 1000;
+	// negative = INVALID_ARGUMENT. A page may hold fewer only when it is the
+	// last one.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// `next_page_token` of the previous page; empty = start a listing. A token
+	// this service did not issue, or issued to another tenant, is
+	// INVALID_ARGUMENT. Tokens do not expire: a listing can be resumed later.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConversationsRequest) Reset() {
+	*x = ListConversationsRequest{}
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConversationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConversationsRequest) ProtoMessage() {}
+
+func (x *ListConversationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConversationsRequest.ProtoReflect.Descriptor instead.
+func (*ListConversationsRequest) Descriptor() ([]byte, []int) {
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListConversationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListConversationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListConversationsResponse is one page of conversations.
+type ListConversationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The page's conversations.
+	Conversations []*ConversationSummary `protobuf:"bytes,1,rep,name=conversations,proto3" json:"conversations,omitempty"`
+	// Token for the next page; empty when this is the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConversationsResponse) Reset() {
+	*x = ListConversationsResponse{}
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConversationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConversationsResponse) ProtoMessage() {}
+
+func (x *ListConversationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConversationsResponse.ProtoReflect.Descriptor instead.
+func (*ListConversationsResponse) Descriptor() ([]byte, []int) {
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListConversationsResponse) GetConversations() []*ConversationSummary {
+	if x != nil {
+		return x.Conversations
+	}
+	return nil
+}
+
+func (x *ListConversationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ConversationSummary describes one listed conversation.
+type ConversationSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The conversation's id, as the caller gave it (without any tenant
+	// namespace).
+	ConversationId string `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// Window elements stored, as Count returns (pinned messages not included).
+	Count int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// Time of the last Append or Replace; unset for a conversation last
+	// written before the server recorded it.
+	LastAppendTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_append_time,json=lastAppendTime,proto3" json:"last_append_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ConversationSummary) Reset() {
+	*x = ConversationSummary{}
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationSummary) ProtoMessage() {}
+
+func (x *ConversationSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationSummary.ProtoReflect.Descriptor instead.
+func (*ConversationSummary) Descriptor() ([]byte, []int) {
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ConversationSummary) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ConversationSummary) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *ConversationSummary) GetLastAppendTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastAppendTime
+	}
+	return nil
+}
+
+// WatchRequest starts following a conversation.
+type WatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Conversation to follow: 1..256 characters of `[A-Za-z0-9._:@/-]`.
+	ConversationId string `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// Send only messages with a seq greater than this (the last one the caller
+	// has); 0 = from the start of what is stored. Negative = INVALID_ARGUMENT.
+	AfterSeq int64 `protobuf:"varint,2,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
+	// The epoch the caller last saw (from GetHistory or a WatchResponse);
+	// empty = unknown. When it is not the conversation's current epoch, the
+	// first response is a `reset`.
+	Epoch         string `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *WatchRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetAfterSeq() int64 {
+	if x != nil {
+		return x.AfterSeq
+	}
+	return 0
+}
+
+func (x *WatchRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+// WatchResponse is one step of a watched conversation.
+type WatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// New messages in seq order (`reset` false), or the whole current
+	// conversation, pinned messages first (`reset` true).
+	Messages []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// True when `messages` replaces everything sent before (see Watch).
+	Reset_ bool `protobuf:"varint,2,opt,name=reset,proto3" json:"reset,omitempty"`
+	// The conversation's current epoch; empty while it holds nothing.
+	Epoch         string `protobuf:"bytes,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchResponse) Reset() {
+	*x = WatchResponse{}
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchResponse) ProtoMessage() {}
+
+func (x *WatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chatmemory_v1_chatmemory_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
+func (*WatchResponse) Descriptor() ([]byte, []int) {
+	return file_chatmemory_v1_chatmemory_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WatchResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *WatchResponse) GetReset_() bool {
+	if x != nil {
+		return x.Reset_
+	}
+	return false
+}
+
+func (x *WatchResponse) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
 var File_chatmemory_v1_chatmemory_proto protoreflect.FileDescriptor
 
 const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
@@ -1135,7 +1447,26 @@ const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x12\n" +
 	"\x04seqs\x18\x02 \x03(\x03R\x04seqs\"L\n" +
 	"\x16DeleteMessagesResponse\x122\n" +
-	"\bmessages\x18\x01 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages2\xd7\x03\n" +
+	"\bmessages\x18\x01 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages\"V\n" +
+	"\x18ListConversationsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x8d\x01\n" +
+	"\x19ListConversationsResponse\x12H\n" +
+	"\rconversations\x18\x01 \x03(\v2\".chatmemory.v1.ConversationSummaryR\rconversations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9a\x01\n" +
+	"\x13ConversationSummary\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12D\n" +
+	"\x10last_append_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastAppendTime\"j\n" +
+	"\fWatchRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x1b\n" +
+	"\tafter_seq\x18\x02 \x01(\x03R\bafterSeq\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\tR\x05epoch\"o\n" +
+	"\rWatchResponse\x122\n" +
+	"\bmessages\x18\x01 \x03(\v2\x16.chatmemory.v1.MessageR\bmessages\x12\x14\n" +
+	"\x05reset\x18\x02 \x01(\bR\x05reset\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\tR\x05epoch2\x85\x05\n" +
 	"\n" +
 	"ChatMemory\x12E\n" +
 	"\x06Append\x12\x1c.chatmemory.v1.AppendRequest\x1a\x1d.chatmemory.v1.AppendResponse\x12Q\n" +
@@ -1144,7 +1475,9 @@ const file_chatmemory_v1_chatmemory_proto_rawDesc = "" +
 	"\x05Clear\x12\x1b.chatmemory.v1.ClearRequest\x1a\x1c.chatmemory.v1.ClearResponse\x12B\n" +
 	"\x05Count\x12\x1b.chatmemory.v1.CountRequest\x1a\x1c.chatmemory.v1.CountResponse\x12H\n" +
 	"\aReplace\x12\x1d.chatmemory.v1.ReplaceRequest\x1a\x1e.chatmemory.v1.ReplaceResponse\x12]\n" +
-	"\x0eDeleteMessages\x12$.chatmemory.v1.DeleteMessagesRequest\x1a%.chatmemory.v1.DeleteMessagesResponseBDZBgithub.com/chatmemory/chatmemory/gen/go/chatmemory/v1;chatmemoryv1b\x06proto3"
+	"\x0eDeleteMessages\x12$.chatmemory.v1.DeleteMessagesRequest\x1a%.chatmemory.v1.DeleteMessagesResponse\x12f\n" +
+	"\x11ListConversations\x12'.chatmemory.v1.ListConversationsRequest\x1a(.chatmemory.v1.ListConversationsResponse\x12D\n" +
+	"\x05Watch\x12\x1b.chatmemory.v1.WatchRequest\x1a\x1c.chatmemory.v1.WatchResponse0\x01BDZBgithub.com/chatmemory/chatmemory/gen/go/chatmemory/v1;chatmemoryv1b\x06proto3"
 
 var (
 	file_chatmemory_v1_chatmemory_proto_rawDescOnce sync.Once
@@ -1158,55 +1491,67 @@ func file_chatmemory_v1_chatmemory_proto_rawDescGZIP() []byte {
 	return file_chatmemory_v1_chatmemory_proto_rawDescData
 }
 
-var file_chatmemory_v1_chatmemory_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_chatmemory_v1_chatmemory_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_chatmemory_v1_chatmemory_proto_goTypes = []any{
-	(*Message)(nil),                // 0: chatmemory.v1.Message
-	(*ToolCall)(nil),               // 1: chatmemory.v1.ToolCall
-	(*AppendRequest)(nil),          // 2: chatmemory.v1.AppendRequest
-	(*AppendResponse)(nil),         // 3: chatmemory.v1.AppendResponse
-	(*GetHistoryRequest)(nil),      // 4: chatmemory.v1.GetHistoryRequest
-	(*GetHistoryResponse)(nil),     // 5: chatmemory.v1.GetHistoryResponse
-	(*ClearRequest)(nil),           // 6: chatmemory.v1.ClearRequest
-	(*ClearResponse)(nil),          // 7: chatmemory.v1.ClearResponse
-	(*CountRequest)(nil),           // 8: chatmemory.v1.CountRequest
-	(*CountResponse)(nil),          // 9: chatmemory.v1.CountResponse
-	(*ReplaceRequest)(nil),         // 10: chatmemory.v1.ReplaceRequest
-	(*ReplaceResponse)(nil),        // 11: chatmemory.v1.ReplaceResponse
-	(*DeleteMessagesRequest)(nil),  // 12: chatmemory.v1.DeleteMessagesRequest
-	(*DeleteMessagesResponse)(nil), // 13: chatmemory.v1.DeleteMessagesResponse
-	nil,                            // 14: chatmemory.v1.Message.MetadataEntry
-	(*timestamppb.Timestamp)(nil),  // 15: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),        // 16: google.protobuf.Struct
-	(*durationpb.Duration)(nil),    // 17: google.protobuf.Duration
+	(*Message)(nil),                   // 0: chatmemory.v1.Message
+	(*ToolCall)(nil),                  // 1: chatmemory.v1.ToolCall
+	(*AppendRequest)(nil),             // 2: chatmemory.v1.AppendRequest
+	(*AppendResponse)(nil),            // 3: chatmemory.v1.AppendResponse
+	(*GetHistoryRequest)(nil),         // 4: chatmemory.v1.GetHistoryRequest
+	(*GetHistoryResponse)(nil),        // 5: chatmemory.v1.GetHistoryResponse
+	(*ClearRequest)(nil),              // 6: chatmemory.v1.ClearRequest
+	(*ClearResponse)(nil),             // 7: chatmemory.v1.ClearResponse
+	(*CountRequest)(nil),              // 8: chatmemory.v1.CountRequest
+	(*CountResponse)(nil),             // 9: chatmemory.v1.CountResponse
+	(*ReplaceRequest)(nil),            // 10: chatmemory.v1.ReplaceRequest
+	(*ReplaceResponse)(nil),           // 11: chatmemory.v1.ReplaceResponse
+	(*DeleteMessagesRequest)(nil),     // 12: chatmemory.v1.DeleteMessagesRequest
+	(*DeleteMessagesResponse)(nil),    // 13: chatmemory.v1.DeleteMessagesResponse
+	(*ListConversationsRequest)(nil),  // 14: chatmemory.v1.ListConversationsRequest
+	(*ListConversationsResponse)(nil), // 15: chatmemory.v1.ListConversationsResponse
+	(*ConversationSummary)(nil),       // 16: chatmemory.v1.ConversationSummary
+	(*WatchRequest)(nil),              // 17: chatmemory.v1.WatchRequest
+	(*WatchResponse)(nil),             // 18: chatmemory.v1.WatchResponse
+	nil,                               // 19: chatmemory.v1.Message.MetadataEntry
+	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),           // 21: google.protobuf.Struct
+	(*durationpb.Duration)(nil),       // 22: google.protobuf.Duration
 }
 var file_chatmemory_v1_chatmemory_proto_depIdxs = []int32{
-	14, // 0: chatmemory.v1.Message.metadata:type_name -> chatmemory.v1.Message.MetadataEntry
-	15, // 1: chatmemory.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	19, // 0: chatmemory.v1.Message.metadata:type_name -> chatmemory.v1.Message.MetadataEntry
+	20, // 1: chatmemory.v1.Message.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 2: chatmemory.v1.Message.tool_calls:type_name -> chatmemory.v1.ToolCall
-	16, // 3: chatmemory.v1.Message.extra:type_name -> google.protobuf.Struct
+	21, // 3: chatmemory.v1.Message.extra:type_name -> google.protobuf.Struct
 	0,  // 4: chatmemory.v1.AppendRequest.messages:type_name -> chatmemory.v1.Message
-	17, // 5: chatmemory.v1.AppendRequest.ttl:type_name -> google.protobuf.Duration
+	22, // 5: chatmemory.v1.AppendRequest.ttl:type_name -> google.protobuf.Duration
 	0,  // 6: chatmemory.v1.GetHistoryResponse.messages:type_name -> chatmemory.v1.Message
 	0,  // 7: chatmemory.v1.ReplaceRequest.messages:type_name -> chatmemory.v1.Message
-	17, // 8: chatmemory.v1.ReplaceRequest.ttl:type_name -> google.protobuf.Duration
+	22, // 8: chatmemory.v1.ReplaceRequest.ttl:type_name -> google.protobuf.Duration
 	0,  // 9: chatmemory.v1.DeleteMessagesResponse.messages:type_name -> chatmemory.v1.Message
-	2,  // 10: chatmemory.v1.ChatMemory.Append:input_type -> chatmemory.v1.AppendRequest
-	4,  // 11: chatmemory.v1.ChatMemory.GetHistory:input_type -> chatmemory.v1.GetHistoryRequest
-	6,  // 12: chatmemory.v1.ChatMemory.Clear:input_type -> chatmemory.v1.ClearRequest
-	8,  // 13: chatmemory.v1.ChatMemory.Count:input_type -> chatmemory.v1.CountRequest
-	10, // 14: chatmemory.v1.ChatMemory.Replace:input_type -> chatmemory.v1.ReplaceRequest
-	12, // 15: chatmemory.v1.ChatMemory.DeleteMessages:input_type -> chatmemory.v1.DeleteMessagesRequest
-	3,  // 16: chatmemory.v1.ChatMemory.Append:output_type -> chatmemory.v1.AppendResponse
-	5,  // 17: chatmemory.v1.ChatMemory.GetHistory:output_type -> chatmemory.v1.GetHistoryResponse
-	7,  // 18: chatmemory.v1.ChatMemory.Clear:output_type -> chatmemory.v1.ClearResponse
-	9,  // 19: chatmemory.v1.ChatMemory.Count:output_type -> chatmemory.v1.CountResponse
-	11, // 20: chatmemory.v1.ChatMemory.Replace:output_type -> chatmemory.v1.ReplaceResponse
-	13, // 21: chatmemory.v1.ChatMemory.DeleteMessages:output_type -> chatmemory.v1.DeleteMessagesResponse
-	16, // [16:22] is the sub-list for method output_type
-	10, // [10:16] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	16, // 10: chatmemory.v1.ListConversationsResponse.conversations:type_name -> chatmemory.v1.ConversationSummary
+	20, // 11: chatmemory.v1.ConversationSummary.last_append_time:type_name -> google.protobuf.Timestamp
+	0,  // 12: chatmemory.v1.WatchResponse.messages:type_name -> chatmemory.v1.Message
+	2,  // 13: chatmemory.v1.ChatMemory.Append:input_type -> chatmemory.v1.AppendRequest
+	4,  // 14: chatmemory.v1.ChatMemory.GetHistory:input_type -> chatmemory.v1.GetHistoryRequest
+	6,  // 15: chatmemory.v1.ChatMemory.Clear:input_type -> chatmemory.v1.ClearRequest
+	8,  // 16: chatmemory.v1.ChatMemory.Count:input_type -> chatmemory.v1.CountRequest
+	10, // 17: chatmemory.v1.ChatMemory.Replace:input_type -> chatmemory.v1.ReplaceRequest
+	12, // 18: chatmemory.v1.ChatMemory.DeleteMessages:input_type -> chatmemory.v1.DeleteMessagesRequest
+	14, // 19: chatmemory.v1.ChatMemory.ListConversations:input_type -> chatmemory.v1.ListConversationsRequest
+	17, // 20: chatmemory.v1.ChatMemory.Watch:input_type -> chatmemory.v1.WatchRequest
+	3,  // 21: chatmemory.v1.ChatMemory.Append:output_type -> chatmemory.v1.AppendResponse
+	5,  // 22: chatmemory.v1.ChatMemory.GetHistory:output_type -> chatmemory.v1.GetHistoryResponse
+	7,  // 23: chatmemory.v1.ChatMemory.Clear:output_type -> chatmemory.v1.ClearResponse
+	9,  // 24: chatmemory.v1.ChatMemory.Count:output_type -> chatmemory.v1.CountResponse
+	11, // 25: chatmemory.v1.ChatMemory.Replace:output_type -> chatmemory.v1.ReplaceResponse
+	13, // 26: chatmemory.v1.ChatMemory.DeleteMessages:output_type -> chatmemory.v1.DeleteMessagesResponse
+	15, // 27: chatmemory.v1.ChatMemory.ListConversations:output_type -> chatmemory.v1.ListConversationsResponse
+	18, // 28: chatmemory.v1.ChatMemory.Watch:output_type -> chatmemory.v1.WatchResponse
+	21, // [21:29] is the sub-list for method output_type
+	13, // [13:21] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_chatmemory_v1_chatmemory_proto_init() }
@@ -1220,7 +1565,7 @@ func file_chatmemory_v1_chatmemory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatmemory_v1_chatmemory_proto_rawDesc), len(file_chatmemory_v1_chatmemory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,12 +28,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ChatMemory_Append_FullMethodName         = "/chatmemory.v1.ChatMemory/Append"
-	ChatMemory_GetHistory_FullMethodName     = "/chatmemory.v1.ChatMemory/GetHistory"
-	ChatMemory_Clear_FullMethodName          = "/chatmemory.v1.ChatMemory/Clear"
-	ChatMemory_Count_FullMethodName          = "/chatmemory.v1.ChatMemory/Count"
-	ChatMemory_Replace_FullMethodName        = "/chatmemory.v1.ChatMemory/Replace"
-	ChatMemory_DeleteMessages_FullMethodName = "/chatmemory.v1.ChatMemory/DeleteMessages"
+	ChatMemory_Append_FullMethodName            = "/chatmemory.v1.ChatMemory/Append"
+	ChatMemory_GetHistory_FullMethodName        = "/chatmemory.v1.ChatMemory/GetHistory"
+	ChatMemory_Clear_FullMethodName             = "/chatmemory.v1.ChatMemory/Clear"
+	ChatMemory_Count_FullMethodName             = "/chatmemory.v1.ChatMemory/Count"
+	ChatMemory_Replace_FullMethodName           = "/chatmemory.v1.ChatMemory/Replace"
+	ChatMemory_DeleteMessages_FullMethodName    = "/chatmemory.v1.ChatMemory/DeleteMessages"
+	ChatMemory_ListConversations_FullMethodName = "/chatmemory.v1.ChatMemory/ListConversations"
+	ChatMemory_Watch_FullMethodName             = "/chatmemory.v1.ChatMemory/Watch"
 )
 
 // ChatMemoryClient is the client API for ChatMemory service.
@@ -96,6 +98,39 @@ type ChatMemoryClient interface {
 	// epoch changes when anything was deleted. Messages without a seq (written
 	// by the Python class) cannot be deleted by seq.
 	DeleteMessages(ctx context.Context, in *DeleteMessagesRequest, opts ...grpc.CallOption) (*DeleteMessagesResponse, error)
+	// ListConversations pages through the caller's (tenant's) conversations
+	// that hold at least one message (window or pinned), ordered by
+	// conversation id within an index bucket. Never uses `KEYS`: the server
+	// keeps an index written in the same atomic step as Append and Replace
+	// (one index per Redis Cluster hash slot, so it works on Cluster).
+	// Across the pages of one listing each conversation appears at most once,
+	// and every conversation that existed for the whole listing appears;
+	// ones created or cleared during the listing may or may not. Expired
+	// conversations are not listed. Conversations written only by the Python
+	// class are not indexed and so are not listed.
+	//
+	// Errors: INVALID_ARGUMENT for a negative `page_size` or a `page_token`
+	// this service did not issue (or issued to another tenant).
+	ListConversations(ctx context.Context, in *ListConversationsRequest, opts ...grpc.CallOption) (*ListConversationsResponse, error)
+	// Watch follows a conversation live (server streaming). The first response
+	// comes at once with the messages whose seq is greater than `after_seq`;
+	// then one response per Append with its new messages, in seq order, with
+	// no gap and no duplicate, whichever server replica the Append went
+	// through. A response with `reset` true carries the whole current
+	// conversation (pinned messages first, then the window) and replaces
+	// everything the watcher had; it is sent when the past was rewritten
+	// (Replace, DeleteMessages, Clear, expiry), when messages were trimmed
+	// before they could be sent (including `after_seq` older than the window),
+	// when the watcher read too slowly and its buffer
+	// (CHATMEMORY_WATCH_BUFFER messages) overflowed, and when the request's
+	// `epoch` is not the conversation's current one. Every response carries
+	// the epoch. A conversation that expires while watched resets its
+	// watchers at its next write, at the latest.
+	//
+	// The stream ends when the caller cancels, at the caller's deadline, and
+	// with UNAVAILABLE when the server drains or loses its store; resume with
+	// the last seen seq as `after_seq` and the last seen `epoch`.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 }
 
 type chatMemoryClient struct {
@@ -166,6 +201,35 @@ func (c *chatMemoryClient) DeleteMessages(ctx context.Context, in *DeleteMessage
 	return out, nil
 }
 
+func (c *chatMemoryClient) ListConversations(ctx context.Context, in *ListConversationsRequest, opts ...grpc.CallOption) (*ListConversationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListConversationsResponse)
+	err := c.cc.Invoke(ctx, ChatMemory_ListConversations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatMemoryClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ChatMemory_ServiceDesc.Streams[0], ChatMemory_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, WatchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatMemory_WatchClient = grpc.ServerStreamingClient[WatchResponse]
+
 // ChatMemoryServer is the server API for ChatMemory service.
 // All implementations must embed UnimplementedChatMemoryServer
 // for forward compatibility.
@@ -226,6 +290,39 @@ type ChatMemoryServer interface {
 	// epoch changes when anything was deleted. Messages without a seq (written
 	// by the Python class) cannot be deleted by seq.
 	DeleteMessages(context.Context, *DeleteMessagesRequest) (*DeleteMessagesResponse, error)
+	// ListConversations pages through the caller's (tenant's) conversations
+	// that hold at least one message (window or pinned), ordered by
+	// conversation id within an index bucket. Never uses `KEYS`: the server
+	// keeps an index written in the same atomic step as Append and Replace
+	// (one index per Redis Cluster hash slot, so it works on Cluster).
+	// Across the pages of one listing each conversation appears at most once,
+	// and every conversation that existed for the whole listing appears;
+	// ones created or cleared during the listing may or may not. Expired
+	// conversations are not listed. Conversations written only by the Python
+	// class are not indexed and so are not listed.
+	//
+	// Errors: INVALID_ARGUMENT for a negative `page_size` or a `page_token`
+	// this service did not issue (or issued to another tenant).
+	ListConversations(context.Context, *ListConversationsRequest) (*ListConversationsResponse, error)
+	// Watch follows a conversation live (server streaming). The first response
+	// comes at once with the messages whose seq is greater than `after_seq`;
+	// then one response per Append with its new messages, in seq order, with
+	// no gap and no duplicate, whichever server replica the Append went
+	// through. A response with `reset` true carries the whole current
+	// conversation (pinned messages first, then the window) and replaces
+	// everything the watcher had; it is sent when the past was rewritten
+	// (Replace, DeleteMessages, Clear, expiry), when messages were trimmed
+	// before they could be sent (including `after_seq` older than the window),
+	// when the watcher read too slowly and its buffer
+	// (CHATMEMORY_WATCH_BUFFER messages) overflowed, and when the request's
+	// `epoch` is not the conversation's current one. Every response carries
+	// the epoch. A conversation that expires while watched resets its
+	// watchers at its next write, at the latest.
+	//
+	// The stream ends when the caller cancels, at the caller's deadline, and
+	// with UNAVAILABLE when the server drains or loses its store; resume with
+	// the last seen seq as `after_seq` and the last seen `epoch`.
+	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	mustEmbedUnimplementedChatMemoryServer()
 }
 
@@ -253,6 +350,12 @@ func (UnimplementedChatMemoryServer) Replace(context.Context, *ReplaceRequest) (
 }
 func (UnimplementedChatMemoryServer) DeleteMessages(context.Context, *DeleteMessagesRequest) (*DeleteMessagesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteMessages not implemented")
+}
+func (UnimplementedChatMemoryServer) ListConversations(context.Context, *ListConversationsRequest) (*ListConversationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListConversations not implemented")
+}
+func (UnimplementedChatMemoryServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedChatMemoryServer) mustEmbedUnimplementedChatMemoryServer() {}
 func (UnimplementedChatMemoryServer) testEmbeddedByValue()                    {}
@@ -383,6 +486,35 @@ func _ChatMemory_DeleteMessages_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatMemory_ListConversations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListConversationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatMemoryServer).ListConversations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatMemory_ListConversations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatMemoryServer).ListConversations(ctx, req.(*ListConversationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatMemory_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ChatMemoryServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ChatMemory_WatchServer = grpc.ServerStreamingServer[WatchResponse]
+
 // ChatMemory_ServiceDesc is the grpc.ServiceDesc for ChatMemory service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -414,7 +546,17 @@ var ChatMemory_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "DeleteMessages",
 			Handler:    _ChatMemory_DeleteMessages_Handler,
 		},
+		{
+			MethodName: "ListConversations",
+			Handler:    _ChatMemory_ListConversations_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Watch",
+			Handler:       _ChatMemory_Watch_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "chatmemory/v1/chatmemory.proto",
 }

@@ -21,7 +21,7 @@ import type { JsonObject, Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chatmemory/v1/chatmemory.proto.
  */
 export const file_chatmemory_v1_chatmemory: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jaGF0bWVtb3J5L3YxL2NoYXRtZW1vcnkucHJvdG8SDWNoYXRtZW1vcnkudjEi+AIKB01lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEjYKCG1ldGFkYXRhGAUgAygLMiQuY2hhdG1lbW9yeS52MS5NZXNzYWdlLk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDc2VxGAggASgDEisKCnRvb2xfY2FsbHMYByADKAsyFy5jaGF0bWVtb3J5LnYxLlRvb2xDYWxsEgoKAmlkGAkgASgJEiYKBWV4dHJhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZwaW5uZWQYCyABKAgSEwoLdG9rZW5fY291bnQYDCABKAUaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCFRvb2xDYWxsEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDAoEbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkijgEKDUFwcGVuZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEigKCG1lc3NhZ2VzGAIgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkSJgoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkQKDkFwcGVuZFJlc3BvbnNlEg0KBWNvdW50GAEgASgDEhEKCWZpcnN0X3NlcRgCIAEoAxIQCghsYXN0X3NlcRgDIAEoAyJ2ChFHZXRIaXN0b3J5UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFbGltaXQYAiABKAUSEgoKbWF4X3Rva2VucxgDIAEoBRIRCglhZnRlcl9zZXEYBCABKAMSEgoKYmVmb3JlX3NlcRgFIAEoAyJjChJHZXRIaXN0b3J5UmVzcG9uc2USKAoIbWVzc2FnZXMYASADKAsyFi5jaGF0bWVtb3J5LnYxLk1lc3NhZ2USFAoMdG90YWxfdG9rZW5zGAIgASgDEg0KBWVwb2NoGAMgASgJIicKDENsZWFyUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiIAoNQ2xlYXJSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIicKDENvdW50UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiLgoNQ291bnRSZXNwb25zZRINCgVjb3VudBgBIAEoAxIOCgZwaW5uZWQYAiABKAMijwEKDlJlcGxhY2VSZXF1ZXN0EhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIoCghtZXNzYWdlcxgCIAMoCzIWLmNoYXRtZW1vcnkudjEuTWVzc2FnZRISCgpyZXF1ZXN0X2lkGAMgASgJEiYKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJFCg9SZXBsYWNlUmVzcG9uc2USDQoFY291bnQYASABKAMSEQoJZmlyc3Rfc2VxGAIgASgDEhAKCGxhc3Rfc2VxGAMgASgDIj4KFURlbGV0ZU1lc3NhZ2VzUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDAoEc2VxcxgCIAMoAyJCChZEZWxldGVNZXNzYWdlc1Jlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlMtcDCgpDaGF0TWVtb3J5EkUKBkFwcGVuZBIcLmNoYXRtZW1vcnkudjEuQXBwZW5kUmVxdWVzdBodLmNoYXRtZW1vcnkudjEuQXBwZW5kUmVzcG9uc2USUQoKR2V0SGlzdG9yeRIgLmNoYXRtZW1vcnkudjEuR2V0SGlzdG9yeVJlcXVlc3QaIS5jaGF0bWVtb3J5LnYxLkdldEhpc3RvcnlSZXNwb25zZRJCCgVDbGVhchIbLmNoYXRtZW1vcnkudjEuQ2xlYXJSZXF1ZXN0GhwuY2hhdG1lbW9yeS52MS5DbGVhclJlc3BvbnNlEkIKBUNvdW50EhsuY2hhdG1lbW9yeS52MS5Db3VudFJlcXVlc3QaHC5jaGF0bWVtb3J5LnYxLkNvdW50UmVzcG9uc2USSAoHUmVwbGFjZRIdLmNoYXRtZW1vcnkudjEuUmVwbGFjZVJlcXVlc3QaHi5jaGF0bWVtb3J5LnYxLlJlcGxhY2VSZXNwb25zZRJdCg5EZWxldGVNZXNzYWdlcxIkLmNoYXRtZW1vcnkudjEuRGVsZXRlTWVzc2FnZXNSZXF1ZXN0GiUuY2hhdG1lbW9yeS52MS5EZWxldGVNZXNzYWdlc1Jlc3BvbnNlQkRaQmdpdGh1Yi5jb20vY2hhdG1lbW9yeS9jaGF0bWVtb3J5L2dlbi9nby9jaGF0bWVtb3J5L3YxO2NoYXRtZW1vcnl2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5jaGF0bWVtb3J5L3YxL2NoYXRtZW1vcnkucHJvdG8SDWNoYXRtZW1vcnkudjEi+AIKB01lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJEgwKBG5hbWUYAyABKAkSFAoMdG9vbF9jYWxsX2lkGAQgASgJEjYKCG1ldGFkYXRhGAUgAygLMiQuY2hhdG1lbW9yeS52MS5NZXNzYWdlLk1ldGFkYXRhRW50cnkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoDc2VxGAggASgDEisKCnRvb2xfY2FsbHMYByADKAsyFy5jaGF0bWVtb3J5LnYxLlRvb2xDYWxsEgoKAmlkGAkgASgJEiYKBWV4dHJhGAogASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZwaW5uZWQYCyABKAgSEwoLdG9rZW5fY291bnQYDCABKAUaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKCFRvb2xDYWxsEgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSDAoEbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkijgEKDUFwcGVuZFJlcXVlc3QSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEigKCG1lc3NhZ2VzGAIgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkSJgoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkQKDkFwcGVuZFJlc3BvbnNlEg0KBWNvdW50GAEgASgDEhEKCWZpcnN0X3NlcRgCIAEoAxIQCghsYXN0X3NlcRgDIAEoAyJ2ChFHZXRIaXN0b3J5UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDQoFbGltaXQYAiABKAUSEgoKbWF4X3Rva2VucxgDIAEoBRIRCglhZnRlcl9zZXEYBCABKAMSEgoKYmVmb3JlX3NlcRgFIAEoAyJjChJHZXRIaXN0b3J5UmVzcG9uc2USKAoIbWVzc2FnZXMYASADKAsyFi5jaGF0bWVtb3J5LnYxLk1lc3NhZ2USFAoMdG90YWxfdG9rZW5zGAIgASgDEg0KBWVwb2NoGAMgASgJIicKDENsZWFyUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiIAoNQ2xlYXJSZXNwb25zZRIPCgdkZWxldGVkGAEgASgIIicKDENvdW50UmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkiLgoNQ291bnRSZXNwb25zZRINCgVjb3VudBgBIAEoAxIOCgZwaW5uZWQYAiABKAMijwEKDlJlcGxhY2VSZXF1ZXN0EhcKD2NvbnZlcnNhdGlvbl9pZBgBIAEoCRIoCghtZXNzYWdlcxgCIAMoCzIWLmNoYXRtZW1vcnkudjEuTWVzc2FnZRISCgpyZXF1ZXN0X2lkGAMgASgJEiYKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJFCg9SZXBsYWNlUmVzcG9uc2USDQoFY291bnQYASABKAMSEQoJZmlyc3Rfc2VxGAIgASgDEhAKCGxhc3Rfc2VxGAMgASgDIj4KFURlbGV0ZU1lc3NhZ2VzUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSDAoEc2VxcxgCIAMoAyJCChZEZWxldGVNZXNzYWdlc1Jlc3BvbnNlEigKCG1lc3NhZ2VzGAEgAygLMhYuY2hhdG1lbW9yeS52MS5NZXNzYWdlIkEKGExpc3RDb252ZXJzYXRpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJvChlMaXN0Q29udmVyc2F0aW9uc1Jlc3BvbnNlEjkKDWNvbnZlcnNhdGlvbnMYASADKAsyIi5jaGF0bWVtb3J5LnYxLkNvbnZlcnNhdGlvblN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInMKE0NvbnZlcnNhdGlvblN1bW1hcnkSFwoPY29udmVyc2F0aW9uX2lkGAEgASgJEg0KBWNvdW50GAIgASgDEjQKEGxhc3RfYXBwZW5kX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkkKDFdhdGNoUmVxdWVzdBIXCg9jb252ZXJzYXRpb25faWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgDEg0KBWVwb2NoGAMgASgJIlcKDVdhdGNoUmVzcG9uc2USKAoIbWVzc2FnZXMYASADKAsyFi5jaGF0bWVtb3J5LnYxLk1lc3NhZ2USDQoFcmVzZXQYAiABKAgSDQoFZXBvY2gYAyABKAkyhQUKCkNoYXRNZW1vcnkSRQoGQXBwZW5kEhwuY2hhdG1lbW9yeS52MS5BcHBlbmRSZXF1ZXN0Gh0uY2hhdG1lbW9yeS52MS5BcHBlbmRSZXNwb25zZRJRCgpHZXRIaXN0b3J5EiAuY2hhdG1lbW9yeS52MS5HZXRIaXN0b3J5UmVxdWVzdBohLmNoYXRtZW1vcnkudjEuR2V0SGlzdG9yeVJlc3BvbnNlEkIKBUNsZWFyEhsuY2hhdG1lbW9yeS52MS5DbGVhclJlcXVlc3QaHC5jaGF0bWVtb3J5LnYxLkNsZWFyUmVzcG9uc2USQgoFQ291bnQSGy5jaGF0bWVtb3J5LnYxLkNvdW50UmVxdWVzdBocLmNoYXRtZW1vcnkudjEuQ291bnRSZXNwb25zZRJICgdSZXBsYWNlEh0uY2hhdG1lbW9yeS52MS5SZXBsYWNlUmVxdWVzdBoeLmNoYXRtZW1vcnkudjEuUmVwbGFjZVJlc3BvbnNlEl0KDkRlbGV0ZU1lc3NhZ2VzEiQuY2hhdG1lbW9yeS52MS5EZWxldGVNZXNzYWdlc1JlcXVlc3QaJS5jaGF0bWVtb3J5LnYxLkRlbGV0ZU1lc3NhZ2VzUmVzcG9uc2USZgoRTGlzdENvbnZlcnNhdGlvbnMSJy5jaGF0bWVtb3J5LnYxLkxpc3RDb252ZXJzYXRpb25zUmVxdWVzdBooLmNoYXRtZW1vcnkudjEuTGlzdENvbnZlcnNhdGlvbnNSZXNwb25zZRJECgVXYXRjaBIbLmNoYXRtZW1vcnkudjEuV2F0Y2hSZXF1ZXN0GhwuY2hhdG1lbW9yeS52MS5XYXRjaFJlc3BvbnNlMAFCRFpCZ2l0aHViLmNvbS9jaGF0bWVtb3J5L2NoYXRtZW1vcnkvZ2VuL2dvL2NoYXRtZW1vcnkvdjE7Y2hhdG1lbW9yeXYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Message is one chat message, in the shape LLM provider APIs use.
@@ -636,6 +636,177 @@ export const DeleteMessagesResponseSchema: GenMessage<DeleteMessagesResponse> = 
   messageDesc(file_chatmemory_v1_chatmemory, 13);
 
 /**
+ * ListConversationsRequest asks for one page of conversations.
+ *
+ * @generated from message chatmemory.v1.ListConversationsRequest
+ */
+export type ListConversationsRequest = Message$1<"chatmemory.v1.ListConversationsRequest"> & {
+  /**
+   * Most conversations to return: 0 = 100, larger than 1000 = 1000;
+   * negative = INVALID_ARGUMENT. A page may hold fewer only when it is the
+   * last one.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * `next_page_token` of the previous page; empty = start a listing. A token
+   * this service did not issue, or issued to another tenant, is
+   * INVALID_ARGUMENT. Tokens do not expire: a listing can be resumed later.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message chatmemory.v1.ListConversationsRequest.
+ * Use `create(ListConversationsRequestSchema)` to create a new message.
+ */
+export const ListConversationsRequestSchema: GenMessage<ListConversationsRequest> = /*@__PURE__*/
+  messageDesc(file_chatmemory_v1_chatmemory, 14);
+
+/**
+ * ListConversationsResponse is one page of conversations.
+ *
+ * @generated from message chatmemory.v1.ListConversationsResponse
+ */
+export type ListConversationsResponse = Message$1<"chatmemory.v1.ListConversationsResponse"> & {
+  /**
+   * The page's conversations.
+   *
+   * @generated from field: repeated chatmemory.v1.ConversationSummary conversations = 1;
+   */
+  conversations: ConversationSummary[];
+
+  /**
+   * Token for the next page; empty when this is the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message chatmemory.v1.ListConversationsResponse.
+ * Use `create(ListConversationsResponseSchema)` to create a new message.
+ */
+export const ListConversationsResponseSchema: GenMessage<ListConversationsResponse> = /*@__PURE__*/
+  messageDesc(file_chatmemory_v1_chatmemory, 15);
+
+/**
+ * ConversationSummary describes one listed conversation.
+ *
+ * @generated from message chatmemory.v1.ConversationSummary
+ */
+export type ConversationSummary = Message$1<"chatmemory.v1.ConversationSummary"> & {
+  /**
+   * The conversation's id, as the caller gave it (without any tenant
+   * namespace).
+   *
+   * @generated from field: string conversation_id = 1;
+   */
+  conversationId: string;
+
+  /**
+   * Window elements stored, as Count returns (pinned messages not included).
+   *
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+
+  /**
+   * Time of the last Append or Replace; unset for a conversation last
+   * written before the server recorded it.
+   *
+   * @generated from field: google.protobuf.Timestamp last_append_time = 3;
+   */
+  lastAppendTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chatmemory.v1.ConversationSummary.
+ * Use `create(ConversationSummarySchema)` to create a new message.
+ */
+export const ConversationSummarySchema: GenMessage<ConversationSummary> = /*@__PURE__*/
+  messageDesc(file_chatmemory_v1_chatmemory, 16);
+
+/**
+ * WatchRequest starts following a conversation.
+ *
+ * @generated from message chatmemory.v1.WatchRequest
+ */
+export type WatchRequest = Message$1<"chatmemory.v1.WatchRequest"> & {
+  /**
+   * Conversation to follow: 1..256 characters of `[A-Za-z0-9._:@/-]`.
+   *
+   * @generated from field: string conversation_id = 1;
+   */
+  conversationId: string;
+
+  /**
+   * Send only messages with a seq greater than this (the last one the caller
+   * has); 0 = from the start of what is stored. Negative = INVALID_ARGUMENT.
+   *
+   * @generated from field: int64 after_seq = 2;
+   */
+  afterSeq: bigint;
+
+  /**
+   * The epoch the caller last saw (from GetHistory or a WatchResponse);
+   * empty = unknown. When it is not the conversation's current epoch, the
+   * first response is a `reset`.
+   *
+   * @generated from field: string epoch = 3;
+   */
+  epoch: string;
+};
+
+/**
+ * Describes the message chatmemory.v1.WatchRequest.
+ * Use `create(WatchRequestSchema)` to create a new message.
+ */
+export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
+  messageDesc(file_chatmemory_v1_chatmemory, 17);
+
+/**
+ * WatchResponse is one step of a watched conversation.
+ *
+ * @generated from message chatmemory.v1.WatchResponse
+ */
+export type WatchResponse = Message$1<"chatmemory.v1.WatchResponse"> & {
+  /**
+   * New messages in seq order (`reset` false), or the whole current
+   * conversation, pinned messages first (`reset` true).
+   *
+   * @generated from field: repeated chatmemory.v1.Message messages = 1;
+   */
+  messages: Message[];
+
+  /**
+   * True when `messages` replaces everything sent before (see Watch).
+   *
+   * @generated from field: bool reset = 2;
+   */
+  reset: boolean;
+
+  /**
+   * The conversation's current epoch; empty while it holds nothing.
+   *
+   * @generated from field: string epoch = 3;
+   */
+  epoch: string;
+};
+
+/**
+ * Describes the message chatmemory.v1.WatchResponse.
+ * Use `create(WatchResponseSchema)` to create a new message.
+ */
+export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
+  messageDesc(file_chatmemory_v1_chatmemory, 18);
+
+/**
  * ChatMemory stores bounded, shared conversation histories.
  *
  * Every RPC validates its request first: a bad request gets INVALID_ARGUMENT
@@ -742,6 +913,55 @@ export const ChatMemory: GenService<{
     methodKind: "unary";
     input: typeof DeleteMessagesRequestSchema;
     output: typeof DeleteMessagesResponseSchema;
+  },
+  /**
+   * ListConversations pages through the caller's (tenant's) conversations
+   * that hold at least one message (window or pinned), ordered by
+   * conversation id within an index bucket. Never uses `KEYS`: the server
+   * keeps an index written in the same atomic step as Append and Replace
+   * (one index per Redis Cluster hash slot, so it works on Cluster).
+   * Across the pages of one listing each conversation appears at most once,
+   * and every conversation that existed for the whole listing appears;
+   * ones created or cleared during the listing may or may not. Expired
+   * conversations are not listed. Conversations written only by the Python
+   * class are not indexed and so are not listed.
+   *
+   * Errors: INVALID_ARGUMENT for a negative `page_size` or a `page_token`
+   * this service did not issue (or issued to another tenant).
+   *
+   * @generated from rpc chatmemory.v1.ChatMemory.ListConversations
+   */
+  listConversations: {
+    methodKind: "unary";
+    input: typeof ListConversationsRequestSchema;
+    output: typeof ListConversationsResponseSchema;
+  },
+  /**
+   * Watch follows a conversation live (server streaming). The first response
+   * comes at once with the messages whose seq is greater than `after_seq`;
+   * then one response per Append with its new messages, in seq order, with
+   * no gap and no duplicate, whichever server replica the Append went
+   * through. A response with `reset` true carries the whole current
+   * conversation (pinned messages first, then the window) and replaces
+   * everything the watcher had; it is sent when the past was rewritten
+   * (Replace, DeleteMessages, Clear, expiry), when messages were trimmed
+   * before they could be sent (including `after_seq` older than the window),
+   * when the watcher read too slowly and its buffer
+   * (CHATMEMORY_WATCH_BUFFER messages) overflowed, and when the request's
+   * `epoch` is not the conversation's current one. Every response carries
+   * the epoch. A conversation that expires while watched resets its
+   * watchers at its next write, at the latest.
+   *
+   * The stream ends when the caller cancels, at the caller's deadline, and
+   * with UNAVAILABLE when the server drains or loses its store; resume with
+   * the last seen seq as `after_seq` and the last seen `epoch`.
+   *
+   * @generated from rpc chatmemory.v1.ChatMemory.Watch
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchRequestSchema;
+    output: typeof WatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chatmemory_v1_chatmemory, 0);

@@ -72,6 +72,16 @@ class ChatMemoryStub:
                 request_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesRequest.SerializeToString,
                 response_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesResponse.FromString,
                 _registered_method=True)
+        self.ListConversations = channel.unary_unary(
+                '/chatmemory.v1.ChatMemory/ListConversations',
+                request_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.ListConversationsRequest.SerializeToString,
+                response_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.ListConversationsResponse.FromString,
+                _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/chatmemory.v1.ChatMemory/Watch',
+                request_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.WatchRequest.SerializeToString,
+                response_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.WatchResponse.FromString,
+                _registered_method=True)
 
 
 class ChatMemoryServicer:
@@ -162,6 +172,49 @@ class ChatMemoryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListConversations(self, request, context):
+        """ListConversations pages through the caller's (tenant's) conversations
+        that hold at least one message (window or pinned), ordered by
+        conversation id within an index bucket. Never uses `KEYS`: the server
+        keeps an index written in the same atomic step as Append and Replace
+        (one index per Redis Cluster hash slot, so it works on Cluster).
+        Across the pages of one listing each conversation appears at most once,
+        and every conversation that existed for the whole listing appears;
+        ones created or cleared during the listing may or may not. Expired
+        conversations are not listed. Conversations written only by the Python
+        class are not indexed and so are not listed.
+
+        Errors: INVALID_ARGUMENT for a negative `page_size` or a `page_token`
+        this service did not issue (or issued to another tenant).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Watch(self, request, context):
+        """Watch follows a conversation live (server streaming). The first response
+        comes at once with the messages whose seq is greater than `after_seq`;
+        then one response per Append with its new messages, in seq order, with
+        no gap and no duplicate, whichever server replica the Append went
+        through. A response with `reset` true carries the whole current
+        conversation (pinned messages first, then the window) and replaces
+        everything the watcher had; it is sent when the past was rewritten
+        (Replace, DeleteMessages, Clear, expiry), when messages were trimmed
+        before they could be sent (including `after_seq` older than the window),
+        when the watcher read too slowly and its buffer
+        (CHATMEMORY_WATCH_BUFFER messages) overflowed, and when the request's
+        `epoch` is not the conversation's current one. Every response carries
+        the epoch. A conversation that expires while watched resets its
+        watchers at its next write, at the latest.
+
+        The stream ends when the caller cancels, at the caller's deadline, and
+        with UNAVAILABLE when the server drains or loses its store; resume with
+        the last seen seq as `after_seq` and the last seen `epoch`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatMemoryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -194,6 +247,16 @@ def add_ChatMemoryServicer_to_server(servicer, server):
                     servicer.DeleteMessages,
                     request_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesRequest.FromString,
                     response_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesResponse.SerializeToString,
+            ),
+            'ListConversations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConversations,
+                    request_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.ListConversationsRequest.FromString,
+                    response_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.ListConversationsResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=chatmemory_dot_v1_dot_chatmemory__pb2.WatchRequest.FromString,
+                    response_serializer=chatmemory_dot_v1_dot_chatmemory__pb2.WatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -366,6 +429,60 @@ class ChatMemory:
             '/chatmemory.v1.ChatMemory/DeleteMessages',
             chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesRequest.SerializeToString,
             chatmemory_dot_v1_dot_chatmemory__pb2.DeleteMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConversations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chatmemory.v1.ChatMemory/ListConversations',
+            chatmemory_dot_v1_dot_chatmemory__pb2.ListConversationsRequest.SerializeToString,
+            chatmemory_dot_v1_dot_chatmemory__pb2.ListConversationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/chatmemory.v1.ChatMemory/Watch',
+            chatmemory_dot_v1_dot_chatmemory__pb2.WatchRequest.SerializeToString,
+            chatmemory_dot_v1_dot_chatmemory__pb2.WatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -102,6 +102,41 @@ class ChatMemoryStub:
     epoch changes when anything was deleted. Messages without a seq (written
     by the Python class) cannot be deleted by seq.
     """
+    ListConversations: _grpc.UnaryUnaryMultiCallable[_chatmemory_pb2.ListConversationsRequest, _chatmemory_pb2.ListConversationsResponse]
+    """ListConversations pages through the caller's (tenant's) conversations
+    that hold at least one message (window or pinned), ordered by
+    conversation id within an index bucket. Never uses `KEYS`: the server
+    keeps an index written in the same atomic step as Append and Replace
+    (one index per Redis Cluster hash slot, so it works on Cluster).
+    Across the pages of one listing each conversation appears at most once,
+    and every conversation that existed for the whole listing appears;
+    ones created or cleared during the listing may or may not. Expired
+    conversations are not listed. Conversations written only by the Python
+    class are not indexed and so are not listed.
+
+    Errors: INVALID_ARGUMENT for a negative `page_size` or a `page_token`
+    this service did not issue (or issued to another tenant).
+    """
+    Watch: _grpc.UnaryStreamMultiCallable[_chatmemory_pb2.WatchRequest, _chatmemory_pb2.WatchResponse]
+    """Watch follows a conversation live (server streaming). The first response
+    comes at once with the messages whose seq is greater than `after_seq`;
+    then one response per Append with its new messages, in seq order, with
+    no gap and no duplicate, whichever server replica the Append went
+    through. A response with `reset` true carries the whole current
+    conversation (pinned messages first, then the window) and replaces
+    everything the watcher had; it is sent when the past was rewritten
+    (Replace, DeleteMessages, Clear, expiry), when messages were trimmed
+    before they could be sent (including `after_seq` older than the window),
+    when the watcher read too slowly and its buffer
+    (CHATMEMORY_WATCH_BUFFER messages) overflowed, and when the request's
+    `epoch` is not the conversation's current one. Every response carries
+    the epoch. A conversation that expires while watched resets its
+    watchers at its next write, at the latest.
+
+    The stream ends when the caller cancels, at the caller's deadline, and
+    with UNAVAILABLE when the server drains or loses its store; resume with
+    the last seen seq as `after_seq` and the last seen `epoch`.
+    """
 
 @_typing.type_check_only
 class ChatMemoryAsyncStub(ChatMemoryStub):
@@ -168,6 +203,41 @@ class ChatMemoryAsyncStub(ChatMemoryStub):
     idempotent). Nothing else is deleted (no cascade to tool results). The
     epoch changes when anything was deleted. Messages without a seq (written
     by the Python class) cannot be deleted by seq.
+    """
+    ListConversations: _aio.UnaryUnaryMultiCallable[_chatmemory_pb2.ListConversationsRequest, _chatmemory_pb2.ListConversationsResponse]  # type: ignore[assignment]
+    """ListConversations pages through the caller's (tenant's) conversations
+    that hold at least one message (window or pinned), ordered by
+    conversation id within an index bucket. Never uses `KEYS`: the server
+    keeps an index written in the same atomic step as Append and Replace
+    (one index per Redis Cluster hash slot, so it works on Cluster).
+    Across the pages of one listing each conversation appears at most once,
+    and every conversation that existed for the whole listing appears;
+    ones created or cleared during the listing may or may not. Expired
+    conversations are not listed. Conversations written only by the Python
+    class are not indexed and so are not listed.
+
+    Errors: INVALID_ARGUMENT for a negative `page_size` or a `page_token`
+    this service did not issue (or issued to another tenant).
+    """
+    Watch: _aio.UnaryStreamMultiCallable[_chatmemory_pb2.WatchRequest, _chatmemory_pb2.WatchResponse]  # type: ignore[assignment]
+    """Watch follows a conversation live (server streaming). The first response
+    comes at once with the messages whose seq is greater than `after_seq`;
+    then one response per Append with its new messages, in seq order, with
+    no gap and no duplicate, whichever server replica the Append went
+    through. A response with `reset` true carries the whole current
+    conversation (pinned messages first, then the window) and replaces
+    everything the watcher had; it is sent when the past was rewritten
+    (Replace, DeleteMessages, Clear, expiry), when messages were trimmed
+    before they could be sent (including `after_seq` older than the window),
+    when the watcher read too slowly and its buffer
+    (CHATMEMORY_WATCH_BUFFER messages) overflowed, and when the request's
+    `epoch` is not the conversation's current one. Every response carries
+    the epoch. A conversation that expires while watched resets its
+    watchers at its next write, at the latest.
+
+    The stream ends when the caller cancels, at the caller's deadline, and
+    with UNAVAILABLE when the server drains or loses its store; resume with
+    the last seen seq as `after_seq` and the last seen `epoch`.
     """
 
 class ChatMemoryServicer(metaclass=_abc_1.ABCMeta):
@@ -268,6 +338,53 @@ class ChatMemoryServicer(metaclass=_abc_1.ABCMeta):
         idempotent). Nothing else is deleted (no cascade to tool results). The
         epoch changes when anything was deleted. Messages without a seq (written
         by the Python class) cannot be deleted by seq.
+        """
+
+    @_abc_1.abstractmethod
+    def ListConversations(
+        self,
+        request: _chatmemory_pb2.ListConversationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chatmemory_pb2.ListConversationsResponse, _abc.Awaitable[_chatmemory_pb2.ListConversationsResponse]]:
+        """ListConversations pages through the caller's (tenant's) conversations
+        that hold at least one message (window or pinned), ordered by
+        conversation id within an index bucket. Never uses `KEYS`: the server
+        keeps an index written in the same atomic step as Append and Replace
+        (one index per Redis Cluster hash slot, so it works on Cluster).
+        Across the pages of one listing each conversation appears at most once,
+        and every conversation that existed for the whole listing appears;
+        ones created or cleared during the listing may or may not. Expired
+        conversations are not listed. Conversations written only by the Python
+        class are not indexed and so are not listed.
+
+        Errors: INVALID_ARGUMENT for a negative `page_size` or a `page_token`
+        this service did not issue (or issued to another tenant).
+        """
+
+    @_abc_1.abstractmethod
+    def Watch(
+        self,
+        request: _chatmemory_pb2.WatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_chatmemory_pb2.WatchResponse], _abc.AsyncIterator[_chatmemory_pb2.WatchResponse]]:
+        """Watch follows a conversation live (server streaming). The first response
+        comes at once with the messages whose seq is greater than `after_seq`;
+        then one response per Append with its new messages, in seq order, with
+        no gap and no duplicate, whichever server replica the Append went
+        through. A response with `reset` true carries the whole current
+        conversation (pinned messages first, then the window) and replaces
+        everything the watcher had; it is sent when the past was rewritten
+        (Replace, DeleteMessages, Clear, expiry), when messages were trimmed
+        before they could be sent (including `after_seq` older than the window),
+        when the watcher read too slowly and its buffer
+        (CHATMEMORY_WATCH_BUFFER messages) overflowed, and when the request's
+        `epoch` is not the conversation's current one. Every response carries
+        the epoch. A conversation that expires while watched resets its
+        watchers at its next write, at the latest.
+
+        The stream ends when the caller cancels, at the caller's deadline, and
+        with UNAVAILABLE when the server drains or loses its store; resume with
+        the last seen seq as `after_seq` and the last seen `epoch`.
         """
 
 def add_ChatMemoryServicer_to_server(servicer: ChatMemoryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
