@@ -1,0 +1,169 @@
+/**
+ * OpenTelemetry tracing (src/tracing, docs/tracing.md): the server, in this process with the SDK
+ * writing to an InMemorySpanExporter, answers the Go client (clients/go/traced-call) that sends a
+ * W3C traceparent; the server's spans must continue that trace, carry the RPC and database
+ * semantic conventions, and hold one child span per Redis command. Needs Go (the module proxy for
+ * clients/go's modules) and redis-server.
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { RedisServerProcess } from "../test/helpers/redis-server.js";
+import { startTestServer, statusOf, type TestServer, uniqueId, waitFor } from "../test/helpers/test-server.js";
+import { startTracing, type Tracing } from "../src/tracing/start-tracing.js";
+
+const GO_MODULE = fileURLToPath(new URL("../clients/go", import.meta.url));
+const run = promisify(execFile);
+
+let redis: RedisServerProcess;
+let tracing: Tracing;
+let server: TestServer;
+let workDir: string;
+let tracedCall: string;
+const exporter = new InMemorySpanExporter();
+
+/** A fresh W3C trace context as a caller would send it: version 00, sampled. */
+function newTraceparent(): { traceId: string; spanId: string; header: string } {
+  const traceId = randomBytes(16).toString("hex");
+  const spanId = randomBytes(8).toString("hex");
+  return { traceId, spanId, header: `00-${traceId}-${spanId}-01` };
+}
+
+/** Runs the Go client: an Append, then a GetHistory, on `conversationId`, with `traceparent` when given. */
+async function goCall(conversationId: string, traceparent?: string): Promise<string> {
+  const env = { ...process.env, CHATMEMORY_ADDRESS: server.address, TRACEPARENT: traceparent ?? "" };
+  const { stdout } = await run(tracedCall, [conversationId], { env, timeout: 20_000 });
+  return stdout;
+}
+
+function spansOfTrace(traceId: string): ReadableSpan[] {
+  return exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+}
+
+function serverSpan(spans: ReadableSpan[], method: string): ReadableSpan {
+  const found = spans.filter((span) => span.kind === SpanKind.SERVER && span.name === `chatmemory.v1.ChatMemory/${method}`);
+  expect(found, `one server span for ${method}`).toHaveLength(1);
+  return found[0] as ReadableSpan;
+}
+
+function childrenOf(spans: ReadableSpan[], parent: ReadableSpan): ReadableSpan[] {
+  return spans.filter((span) => span.parentSpanContext?.spanId === parent.spanContext().spanId);
+}
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), "chatmemory-tracing-"));
+  tracedCall = join(workDir, "traced-call");
+  // Built once: clients/go's modules come from the Go module proxy (cached after the first run).
+  const build = run("go", ["build", "-o", tracedCall, "./traced-call"], {
+    cwd: GO_MODULE,
+    env: { ...process.env, GOFLAGS: "-buildvcs=false", GOTOOLCHAIN: "local" },
+    timeout: 240_000,
+  });
+  redis = await RedisServerProcess.start();
+  tracing = startTracing({ spanProcessors: [new SimpleSpanProcessor({ exporter })], redisUrl: redis.url });
+  server = await startTestServer({ store: "redis", redisUrl: redis.url, tracer: tracing.callTracer, redisCommandHook: tracing.redisCommands });
+  await build;
+}, 300_000);
+
+afterAll(async () => {
+  await server?.close();
+  await tracing?.shutdown();
+  await redis?.stop();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+beforeEach(() => exporter.reset());
+
+describe("tracing", () => {
+  it("continues the Go caller's traceparent: server spans under its span, a child span per Redis command", async () => {
+    const caller = newTraceparent();
+    const output = await goCall(uniqueId("traced"), caller.header);
+    expect(output).toContain("appended 2, read 2");
+
+    const spans = spansOfTrace(caller.traceId);
+    const append = serverSpan(spans, "Append");
+    const read = serverSpan(spans, "GetHistory");
+    for (const span of [append, read]) {
+      expect(span.parentSpanContext?.spanId).toBe(caller.spanId);
+      expect(span.parentSpanContext?.isRemote).toBe(true);
+      expect(span.status.code).toBe(SpanStatusCode.UNSET);
+      expect(span.attributes).toMatchObject({
+        "rpc.system.name": "grpc",
+        "rpc.method": span.name,
+        "rpc.status_code": "OK",
+        "server.address": "127.0.0.1",
+        "server.port": Number(server.address.split(":")[1]),
+        "network.peer.address": "127.0.0.1",
+      });
+      expect(span.attributes["network.peer.port"]).toEqual(expect.any(Number));
+    }
+
+    const [write] = childrenOf(spans, append);
+    expect(childrenOf(spans, append)).toHaveLength(1);
+    expect(write?.kind).toBe(SpanKind.CLIENT);
+    expect(write?.name).toBe("EVALSHA chatmemoryWrite");
+    expect(write?.attributes).toEqual({
+      "db.system.name": "redis",
+      "db.operation.name": "EVALSHA",
+      "db.stored_procedure.name": "chatmemoryWrite",
+      "db.namespace": "0",
+      "server.address": "127.0.0.1",
+      "server.port": redis.port,
+    });
+    // The Redis span lies within its call's span.
+    expect(write!.startTime[0] * 1e9 + write!.startTime[1]).toBeGreaterThanOrEqual(append.startTime[0] * 1e9 + append.startTime[1]);
+    const readChildren = childrenOf(spans, read);
+    expect(readChildren.map((span) => span.name)).toEqual(["EVALSHA chatmemoryRead"]);
+    // Nothing else landed in the caller's trace.
+    expect(spans).toHaveLength(4);
+  });
+
+  it("starts a new trace for a call without traceparent, and health-check PINGs make no spans", async () => {
+    await goCall(uniqueId("untraced"));
+    // Health checks ran meanwhile (every 100 ms) and made no span.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const spans = exporter.getFinishedSpans();
+    const servers = spans.filter((span) => span.kind === SpanKind.SERVER);
+    expect(servers.map((span) => span.name).sort()).toEqual(["chatmemory.v1.ChatMemory/Append", "chatmemory.v1.ChatMemory/GetHistory"]);
+    for (const span of servers) expect(span.parentSpanContext).toBeUndefined();
+    expect(spans.filter((span) => span.name === "PING")).toEqual([]);
+    expect(spans).toHaveLength(4);
+  });
+
+  it("records the status of a rejected call; a caller's mistake is not a server error", async () => {
+    const { code } = await statusOf(server.client.append({ conversationId: "", messages: [{ role: "user", content: "no id" }] }));
+    expect(code).toBe(3);
+    await waitFor(() => exporter.getFinishedSpans().length > 0, 2000);
+    const [span, ...others] = exporter.getFinishedSpans();
+    expect(others).toEqual([]);
+    expect(span?.attributes["rpc.status_code"]).toBe("INVALID_ARGUMENT");
+    expect(span?.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it("marks the call and its Redis span as errors when Redis is down (UNAVAILABLE)", async () => {
+    await redis.kill();
+    try {
+      const { code } = await statusOf(server.client.append({ conversationId: uniqueId("down"), messages: [{ role: "user", content: "lost?" }] }));
+      expect(code).toBe(14);
+      await waitFor(() => exporter.getFinishedSpans().some((span) => span.kind === SpanKind.SERVER), 2000);
+      const spans = exporter.getFinishedSpans();
+      const call = spans.find((span) => span.kind === SpanKind.SERVER);
+      expect(call?.attributes["rpc.status_code"]).toBe("UNAVAILABLE");
+      expect(call?.attributes["error.type"]).toBe("UNAVAILABLE");
+      expect(call?.status.code).toBe(SpanStatusCode.ERROR);
+      const command = spans.find((span) => span.kind === SpanKind.CLIENT);
+      expect(command?.parentSpanContext?.spanId).toBe(call?.spanContext().spanId);
+      expect(command?.status.code).toBe(SpanStatusCode.ERROR);
+      expect(command?.attributes["error.type"]).toEqual(expect.any(String));
+    } finally {
+      await redis.start();
+    }
+  });
+});
