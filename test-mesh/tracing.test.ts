@@ -2,8 +2,8 @@
  * OpenTelemetry tracing (src/tracing, docs/tracing.md): the server, in this process with the SDK
  * writing to an InMemorySpanExporter, answers the Go client (clients/go/traced-call) that sends a
  * W3C traceparent; the server's spans must continue that trace, carry the RPC and database
- * semantic conventions, and hold one child span per Redis command. Needs Go (the module proxy for
- * clients/go's modules) and redis-server.
+ * semantic conventions, and hold one child span per Redis command; also through nginx. Needs Go
+ * (the module proxy for clients/go's modules), redis-server and nginx.
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -18,6 +18,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisServerProcess } from "../test/helpers/redis-server.js";
 import { startTestServer, statusOf, type TestServer, uniqueId, waitFor } from "../test/helpers/test-server.js";
 import { startTracing, type Tracing } from "../src/tracing/start-tracing.js";
+import { startNginx } from "./nginx-process.js";
 
 const GO_MODULE = fileURLToPath(new URL("../clients/go", import.meta.url));
 const run = promisify(execFile);
@@ -37,8 +38,8 @@ function newTraceparent(): { traceId: string; spanId: string; header: string } {
 }
 
 /** Runs the Go client: an Append, then a GetHistory, on `conversationId`, with `traceparent` when given. */
-async function goCall(conversationId: string, traceparent?: string): Promise<string> {
-  const env = { ...process.env, CHATMEMORY_ADDRESS: server.address, TRACEPARENT: traceparent ?? "" };
+async function goCall(conversationId: string, traceparent?: string, address = server.address): Promise<string> {
+  const env = { ...process.env, CHATMEMORY_ADDRESS: address, TRACEPARENT: traceparent ?? "" };
   const { stdout } = await run(tracedCall, [conversationId], { env, timeout: 20_000 });
   return stdout;
 }
@@ -123,6 +124,20 @@ describe("tracing", () => {
     expect(readChildren.map((span) => span.name)).toEqual(["EVALSHA chatmemoryRead"]);
     // Nothing else landed in the caller's trace.
     expect(spans).toHaveLength(4);
+  });
+
+  it("keeps the caller's trace through nginx (deploy/nginx/chatmemory.conf passes traceparent on)", async () => {
+    const nginx = await startNginx([server.address]);
+    try {
+      const caller = newTraceparent();
+      expect(await goCall(uniqueId("traced-nginx"), caller.header, nginx.address)).toContain("appended 2, read 2");
+      const spans = spansOfTrace(caller.traceId);
+      for (const method of ["Append", "GetHistory"]) expect(serverSpan(spans, method).parentSpanContext?.spanId).toBe(caller.spanId);
+      expect(spans).toHaveLength(4);
+    } finally {
+      await nginx.stop();
+      nginx.remove();
+    }
   });
 
   it("starts a new trace for a call without traceparent, and health-check PINGs make no spans", async () => {

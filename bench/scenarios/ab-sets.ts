@@ -8,7 +8,8 @@
  *   and at c=1: "Append with seq and token counting >= 0.9 × Append before them".
  * - `tracing`: one build, two servers: A without OpenTelemetry, B exporting every span over
  *   OTLP/HTTP to a local sink that accepts and discards (bench/lib/otlp-sink.ts), the SDK's
- *   defaults otherwise; Append of CHAT_MESSAGE at c=64 and c=1 ("cost when on: reported").
+ *   defaults otherwise (AB_TRACING_RATIO=0.1: B keeps that share of traces,
+ *   parentbased_traceidratio); Append of CHAT_MESSAGE at c=64 and c=1 ("cost when on: reported").
  * - `issue12-history`: one build; a 40-message conversation of that message, A = GetHistory
  *   limit 40, B = limit 40 + max_tokens set to the newest AB_KEEP_MESSAGES' (default 30) token
  *   counts, so the budget cuts: "GetHistory(40) with max_tokens >= 0.9 × without".
@@ -91,11 +92,16 @@ export const AB_SETS: Record<string, AbSet> = {
   tracing: {
     oneBuild: false,
     oneScript: true,
-    describe: (script) => ({ A: `${script}, tracing off`, B: `${script}, OpenTelemetry on (OTLP/HTTP to a discarding sink)` }),
+    describe: (script) => ({
+      A: `${script}, tracing off`,
+      B: `${script}, OpenTelemetry on (OTLP/HTTP to a discarding sink), ${tracingRatio() ?? "every trace"} sampled`,
+    }),
     setup: async () => {
       const sink = await startOtlpSink();
+      const ratio = tracingRatio();
+      const sampler: Record<string, string> = ratio === undefined ? {} : { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: String(ratio) };
       return {
-        env: { A: {}, B: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_SERVICE_NAME: "chatmemory-bench" } },
+        env: { A: {}, B: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_SERVICE_NAME: "chatmemory-bench", ...sampler } },
         report: () => `OTLP sink: ${sink.requests} exports, ${sink.bytes} bytes received from B`,
         close: () => sink.close(),
       };
@@ -128,6 +134,15 @@ export const AB_SETS: Record<string, AbSet> = {
     },
   },
 };
+
+/** AB_TRACING_RATIO: the share of traces B samples (0..1); unset = all. */
+function tracingRatio(): number | undefined {
+  const raw = process.env.AB_TRACING_RATIO;
+  if (raw === undefined || raw === "") return undefined;
+  const ratio = Number(raw);
+  if (!(ratio >= 0 && ratio <= 1)) throw new Error(`AB_TRACING_RATIO must be 0..1, got ${raw}`);
+  return ratio;
+}
 
 function keepMessages(): number {
   const keep = Number(process.env.AB_KEEP_MESSAGES ?? 30);
