@@ -272,4 +272,12 @@ describe("ChatMemoryMessageHistory: retries", () => {
     await memory.addMessages(turn);
     expect(await memory.getMessages()).toHaveLength(4);
   });
+
+  it("an explicit requestId makes addMessages idempotent across history instances", async () => {
+    const conversationId = uniqueId("lc");
+    const turn = [new HumanMessage("once"), new AIMessage("only once")];
+    await history(conversationId).addMessages(turn, { requestId: "turn-1" });
+    await history(conversationId).addMessages(turn, { requestId: "turn-1" });
+    expect(serialized(await history(conversationId).getMessages())).toEqual(serialized(turn));
+  });
 });
