@@ -58,32 +58,8 @@ function fitsToolCall(call: JsonValue): call is JsonObject & { id: string; name:
   );
 }
 
-/** The ChatMemory Message that stores `message` (docs/adapters.md, "The element mapping"). */
-export function toElement(message: BaseMessage): ElementInit {
-  const serialized = message.toDict() as { type: string; data: unknown };
-  const type = serialized.type === "generic" ? "chat" : serialized.type;
-  if (!isLangChainType(type)) {
-    throw new TypeError(`ChatMemoryMessageHistory cannot store a LangChain message of type ${JSON.stringify(serialized.type)}`);
-  }
-  // As JSON: keys whose value is undefined are left out, as JSON.stringify does.
-  const data = JSON.parse(JSON.stringify(serialized.data)) as JsonObject;
-  const lc: JsonObject = { type };
-  const element: ElementInit = { role: type === "chat" ? "" : ROLE_OF_TYPE[type], content: "", extra: { [EXTRA_KEY]: lc } };
-
-  if (typeof data.content === "string") {
-    element.content = data.content;
-  } else if (Array.isArray(data.content)) {
-    element.content = textOfParts(data.content);
-    lc.content = data.content;
-  }
-  if (typeof data.id === "string" && data.id !== "") {
-    if (MESSAGE_ID.test(data.id)) element.id = data.id;
-    else lc.id = data.id;
-  }
-  if (typeof data.name === "string" && data.name !== "") element.name = data.name;
-  if (isNonEmptyObject(data.additional_kwargs)) lc.additional_kwargs = data.additional_kwargs;
-  if (isNonEmptyObject(data.response_metadata)) lc.response_metadata = data.response_metadata;
-
+/** The fields only some message types have. */
+function mapTypeFields(type: LangChainType, data: JsonObject, element: ElementInit, lc: JsonObject): void {
   switch (type) {
     case "system":
       if (isObject(data.additional_kwargs) && data.additional_kwargs[DEVELOPER_MARK] === "developer") element.role = "developer";
@@ -111,6 +87,35 @@ export function toElement(message: BaseMessage): ElementInit {
       break;
     }
   }
+}
+
+/** The ChatMemory Message that stores `message` (docs/adapters.md, "The element mapping"). */
+export function toElement(message: BaseMessage): ElementInit {
+  const serialized = message.toDict() as { type: string; data: unknown };
+  const type = serialized.type === "generic" ? "chat" : serialized.type;
+  if (!isLangChainType(type)) {
+    throw new TypeError(`ChatMemoryMessageHistory cannot store a LangChain message of type ${JSON.stringify(serialized.type)}`);
+  }
+  // As JSON: keys whose value is undefined are left out, as JSON.stringify does.
+  const data = JSON.parse(JSON.stringify(serialized.data)) as JsonObject;
+  const lc: JsonObject = { type };
+  const element: ElementInit = { role: type === "chat" ? "" : ROLE_OF_TYPE[type], content: "", extra: { [EXTRA_KEY]: lc } };
+
+  if (typeof data.content === "string") {
+    element.content = data.content;
+  } else if (Array.isArray(data.content)) {
+    element.content = textOfParts(data.content);
+    lc.content = data.content;
+  }
+  if (typeof data.id === "string" && data.id !== "") {
+    if (MESSAGE_ID.test(data.id)) element.id = data.id;
+    else lc.id = data.id;
+  }
+  if (typeof data.name === "string" && data.name !== "") element.name = data.name;
+  if (isNonEmptyObject(data.additional_kwargs)) lc.additional_kwargs = data.additional_kwargs;
+  if (isNonEmptyObject(data.response_metadata)) lc.response_metadata = data.response_metadata;
+
+  mapTypeFields(type, data, element, lc);
   if ((type === "human" || type === "ai") && data.example === true) lc.example = true;
   // Fields this table does not know (LangChain.js's ToolMessage `metadata`, say) are kept as they are.
   for (const [key, value] of Object.entries(data)) {
