@@ -37,6 +37,8 @@ export interface TestServerOptions {
   maxPinned?: number;
   tokenEncoding?: TokenEncoding;
   toolSafeWindow?: boolean;
+  /** Most messages held for a slow Watch reader (CHATMEMORY_WATCH_BUFFER). */
+  watchBufferMessages?: number;
   ttlSeconds?: number;
   requestIdTtlSeconds?: number;
   maxBatch?: number;
@@ -122,6 +124,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     metrics: options.metrics,
     tracer: options.tracer,
     toolSafeWindow: options.toolSafeWindow,
+    watchBufferMessages: options.watchBufferMessages,
   });
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;
