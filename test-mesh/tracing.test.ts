@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RedisServerProcess } from "../test/helpers/redis-server.js";
@@ -160,6 +160,14 @@ describe("tracing", () => {
     expect(others).toEqual([]);
     expect(span?.attributes["rpc.status_code"]).toBe("INVALID_ARGUMENT");
     expect(span?.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it("makes no Redis span under a call span that has ended (work left running in an old call's context)", async () => {
+    const ended = trace.getTracer("test").startSpan("ended call");
+    ended.end();
+    const command = { operation: "EVALSHA", script: "chatmemoryRead" };
+    expect(await context.with(trace.setSpan(context.active(), ended), () => tracing.redisCommands.around(command, async () => "read"))).toBe("read");
+    expect(exporter.getFinishedSpans().map((span) => span.name)).toEqual(["ended call"]);
   });
 
   it("marks the call and its Redis span as errors when Redis is down (UNAVAILABLE)", async () => {

@@ -2,7 +2,9 @@
  * A client span per Redis command a call sends, as a child of the call's server span, with the
  * stable database semantic conventions (db.system.name, db.operation.name, db.stored_procedure.name
  * for the Lua script). The command's arguments (the messages) are never recorded: no db.query.text.
- * Commands sent outside a traced call (the health checks' PING) make no span.
+ * Commands sent outside a recorded call span make no span: the health checks' PING, calls not
+ * sampled, and work that runs in the context of a call already ended (the Watch hub's reads on a
+ * change run in the context where the shared subscriber connection was opened).
  */
 import { context, type Attributes, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import {
@@ -43,7 +45,8 @@ export class RedisCommandTracer implements RedisCommandHook {
 
   async around<T>(command: RedisCommand, send: () => Promise<T>): Promise<T> {
     const parent = context.active();
-    if (trace.getSpan(parent) === undefined) return send();
+    // isRecording: false once a span has ended, and for calls the sampler left out.
+    if (trace.getSpan(parent)?.isRecording() !== true) return send();
     const name = command.script === undefined ? command.operation : `${command.operation} ${command.script}`;
     const attributes: Attributes = { [ATTR_DB_SYSTEM_NAME]: "redis", [ATTR_DB_OPERATION_NAME]: command.operation, ...this.#server };
     if (command.script !== undefined) attributes[ATTR_DB_STORED_PROCEDURE_NAME] = command.script;
