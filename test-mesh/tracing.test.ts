@@ -8,6 +8,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +16,10 @@ import { promisify } from "node:util";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as grpc from "@grpc/grpc-js";
+import { createChatMemoryClient } from "../clients/typescript/src/index.js";
 import { RedisServerProcess } from "../test/helpers/redis-server.js";
+import { startServerProcess } from "../test/helpers/server-process.js";
 import { startTestServer, statusOf, type TestServer, uniqueId, waitFor } from "../test/helpers/test-server.js";
 import { startTracing, type Tracing } from "../src/tracing/start-tracing.js";
 import { startNginx } from "./nginx-process.js";
@@ -160,6 +164,54 @@ describe("tracing", () => {
     expect(others).toEqual([]);
     expect(span?.attributes["rpc.status_code"]).toBe("INVALID_ARGUMENT");
     expect(span?.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it("the built server, given OTEL_EXPORTER_OTLP_ENDPOINT, exports the caller's trace over OTLP/HTTP (flushed on SIGTERM)", async () => {
+    // An OTLP/HTTP receiver: keeps what arrives, answers as a collector does (200, empty response).
+    const received: { path: string; contentType: string; body: Buffer }[] = [];
+    const receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        received.push({ path: request.url ?? "", contentType: request.headers["content-type"] ?? "", body: Buffer.concat(chunks) });
+        response.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const { port } = receiver.address() as { port: number };
+    try {
+      const child = await startServerProcess({
+        REDIS_URL: redis.url,
+        CHATMEMORY_LISTEN: "127.0.0.1:0",
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_SERVICE_NAME: "chatmemory-tracing-test",
+      });
+      const caller = newTraceparent();
+      const client = createChatMemoryClient({ address: child.address });
+      try {
+        const metadata = new grpc.Metadata();
+        metadata.set("traceparent", caller.header);
+        await client.append({ conversationId: uniqueId("process"), messages: [{ role: "user", content: "exported?" }] }, { metadata });
+      } finally {
+        client.close();
+      }
+      expect(child.logs.some((line) => line.tracing === "opentelemetry")).toBe(true);
+      // The batch processor would wait up to 5 s; SIGTERM's drain exports what is queued.
+      await child.stop();
+      const traces = received.filter((request) => request.path === "/v1/traces");
+      expect(traces.length).toBeGreaterThan(0);
+      for (const request of traces) expect(request.contentType).toBe("application/x-protobuf");
+      // OTLP protobuf carries ids as raw bytes and names as UTF-8: look for them in what arrived.
+      const body = Buffer.concat(traces.map((request) => request.body));
+      expect(body.includes(Buffer.from(caller.traceId, "hex"))).toBe(true);
+      expect(body.includes(Buffer.from(caller.spanId, "hex"))).toBe(true);
+      for (const text of ["chatmemory-tracing-test", "chatmemory.v1.ChatMemory/Append", "EVALSHA chatmemoryWrite"]) expect(body.includes(text), text).toBe(true);
+      // Traces only: no metrics or logs were sent to the collector.
+      expect(received.map((request) => request.path).filter((path) => path !== "/v1/traces")).toEqual([]);
+    } finally {
+      receiver.closeAllConnections();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
   });
 
   it("makes no Redis span under a call span that has ended (work left running in an old call's context)", async () => {
