@@ -252,8 +252,11 @@ func aiFromStored(stored *chatmemoryv1.Message, lc map[string]any) llms.AIChatMe
 		})
 	}
 	if len(stored.GetToolCalls()) == 0 {
-		ai.ToolCalls = append(toolCallsFromExtra(lc["tool_calls"]), toolCallsFromExtra(lc["invalid_tool_calls"])...)
+		ai.ToolCalls = toolCallsFromExtra(lc["tool_calls"])
 	}
+	// The model made these calls too, and a tool message may answer them: an API rejects that
+	// answer when its call is missing.
+	ai.ToolCalls = append(ai.ToolCalls, toolCallsFromExtra(lc["invalid_tool_calls"])...)
 	kwargs, _ := lc["additional_kwargs"].(map[string]any)
 	if function, ok := kwargs["function_call"].(map[string]any); ok {
 		name, _ := function["name"].(string)

@@ -235,7 +235,9 @@ func TestReadsWhatOtherClientsWrote(t *testing.T) {
 			map[string]any{"type": "text", "text": "And this sky?"}, map[string]any{"type": "text", "text": " Thanks."},
 		}})},
 		{Role: "assistant", Id: "run-7f3a", ToolCalls: []*chatmemoryv1.ToolCall{{Id: "call_1", Name: "get_weather", Arguments: `{"city":"Paris"}`}},
-			Extra: lcExtra(t, map[string]any{"type": "ai", "usage_metadata": map[string]any{"input_tokens": 31}})},
+			Extra: lcExtra(t, map[string]any{"type": "ai", "usage_metadata": map[string]any{"input_tokens": 31}, "invalid_tool_calls": []any{
+				map[string]any{"name": "get_time", "args": "{bad", "id": "call_2", "error": nil, "type": "invalid_tool_call"},
+			}})},
 		{Role: "tool", ToolCallId: "call_1", Content: "21", Extra: lcExtra(t, map[string]any{"type": "tool", "status": "success"})},
 		{Role: "user", Content: "Thanks", Extra: lcExtra(t, map[string]any{"type": "chat", "role": "customer"})},
 		{Role: "developer", Content: "Plain developer message"},
@@ -253,7 +255,10 @@ func TestReadsWhatOtherClientsWrote(t *testing.T) {
 	want := []llms.ChatMessage{
 		llms.SystemChatMessage{Content: "Be brief."},
 		llms.HumanChatMessage{Content: "And this sky? Thanks."},
-		llms.AIChatMessage{ToolCalls: []llms.ToolCall{{ID: "call_1", Type: "function", FunctionCall: &llms.FunctionCall{Name: "get_weather", Arguments: `{"city":"Paris"}`}}}},
+		llms.AIChatMessage{ToolCalls: []llms.ToolCall{
+			{ID: "call_1", Type: "function", FunctionCall: &llms.FunctionCall{Name: "get_weather", Arguments: `{"city":"Paris"}`}},
+			{ID: "call_2", Type: "function", FunctionCall: &llms.FunctionCall{Name: "get_time", Arguments: "{bad"}},
+		}},
 		llms.ToolChatMessage{ID: "call_1", Content: "21"},
 		llms.GenericChatMessage{Role: "customer", Content: "Thanks"},
 		llms.GenericChatMessage{Role: "developer", Content: "Plain developer message"},
