@@ -3,6 +3,7 @@ package chatmemory_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"reflect"
 	"strings"
@@ -335,15 +336,48 @@ func TestCallsWithoutDeadlineGetTheTimeout(t *testing.T) {
 // WithTTL gives the conversation its own expiry on every write.
 func TestWithTTLExpiresTheConversation(t *testing.T) {
 	ctx, client, id := timeout(t), connect(t), conversationID(t)
-	history := chatmemory.NewChatMessageHistory(client, id, chatmemory.WithTTL(300*time.Millisecond))
+	history := chatmemory.NewChatMessageHistory(client, id, chatmemory.WithTTL(time.Second))
 	if err := history.AddUserMessage(ctx, "short-lived"); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := history.Messages(ctx); err != nil || len(got) != 1 {
 		t.Fatalf("right after the write read %v, %v; want the message", got, err)
 	}
-	time.Sleep(600 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	if got, err := history.Messages(ctx); err != nil || len(got) != 0 {
 		t.Errorf("after the TTL read %v, %v; want nothing", got, err)
+	}
+}
+
+// Turns written with AddMessages by many replicas at once are never interleaved: each is one Append.
+func TestConcurrentTurnsStayWhole(t *testing.T) {
+	ctx, id := timeout(t), conversationID(t)
+	const replicas = 8
+	errs := make(chan error, replicas)
+	for i := range replicas {
+		history := chatmemory.NewChatMessageHistory(connect(t), id)
+		go func() {
+			errs <- history.AddMessages(ctx, llms.HumanChatMessage{Content: fmt.Sprint("question ", i)}, llms.AIChatMessage{Content: fmt.Sprint("answer ", i)})
+		}()
+	}
+	for range replicas {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := chatmemory.NewChatMessageHistory(connect(t), id).Messages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2*replicas {
+		t.Fatalf("stored %d messages, want %d", len(got), 2*replicas)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < len(got); i += 2 {
+		question, answer := got[i].GetContent(), got[i+1].GetContent()
+		if strings.TrimPrefix(question, "question ") != strings.TrimPrefix(answer, "answer ") || seen[question] {
+			t.Errorf("messages %d and %d are %q and %q: want one whole turn", i, i+1, question, answer)
+		}
+		seen[question] = true
 	}
 }
