@@ -112,7 +112,7 @@ func (h *ChatMessageHistory) AddAIMessage(ctx context.Context, text string) erro
 // AddMessages appends messages in one Append: stored atomically and in order (a turn's input and
 // output together, say), once however often gRPC retries it, since it carries a request id.
 func (h *ChatMessageHistory) AddMessages(ctx context.Context, messages ...llms.ChatMessage) error {
-	stored, err := h.toStored(messages)
+	stored, err := h.storedMessages(messages)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func (h *ChatMessageHistory) Messages(ctx context.Context) ([]llms.ChatMessage, 
 // SetMessages replaces the whole conversation (pinned messages and window) with messages in one
 // atomic Replace; no messages leave it empty.
 func (h *ChatMessageHistory) SetMessages(ctx context.Context, messages []llms.ChatMessage) error {
-	stored, err := h.toStored(messages)
+	stored, err := h.storedMessages(messages)
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func (h *ChatMessageHistory) Clear(ctx context.Context) error {
 	return nil
 }
 
-func (h *ChatMessageHistory) toStored(messages []llms.ChatMessage) ([]*chatmemoryv1.Message, error) {
+func (h *ChatMessageHistory) storedMessages(messages []llms.ChatMessage) ([]*chatmemoryv1.Message, error) {
 	stored := make([]*chatmemoryv1.Message, 0, len(messages))
 	for i, message := range messages {
 		converted, err := toStored(message)
