@@ -177,3 +177,33 @@ func TestBufferLoadsTheServersWindow(t *testing.T) {
 		t.Errorf("WithLimit(2) read %#v, want the pinned prompt and the newest turn %#v", limited, want)
 	}
 }
+
+// WithMaxTokens bounds what a buffer loads by the server's token counts, with no pruning writes
+// (langchaingo's ConversationTokenBuffer prunes by rewriting the whole history).
+func TestWithMaxTokensBoundsTheBuffer(t *testing.T) {
+	ctx, client, id := timeout(t), connect(t), conversationID(t)
+	writer := chatmemory.NewChatMessageHistory(client, id)
+	for i := range 6 {
+		if err := writer.AddMessages(ctx, llms.HumanChatMessage{Content: fmt.Sprint("question number ", i)}, llms.AIChatMessage{Content: fmt.Sprint("answer number ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const budget = 12
+	raw, err := client.GetHistory(ctx, &chatmemoryv1.GetHistoryRequest{ConversationId: id, MaxTokens: budget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(raw.GetMessages()); n == 0 || n >= 12 || raw.GetTotalTokens() > budget {
+		t.Fatalf("GetHistory max_tokens %d returned %d messages, %d tokens: want a part of the 12 that fits", budget, n, raw.GetTotalTokens())
+	}
+	buffer := memory.NewConversationBuffer(memory.WithReturnMessages(true),
+		memory.WithChatHistory(chatmemory.NewChatMessageHistory(client, id, chatmemory.WithMaxTokens(budget))))
+	loaded, err := buffer.LoadMemoryVariables(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages := loaded["history"].([]llms.ChatMessage)
+	if len(messages) != len(raw.GetMessages()) || !reflect.DeepEqual(messages[len(messages)-1], llms.AIChatMessage{Content: "answer number 5"}) {
+		t.Errorf("the buffer loaded %#v: want the newest %d messages", messages, len(raw.GetMessages()))
+	}
+}
