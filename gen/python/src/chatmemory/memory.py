@@ -8,7 +8,7 @@ prefix are the server's settings), and failures raise `grpc.RpcError` with a sta
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypedDict
 
@@ -195,7 +195,7 @@ class ChatMemory:
         response = self._stub.GetHistory(request, timeout=self._timeout)
         return [_as_dict(message) for message in response.messages]
 
-    def watch(self, conversation_id: str, *, after_seq: int = 0, epoch: str = "") -> Iterator[WatchStep]:
+    def watch(self, conversation_id: str, *, after_seq: int = 0, epoch: str = "") -> Generator[WatchStep, None, None]:
         """Follows the conversation live: yields a step at once, then one per Append, as they happen.
 
         A step is `{"messages": [...], "reset": bool, "epoch": str}`: new messages in seq order, or,
