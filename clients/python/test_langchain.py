@@ -62,7 +62,7 @@ class CountingConnection(Connection):
         if self._counted is None:
             calls = self.calls
 
-            class Counter(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+            class Counter(grpc.UnaryUnaryClientInterceptor):
                 def intercept_unary_unary(
                     self, continuation: Callable[[Any, Any], Any], details: grpc.ClientCallDetails, request: Any
                 ) -> Any:
@@ -121,9 +121,9 @@ EVERY_CLASS: list[BaseMessage] = [
     ToolMessage("18 °C", tool_call_id="call_1", name="get_weather", status="success", artifact={"raw": [18, "sunny"], "ok": True}),
     ToolMessage("station offline", tool_call_id="call_3", status="error"),
     AIMessage("a call without an id", tool_calls=[{"name": "lookup", "args": {"q": "x"}, "id": None}]),
-    ChatMessage("Cite the station next time.", role="critic"),
-    ChatMessage("Noted.", role="assistant", name="reviewer"),
-    FunctionMessage("{\"temp\": 18}", name="get_temperature"),
+    ChatMessage(content="Cite the station next time.", role="critic"),
+    ChatMessage(content="Noted.", role="assistant", name="reviewer"),
+    FunctionMessage(content="{\"temp\": 18}", name="get_temperature"),
     HumanMessage("plain text, 日本語 🗼", additional_kwargs={"client": "web"}, response_metadata={"lang": "ja"}),
 ]
 
@@ -140,7 +140,7 @@ def test_every_message_class_round_trips_equal(history: ChatMemoryMessageHistory
 
 
 def test_chunks_are_stored_as_their_message_class(history: ChatMemoryMessageHistory) -> None:
-    chunk = AIMessageChunk("streamed", id="run-9", tool_calls=[{"name": "f", "args": {"a": 1}, "id": "c1"}])
+    chunk = AIMessageChunk(content="streamed", id="run-9", tool_calls=[{"name": "f", "args": {"a": 1}, "id": "c1"}])
     history.add_messages([chunk])
     [read] = history.messages
     assert type(read) is AIMessage
@@ -306,13 +306,13 @@ def test_bad_input_is_invalid_argument_and_stores_nothing(history: ChatMemoryMes
     too_long = "x" * (1024 * 1024 + 1)
     with pytest.raises(grpc.RpcError) as raised:
         history.add_messages([HumanMessage("fine"), AIMessage(too_long)])
-    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
-    assert "messages[1]" in str(raised.value.details())  # type: ignore[attr-defined]
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "messages[1]" in str(raised.value.details())
     assert history.messages == []
     bad_id = ChatMemoryMessageHistory("has spaces", address=address)
     with pytest.raises(grpc.RpcError) as raised:
         bad_id.add_messages([HumanMessage("hi")])
-    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     bad_id.close()
     # A value JSON cannot hold fails before anything is sent.
     with pytest.raises(ValueError):

@@ -61,7 +61,7 @@ class ChatMemoryMessageHistory(BaseChatMessageHistory):
 
     # --- sync
 
-    @property  # type: ignore[override]
+    @property
     def messages(self) -> list[BaseMessage]:
         """The conversation as the service holds it (GetHistory)."""
         response = self._connection.stub().GetHistory(self._history_request(), timeout=self._timeout)

@@ -45,11 +45,8 @@ class ChatMemoryChatStore(BaseChatStore):
     ttl: float | None = None
     _connection: Connection = PrivateAttr()
 
-    def __init__(
-        self, address: str = DEFAULT_ADDRESS, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, ttl: float | None = None
-    ) -> None:
-        super().__init__(address=address, timeout=timeout, ttl=ttl)
-        self._connection = Connection(address, timeout=timeout)
+    def model_post_init(self, context: Any, /) -> None:
+        self._connection = Connection(self.address, timeout=self.timeout)
 
     @classmethod
     def class_name(cls) -> str:
@@ -213,7 +210,7 @@ def message_to_proto(message: ChatMessage) -> pb.Message:
     if isinstance(kwargs.get("name"), str):
         proto.name = kwargs.pop("name")
     calls = kwargs.get("tool_calls")
-    if stored_role == "assistant" and _openai_tool_calls(calls):
+    if stored_role == "assistant" and isinstance(calls, list) and _openai_tool_calls(calls):
         kwargs.pop("tool_calls")
         for call in calls:
             function = call["function"]
