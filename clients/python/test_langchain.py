@@ -4,7 +4,7 @@ serializer (`message_to_dict`)."""
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,10 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.runnables.history import RunnableWithMessageHistory
 from langchain_core.tools import tool
 
-from chatmemory.connection import Connection
 from chatmemory.langchain import ChatMemoryMessageHistory
 from chatmemory.v1 import chatmemory_pb2 as pb
 from chatmemory.v1 import chatmemory_pb2_grpc
+from rpc_counting import CountingConnection
 
 FIXTURE = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "langchain-conversation.json"
 
@@ -48,30 +48,6 @@ def history(address: str, conversation_id: str) -> Iterator[ChatMemoryMessageHis
     yield created
     created.clear()
     created.close()
-
-
-class CountingConnection(Connection):
-    """A Connection whose blocking stub counts the RPCs it sends, by method (real calls, counted)."""
-
-    def __init__(self, address: str) -> None:
-        super().__init__(address)
-        self.calls: list[str] = []
-        self._counted: chatmemory_pb2_grpc.ChatMemoryStub | None = None
-
-    def stub(self) -> chatmemory_pb2_grpc.ChatMemoryStub:
-        if self._counted is None:
-            calls = self.calls
-
-            class Counter(grpc.UnaryUnaryClientInterceptor):
-                def intercept_unary_unary(
-                    self, continuation: Callable[[Any, Any], Any], details: grpc.ClientCallDetails, request: Any
-                ) -> Any:
-                    calls.append(str(details.method).rsplit("/", 1)[-1])
-                    return continuation(details, request)
-
-            self._channel = grpc.intercept_channel(grpc.insecure_channel(self.address), Counter())
-            self._counted = chatmemory_pb2_grpc.ChatMemoryStub(self._channel)
-        return self._counted
 
 
 def fixture_conversation() -> list[dict[str, Any]]:
