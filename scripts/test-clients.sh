@@ -3,8 +3,9 @@
 #   1. starts redis-server (free loopback port, own temp dir) and the built server against it,
 #      waits for health SERVING and exports CHATMEMORY_ADDRESS;
 #   2. Go: the live `go test` suite and the README example (clients/go);
-#   3. Python: builds the wheel of gen/python, installs it into a clean venv, mypy --strict against
-#      its .pyi stubs, pytest (clients/python), the example;
+#   3. Python: builds the wheel of gen/python, installs it with its framework extras into a clean
+#      venv, mypy --strict against its .pyi stubs, pytest (clients/python: the client, the LangChain
+#      and LlamaIndex adapters), the examples (plain, LangChain agent);
 #   4. grpcurl: the commands of docs/clients.md, checked (scripts/check-grpcurl.sh);
 #   5. TypeScript: packs the chatmemory-client workspace, installs the tarball into a scratch
 #      project, checks no server library came with it, type-checks and runs the example there;
@@ -98,12 +99,19 @@ set +e
 rm -rf "$work/wheels" && "$python" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation ./gen/python -w "$work/wheels"
 install=$?
 python3 -m venv "$work/client-venv" && client_python="$work/client-venv/bin/python"
-"$client_python" -m pip install --quiet --disable-pip-version-check -c tools/requirements.txt "$work"/wheels/chatmemory_client-*.whl \
-  pytest mypy types-protobuf types-grpcio grpcio-health-checking redis || install=1
-# Fails unless the package comes from the venv's site-packages (the installed wheel).
-(cd "$work" && "$client_python" -c 'import chatmemory, sys; assert "/client-venv/" in chatmemory.__file__, chatmemory.__file__; print("chatmemory from", chatmemory.__file__)') || install=1
+# With the framework extras ([langchain,llama-index]) and `langchain` for the agent example, at the
+# versions of tools/adapter-constraints.txt.
+wheel="$(ls "$work"/wheels/chatmemory_client-*.whl)"
+"$client_python" -m pip install --quiet --disable-pip-version-check -c tools/requirements.txt -c tools/adapter-constraints.txt \
+  "${wheel}[langchain,llama-index]" langchain pytest mypy types-protobuf types-grpcio grpcio-health-checking redis || install=1
+# Fails unless the package comes from the venv's site-packages (the installed wheel), and unless
+# `import chatmemory` stays free of the frameworks (they load only with chatmemory.langchain / .llama_index).
+(cd "$work" && "$client_python" -c 'import chatmemory, sys; assert "/client-venv/" in chatmemory.__file__, chatmemory.__file__; print("chatmemory from", chatmemory.__file__); loaded = [m for m in ("langchain_core", "llama_index") if m in sys.modules]; assert not loaded, loaded') || install=1
 "$client_python" -m mypy --config-file clients/python/mypy.ini clients/python
 typecheck=$?
+# The hand-written package itself (wrapper and adapters) under --strict, against the installed
+# generated stubs and the frameworks' types.
+(cd gen/python/src && "$client_python" -m mypy --strict -p chatmemory) || typecheck=1
 "$client_python" -m pytest clients/python -v -p no:cacheprovider 2>&1 | tee "$work/pytest.log"
 status=${PIPESTATUS[0]}
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
@@ -119,6 +127,13 @@ set -e
 grep -q "count after append: 2" "$work/py-example.log" && grep -q "rejected: INVALID_ARGUMENT" "$work/py-example.log" \
   && grep -q "cleared: True" "$work/py-example.log" || example=1
 finish "python example" "$example"
+part_started=$SECONDS
+set +e
+"$client_python" clients/python/langchain_agent_example.py 2>&1 | tee "$work/py-agent.log"
+example=${PIPESTATUS[0]}
+set -e
+grep -q "stored: human ai tool ai human ai" "$work/py-agent.log" || example=1
+finish "python langchain agent example" "$example"
 
 part "grpcurl: the README's commands, no proto files"
 set +e
