@@ -118,7 +118,8 @@ status=${PIPESTATUS[0]}
 [ "$status" -eq 5 ] && echo "pytest collected no tests"
 [ "$install" -ne 0 ] && status=1
 [ "$typecheck" -ne 0 ] && status=1
-totals "pytest" "$work/pytest.log" ' PASSED( |$)' ' (FAILED|ERROR)( |$)' ' SKIPPED( |$)'
+# Expected failures (XFAIL: a server feature still on another branch) count with the skips.
+totals "pytest" "$work/pytest.log" ' PASSED( |$)' ' (FAILED|ERROR)( |$)' ' (SKIPPED|XFAIL)( |$)'
 finish "pytest" "$status"
 part_started=$SECONDS
 "$client_python" clients/python/example.py 2>&1 | tee "$work/py-example.log"
