@@ -3,9 +3,8 @@
 #   1. starts redis-server (free loopback port, own temp dir) and the built server against it,
 #      waits for health SERVING and exports CHATMEMORY_ADDRESS;
 #   2. Go: the live `go test` suite and the README example (clients/go);
-#   3. Python: builds the wheel of gen/python, installs it with its framework extras into a clean
-#      venv, mypy --strict against its .pyi stubs, pytest (clients/python: the client, the LangChain
-#      and LlamaIndex adapters), the examples (plain, LangChain agent);
+#   3. Python: builds the wheel of gen/python, installs it into a clean venv, mypy --strict against
+#      its .pyi stubs, pytest (clients/python), the example;
 #   4. grpcurl: the commands of docs/clients.md, checked (scripts/check-grpcurl.sh);
 #   5. TypeScript: packs the chatmemory-client workspace, installs the tarball into a scratch
 #      project, checks no server library came with it, type-checks and runs the example there;
@@ -99,8 +98,8 @@ set +e
 rm -rf "$work/wheels" && "$python" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation ./gen/python -w "$work/wheels"
 install=$?
 python3 -m venv "$work/client-venv" && client_python="$work/client-venv/bin/python"
-# With the framework extras ([langchain,llama-index]) and `langchain` for the agent example, at the
-# versions of tools/adapter-constraints.txt.
+# With the framework extras ([langchain,llama-index]: pytest runs the adapters' tests too) and
+# `langchain` for the agent example, at the versions of tools/adapter-constraints.txt.
 wheel="$(ls "$work"/wheels/chatmemory_client-*.whl)"
 "$client_python" -m pip install --quiet --disable-pip-version-check -c tools/requirements.txt -c tools/adapter-constraints.txt \
   "${wheel}[langchain,llama-index]" langchain pytest mypy types-protobuf types-grpcio grpcio-health-checking redis || install=1

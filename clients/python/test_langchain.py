@@ -96,6 +96,8 @@ EVERY_CLASS: list[BaseMessage] = [
     ),
     ToolMessage("18 °C", tool_call_id="call_1", name="get_weather", status="success", artifact={"raw": [18, "sunny"], "ok": True}),
     ToolMessage("station offline", tool_call_id="call_3", status="error"),
+    # A field beyond the class's own (LangChain.js's tool() fills ToolMessage.metadata).
+    ToolMessage("done", tool_call_id="call_4", metadata={"source": "js", "attempt": 1}),
     AIMessage("a call without an id", tool_calls=[{"name": "lookup", "args": {"q": "x"}, "id": None}]),
     ChatMessage(content="Cite the station next time.", role="critic"),
     ChatMessage(content="Noted.", role="assistant", name="reviewer"),
@@ -113,6 +115,34 @@ def test_every_message_class_round_trips_equal(history: ChatMemoryMessageHistory
     assert isinstance(ai, AIMessage) and ai.usage_metadata is not None
     assert type(ai.usage_metadata["input_tokens"]) is int
     assert ai.tool_calls[0]["args"]["ratio"] == 1.5
+
+
+def test_unparseable_arguments_beside_extra_lc_become_invalid_tool_calls(address: str, conversation_id: str) -> None:
+    extra_ai = pb.Message(
+        role="assistant",
+        tool_calls=[pb.ToolCall(id="c1", name="f", arguments='{"a":1}'), pb.ToolCall(id="c2", name="g", arguments="[1]")],
+    )
+    extra_ai.extra.update({"lc": {"type": "ai", "invalid_tool_calls": [{"name": "h", "args": "{", "id": "c0", "error": "bad", "type": "invalid_tool_call"}]}})
+    with grpc.insecure_channel(address) as channel:
+        chatmemory_pb2_grpc.ChatMemoryStub(channel).Append(
+            pb.AppendRequest(conversation_id=conversation_id, messages=[extra_ai]), timeout=5
+        )
+    history = ChatMemoryMessageHistory(conversation_id, address=address)
+    try:
+        assert dicts(history.messages) == dicts(
+            [
+                AIMessage(
+                    "",
+                    tool_calls=[{"name": "f", "args": {"a": 1}, "id": "c1"}],
+                    invalid_tool_calls=[
+                        {"name": "h", "args": "{", "id": "c0", "error": "bad", "type": "invalid_tool_call"},
+                        {"name": "g", "args": "[1]", "id": "c2", "error": None, "type": "invalid_tool_call"},
+                    ],
+                )
+            ]
+        )
+    finally:
+        history.close()
 
 
 def test_chunks_are_stored_as_their_message_class(history: ChatMemoryMessageHistory) -> None:

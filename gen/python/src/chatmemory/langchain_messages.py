@@ -41,6 +41,15 @@ def message_type(message: BaseMessage) -> str:
     raise TypeError(f"ChatMemory stores human, ai, system, tool, chat and function messages, not {type(message).__name__}")
 
 
+# Fields the mapping places itself; any other field of a serialized message goes to extra.lc as is.
+_KNOWN_FIELDS = frozenset(
+    {
+        "content", "additional_kwargs", "response_metadata", "type", "name", "id",
+        "tool_calls", "invalid_tool_calls", "usage_metadata", "tool_call_chunks",
+        "tool_call_id", "status", "artifact", "role",
+    }
+)
+
 _TYPES: list[tuple[type[BaseMessage], str]] = [
     (HumanMessage, "human"),
     (AIMessage, "ai"),
@@ -83,6 +92,11 @@ def message_to_proto(message: BaseMessage) -> pb.Message:
             lc["artifact"] = message.artifact
     elif isinstance(message, ChatMessage):
         lc["role"] = message.role
+    # Fields beyond the classes' own (BaseMessage allows extra fields; LangChain.js's ToolMessage
+    # `metadata` arrives as one), verbatim.
+    for key, value in message.model_dump().items():
+        if key not in _KNOWN_FIELDS and value is not None:
+            lc[key] = value
     # Through JSON text first: a value JSON cannot hold (an object, NaN) fails here with a clear
     # error rather than deep inside protobuf's Struct.
     proto.extra.update({EXTRA_KEY: json.loads(json.dumps(lc, allow_nan=False))})
@@ -132,7 +146,8 @@ def message_from_proto(message: pb.Message) -> BaseMessage:
 
 def _from_lc(message: pb.Message, lc: dict[str, Any]) -> BaseMessage:
     kind = lc["type"]
-    fields: dict[str, Any] = {k: v for k, v in lc.items() if k not in ("type", "content", "id", "tool_calls")}
+    placed = ("type", "content", "id", "tool_calls") if kind == "chat" else ("type", "content", "id", "tool_calls", "role")
+    fields: dict[str, Any] = {k: v for k, v in lc.items() if k not in placed}
     fields["content"] = lc.get("content", message.content)
     message_id = message.id or lc.get("id")
     if message_id is not None:
@@ -143,7 +158,11 @@ def _from_lc(message: pb.Message, lc: dict[str, Any]) -> BaseMessage:
         return HumanMessage(**fields)
     if kind == "ai":
         if message.tool_calls:
-            fields["tool_calls"] = [_parsed_call(call)[0] for call in message.tool_calls]
+            parsed = [_parsed_call(call) for call in message.tool_calls]
+            fields["tool_calls"] = [call for call, ok in parsed if ok]
+            invalid = [call for call, ok in parsed if not ok]
+            if invalid:
+                fields["invalid_tool_calls"] = [*fields.get("invalid_tool_calls", []), *invalid]
         elif "tool_calls" in lc:
             fields["tool_calls"] = lc["tool_calls"]
         return AIMessage(**fields)
