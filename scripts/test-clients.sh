@@ -180,6 +180,37 @@ node -e '
 ' | tee -a "$summary" || status=1
 finish "interop" "$status"
 
+part "LangChain across languages: Python -> JS -> Python and JS -> Python -> JS, one conversation"
+# clients/python/langchain_cross.py (the installed wheel) and clients/typescript/examples/langchain-cross.ts
+# (the packed chatmemory-client/langchain, in the scratch project that has @langchain/core): each
+# language reads what the other wrote, writes it back, and compares with its own serializer; the
+# elements both wrote for the same messages must be identical.
+set +e
+cross_checks=0 cross_failed=0 cross_skipped=0
+if (cd "$work/consumer" 2>/dev/null && node -e 'import("chatmemory-client/langchain").then(() => import("@langchain/core/messages")).catch(() => process.exit(1))'); then
+  cp clients/typescript/examples/langchain-cross.ts "$work/consumer/"
+  run_id="cross-$(date +%s)-$$"
+  cross_py() { "$client_python" clients/python/langchain_cross.py "$@"; }
+  cross_js() { (cd "$work/consumer" && node langchain-cross.ts "$@"); }
+  cross_check() { cross_checks=$((cross_checks + 1)); "$@" || cross_failed=$((cross_failed + 1)); }
+  cross_check bash -c "cd '$work/consumer' && tsc --noEmit --strict --target es2023 --module nodenext --moduleResolution nodenext --typeRoots '$root/node_modules/@types' --types node langchain-cross.ts"
+  cross_check cross_py write "$run_id-pyA" "$work/cross-py.json"
+  cross_check cross_js copy "$run_id-pyA" "$run_id-pyB"
+  cross_check cross_py check "$run_id-pyB" "$work/cross-py.json"
+  cross_check cross_py same "$run_id-pyA" "$run_id-pyB"
+  cross_check cross_js write "$run_id-jsC" "$work/cross-js.json"
+  cross_check cross_py copy "$run_id-jsC" "$run_id-jsD"
+  cross_check cross_js check "$run_id-jsD" "$work/cross-js.json"
+  cross_check cross_py same "$run_id-jsC" "$run_id-jsD"
+else
+  # A tree without the LangChain.js adapter (branch python-adapters before the merge).
+  echo "skipped: no chatmemory-client/langchain with @langchain/core in the scratch project"
+  cross_skipped=1
+fi
+set -e
+echo "langchain cross-language: $((cross_checks - cross_failed)) passed, ${cross_failed} failed, ${cross_skipped} skipped" | tee -a "$summary"
+finish "langchain cross-language" "$cross_failed"
+
 if [ "${#failed[@]}" -ne 0 ]; then
   echo "client checks failed: ${failed[*]}"
   exit 1

@@ -123,7 +123,8 @@ def _ai_fields(message: AIMessage, proto: pb.Message, lc: dict[str, Any]) -> Non
             arguments = json.dumps(call["args"], separators=(",", ":"), ensure_ascii=False, allow_nan=False)
             proto.tool_calls.add(id=call["id"], name=call["name"], arguments=arguments)
     elif calls:
-        lc["tool_calls"] = calls
+        # A missing id is left out, as JSON.stringify leaves out LangChain.js's undefined one.
+        lc["tool_calls"] = [{k: v for k, v in call.items() if not (k == "id" and v is None)} for call in calls]
     if message.invalid_tool_calls:
         lc["invalid_tool_calls"] = message.invalid_tool_calls
     if message.usage_metadata is not None:
@@ -163,8 +164,8 @@ def _from_lc(message: pb.Message, lc: dict[str, Any]) -> BaseMessage:
             invalid = [call for call, ok in parsed if not ok]
             if invalid:
                 fields["invalid_tool_calls"] = [*fields.get("invalid_tool_calls", []), *invalid]
-        elif "tool_calls" in lc:
-            fields["tool_calls"] = lc["tool_calls"]
+        elif isinstance(lc.get("tool_calls"), list):
+            fields["tool_calls"] = [{"id": None, **call} if isinstance(call, dict) else call for call in lc["tool_calls"]]
         return AIMessage(**fields)
     if kind == "system":
         return SystemMessage(**fields)
