@@ -7,6 +7,7 @@ stores the batch, and the retry (same request_id) must store nothing. Needs `red
 Node 22+ `node` on PATH and a built server (dist/src/main.js), as scripts/test-clients.sh provides.
 """
 
+import asyncio
 import json
 import os
 import shutil
@@ -164,6 +165,31 @@ def test_application_retry_after_the_call_failed_stores_the_turn_once(server: Se
     history.add_messages([HumanMessage("next")])
     assert len(history.messages) == 2 + len(TURN)
     history.close()
+
+
+def test_async_application_retry_on_grpc_aio_stores_the_turn_once(server: Server) -> None:
+    """The same through aadd_messages: the grpc.aio error is recognized and the id reused."""
+    history = ChatMemoryMessageHistory(f"retry-{uuid.uuid4().hex}", address=server.address, timeout=10)
+
+    async def run() -> None:
+        await history.aadd_messages([HumanMessage("warm-up")])
+        server.freeze_redis()
+        try:
+            with pytest.raises(grpc.RpcError) as raised:
+                await history.aadd_messages(TURN)
+            assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+        finally:
+            server.resume_redis()
+        for _ in range(100):
+            if len(await history.aget_messages()) >= 1 + len(TURN):
+                break
+            await asyncio.sleep(0.05)
+        await history.aadd_messages(TURN)
+        read = await history.aget_messages()
+        assert [message_to_dict(m) for m in read] == [message_to_dict(HumanMessage("warm-up"))] + [message_to_dict(m) for m in TURN]
+        await history.aclose()
+
+    asyncio.run(run())
 
 
 def test_without_the_remembered_id_the_same_retry_would_store_twice(server: Server) -> None:
