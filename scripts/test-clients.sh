@@ -7,8 +7,10 @@
 #      its .pyi stubs, pytest (clients/python), the example;
 #   4. grpcurl: the commands of docs/clients.md, checked (scripts/check-grpcurl.sh);
 #   5. TypeScript: packs the chatmemory-client workspace, installs the tarball into a scratch
-#      project, checks no server library came with it, type-checks and runs the example there;
-#      then the polyglot interop test (clients/interop.test.ts).
+#      project, checks no server library (and no LangChain) came with it, type-checks and runs the
+#      example there; then adds LangChain to that project and type-checks and runs the
+#      `chatmemory-client/langchain` agent example; then the polyglot interop test
+#      (clients/interop.test.ts).
 # Then stops everything. Needs `npm ci` and `npm run tools` first. Every part runs even when an
 # earlier one failed; the exit code is non-zero if any did. Per-part timings and test totals go
 # to test-results/clients-summary.txt (.ci/run prints it).
@@ -156,6 +158,10 @@ set +e
     echo "the client package pulled a server library (above)"; exit 1
   fi
   echo "installed: $(grep -c node_modules "$work/consumer-packages.txt") packages, none of them a server library"
+  # @langchain/core is an optional peer of the ./langchain subpath: users without LangChain get none of it.
+  if grep -E '/node_modules/@langchain/' "$work/consumer-packages.txt"; then
+    echo "the client package pulled LangChain (above)"; exit 1
+  fi
   cp "$root/clients/typescript/example.ts" .
   # Resolves "chatmemory-client" through the installed package's exports and its .d.ts files.
   tsc --noEmit --strict --target es2023 --module nodenext --moduleResolution nodenext \
@@ -166,6 +172,24 @@ example=${PIPESTATUS[0]}
 grep -q "count after append: 2n" "$work/ts-example.log" && grep -q "rejected: INVALID_ARGUMENT" "$work/ts-example.log" \
   && grep -q "cleared: true" "$work/ts-example.log" || example=1
 finish "typescript package example" "$example"
+
+part "TypeScript: chatmemory-client/langchain with LangChain added to the scratch project"
+set +e
+(
+  set -e
+  cd "$work/consumer"
+  # The versions the repository tests with (its devDependencies).
+  versions=$(node -p 'const d = require(process.argv[1]).devDependencies; ["@langchain/core", "langchain", "zod"].map((n) => `${n}@${d[n]}`).join(" ")' "$root/package.json")
+  # shellcheck disable=SC2086 # one word per package
+  npm install --silent --no-audit --no-fund --prefer-offline $versions
+  cp "$root/clients/typescript/examples/langchain-agent.ts" .
+  tsc --noEmit --strict --target es2023 --module nodenext --moduleResolution nodenext \
+    --typeRoots "$root/node_modules/@types" --types node langchain-agent.ts
+  node langchain-agent.ts
+) 2>&1 | tee "$work/ts-langchain.log"
+example=${PIPESTATUS[0]}
+grep -q "turn stored: human, ai, tool, ai" "$work/ts-langchain.log" && grep -q "conversation holds 6 messages" "$work/ts-langchain.log" || example=1
+finish "typescript langchain example" "$example"
 
 part_started=$SECONDS
 (cd clients/go && go build -o "$work/interop-go" ./interop)

@@ -7,6 +7,6 @@
   only when imported.
 """
 
-from chatmemory.memory import CHANNEL_OPTIONS, RETRY_SERVICE_CONFIG, ChatMemory, HistoryMessage
+from chatmemory.memory import CHANNEL_OPTIONS, RETRY_SERVICE_CONFIG, ChatMemory, HistoryMessage, WatchStep
 
-__all__ = ["CHANNEL_OPTIONS", "RETRY_SERVICE_CONFIG", "ChatMemory", "HistoryMessage"]
+__all__ = ["CHANNEL_OPTIONS", "RETRY_SERVICE_CONFIG", "ChatMemory", "HistoryMessage", "WatchStep"]
