@@ -138,8 +138,9 @@ def _keys_or_xfail(keys: Any) -> list[str]:
     return result
 
 
-def test_get_keys_lists_every_conversation_across_pages(store: ChatMemoryChatStore, conversation_id: str) -> None:
-    keys = [f"{conversation_id}-{n}" for n in range(3)]
+def test_get_keys_lists_every_conversation_across_pages(address: str, conversation_id: str) -> None:
+    store = ChatMemoryChatStore(address=address, keys_page_size=2)  # several pages
+    keys = [f"{conversation_id}-{n}" for n in range(5)]
     for key in keys:
         store.add_message(key, ChatMessage(role=MessageRole.USER, content=key))
     listed = _keys_or_xfail(store.get_keys)
@@ -149,6 +150,7 @@ def test_get_keys_lists_every_conversation_across_pages(store: ChatMemoryChatSto
     for key in keys:
         store.delete_messages(key)
     assert not set(keys) & set(_keys_or_xfail(store.get_keys))
+    store.close()
 
 
 def words(text: str) -> list[str]:

@@ -29,7 +29,6 @@ _STORED_ROLE = {MessageRole.CHATBOT: "assistant", MessageRole.MODEL: "assistant"
 # Reads the newest window message exactly (a range read; a `limit` read alone may drop a leading
 # tool message).
 _NEWEST_SEQ = 2**63 - 1
-_PAGE_SIZE = 1000
 
 
 class ChatMemoryChatStore(BaseChatStore):
@@ -43,6 +42,8 @@ class ChatMemoryChatStore(BaseChatStore):
     address: str = DEFAULT_ADDRESS
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     ttl: float | None = None
+    # ListConversations page size for get_keys (the server caps it at 1000).
+    keys_page_size: int = 1000
     _connection: Connection = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
@@ -103,7 +104,7 @@ class ChatMemoryChatStore(BaseChatStore):
         token = ""
         while True:
             page = self._connection.stub().ListConversations(
-                pb.ListConversationsRequest(page_size=_PAGE_SIZE, page_token=token), timeout=self.timeout
+                pb.ListConversationsRequest(page_size=self.keys_page_size, page_token=token), timeout=self.timeout
             )
             keys.extend(c.conversation_id for c in page.conversations)
             token = page.next_page_token
@@ -156,7 +157,7 @@ class ChatMemoryChatStore(BaseChatStore):
         token = ""
         while True:
             page = await self._connection.aio_stub().ListConversations(
-                pb.ListConversationsRequest(page_size=_PAGE_SIZE, page_token=token), timeout=self.timeout
+                pb.ListConversationsRequest(page_size=self.keys_page_size, page_token=token), timeout=self.timeout
             )
             keys.extend(c.conversation_id for c in page.conversations)
             token = page.next_page_token
