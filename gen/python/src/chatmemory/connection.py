@@ -42,9 +42,9 @@ class Connection:
     def aio_stub(self) -> chatmemory_pb2_grpc.ChatMemoryAsyncStub:
         """The asyncio stub for the running event loop (call it inside a coroutine)."""
         loop = asyncio.get_running_loop()
-        if self._aio_stub is None or self._aio_loop is not loop or loop.is_closed():
-            # The old loop may be gone (closed channels need no further await); its channel is
-            # dropped, not awaited, since it cannot be closed from another loop.
+        if self._aio_stub is None or self._aio_loop is not loop:
+            # A channel made on another loop is dropped, not closed: it cannot be awaited from
+            # this loop, and that loop is usually gone already.
             self._aio_channel = aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
             self._aio_loop = loop
             self._aio_stub = chatmemory_pb2_grpc.ChatMemoryStub(self._aio_channel)

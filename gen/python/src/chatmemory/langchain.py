@@ -31,8 +31,9 @@ class ChatMemoryMessageHistory(BaseChatMessageHistory):
 
     `messages` is what the service holds (the pinned messages, then the window); `limit` and
     `max_tokens` narrow it as GetHistory does (e.g. to fit a model's context). `ttl` (seconds)
-    makes the conversation expire that long after each write. Pass `connection` to share one
-    client's channels between histories (then `close` leaves it open).
+    makes the conversation expire that long after each write; `timeout` is each call's deadline
+    in seconds. Pass `connection` to share one client's channels between histories (its address
+    and timeout then apply, and `close` leaves it open).
     """
 
     def __init__(
