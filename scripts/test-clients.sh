@@ -232,7 +232,7 @@ else
   cross_skipped=1
 fi
 set -e
-echo "langchain cross-language: $((cross_checks - cross_failed)) passed, ${cross_failed} failed, ${cross_skipped} skipped" | tee -a "$summary"
+echo "langchain_cross: $((cross_checks - cross_failed)) passed, ${cross_failed} failed, ${cross_skipped} skipped" | tee -a "$summary"
 finish "langchain cross-language" "$cross_failed"
 
 if [ "${#failed[@]}" -ne 0 ]; then
