@@ -2,7 +2,8 @@
 # `npm run test:clients`: every shipped client path against one live server, in one run:
 #   1. starts redis-server (free loopback port, own temp dir) and the built server against it,
 #      waits for health SERVING and exports CHATMEMORY_ADDRESS;
-#   2. Go: the live `go test` suite and the README example (clients/go);
+#   2. Go: the live `go test` suite and the README example (clients/go); the langchaingo adapter
+#      (clients/go/langchaingo): its live `go test` suite, and its example built in a scratch module;
 #   3. Python: builds the wheel of gen/python, installs it into a clean venv, mypy --strict against
 #      its .pyi stubs, pytest (clients/python), the example;
 #   4. grpcurl: the commands of docs/clients.md, checked (scripts/check-grpcurl.sh);
@@ -92,6 +93,35 @@ example=${PIPESTATUS[0]}
 set -e
 grep -q "count after append: 2" "$work/go-example.log" && grep -q "cleared: true" "$work/go-example.log" || example=1
 finish "go example" "$example"
+
+part "Go: the langchaingo adapter (clients/go/langchaingo): go test (live), its example from a scratch module"
+set +e
+(cd clients/go/langchaingo && go vet ./... && go test -count=1 -v ./... 2>&1) | tee "$work/langchaingo-test.log"
+status=${PIPESTATUS[0]}
+totals "langchaingo" "$work/langchaingo-test.log" '^ *--- PASS' '^ *--- FAIL' '^ *--- SKIP'
+finish "langchaingo go test" "$status"
+part_started=$SECONDS
+(
+  set -e
+  # A new module that requires the adapter (replace: it is not published), as a user's would.
+  mkdir "$work/langchaingo-consumer" && cd "$work/langchaingo-consumer"
+  go mod init example.com/consumer 2>/dev/null
+  go mod edit -require github.com/chatmemory/chatmemory/clients/go/langchaingo@v0.0.0 \
+    -replace "github.com/chatmemory/chatmemory/clients/go/langchaingo=$root/clients/go/langchaingo" \
+    -replace "github.com/chatmemory/chatmemory/gen/go=$root/gen/go"
+  cp "$root/clients/go/langchaingo/example/main.go" .
+  go mod tidy
+  go run .
+  # The generated client's module alone never brings langchaingo.
+  if (cd "$root/gen/go" && go list -m all) | grep -F github.com/tmc/langchaingo; then
+    echo "gen/go pulls langchaingo (above)"; exit 1
+  fi
+  echo "gen/go's module graph has no langchaingo"
+) 2>&1 | tee "$work/langchaingo-example.log"
+example=${PIPESTATUS[0]}
+set -e
+grep -q "answer: Paris." "$work/langchaingo-example.log" && grep -q "messages stored: 4" "$work/langchaingo-example.log" || example=1
+finish "langchaingo example" "$example"
 
 part "Python: build the wheel, install it into a clean venv, type-check against its stubs, pytest (live) and the example"
 set +e
