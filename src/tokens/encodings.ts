@@ -23,8 +23,8 @@ export interface Bpe {
   readonly pieces: RegExp;
   /** Sticky and for ASCII-only text: the pattern with its Unicode classes as ASCII ones (./ascii-pattern.ts). */
   readonly asciiPieces: RegExp;
-  /** Token counts of pieces that needed merging, seen lately (prose repeats its words). */
-  readonly mergedCounts: Map<string, number>;
+  /** Token counts of short pieces seen lately (prose repeats its words); see count-tokens.ts. */
+  readonly pieceCounts: Map<string, number>;
 }
 
 interface RanksFile {
@@ -75,6 +75,6 @@ function parseRanks(file: RanksFile): Bpe {
     pattern: new RegExp(file.pat_str, "gu"),
     pieces: new RegExp(file.pat_str, "uy"),
     asciiPieces: ascii === undefined ? new RegExp(file.pat_str, "uy") : new RegExp(ascii, "y"),
-    mergedCounts: new Map(),
+    pieceCounts: new Map(),
   };
 }
