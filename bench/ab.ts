@@ -18,6 +18,7 @@
  *   tracing            Append of that message, c=64 (calls/s) and c=1 (p50): OpenTelemetry off (A)
  *                      vs on (B), exporting to a local OTLP sink that discards
  * Environment: BENCH_DURATION_S, seconds per measurement (default 8, after a 1 s warm-up);
+ * AB_ONLY, run only the set's scenarios whose name contains it (e.g. "c=64");
  * BENCH_SERVER_ENV and BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") as in
  * bench/run.ts, for every server started; BENCH_CPU_PROFILE=1 writes profiles to
  * bench/results/profiles (or BENCH_RESULTS_DIR). Servers run with CHATMEMORY_MAX_TURNS=500.
@@ -45,6 +46,8 @@ interface Row {
   cpuUsA: number;
   cpuUsB: number;
   cpuRatio: number;
+  redisCpuUsA: number;
+  redisCpuUsB: number;
   verified: boolean;
 }
 
@@ -71,7 +74,9 @@ async function main(): Promise<void> {
     serverA = await bench.startServer("redis", setup?.env.A ?? {}, resolve(scriptA));
     serverB = set.oneBuild ? serverA : await bench.startServer("redis", setup?.env.B ?? {}, resolve(scriptB));
     const servers: Record<Variant, ServerProcess> = { A: serverA, B: serverB };
-    scenarios = await set.scenarios(bench, servers);
+    const only = process.env.AB_ONLY;
+    scenarios = (await set.scenarios(bench, servers)).filter((s) => only === undefined || s.name.includes(only));
+    if (scenarios.length === 0) throw new Error(`AB_ONLY=${only} matches no scenario of ${setName}`);
     for (let pair = 1; pair <= pairs; pair++) {
       const order: Variant[] = pair % 2 === 1 ? ["A", "B"] : ["B", "A"];
       for (const scenario of scenarios) {
@@ -93,9 +98,11 @@ async function main(): Promise<void> {
           cpuUsA: mA.serverCpuUsPerRpc,
           cpuUsB: mB.serverCpuUsPerRpc,
           cpuRatio: round(mB.serverCpuUsPerRpc / mA.serverCpuUsPerRpc, 3),
+          redisCpuUsA: mA.redisCpuUsPerRpc,
+          redisCpuUsB: mB.redisCpuUsPerRpc,
           verified: mA.verified && mB.verified,
         };
-        log(`pair ${pair} (${row.order}) ${scenario.name}: A ${row.A}, B ${row.B}, B/A ${row.ratio}; server CPU µs/call A ${row.cpuUsA}, B ${row.cpuUsB}${row.verified ? "" : " NOT VERIFIED"}`);
+        log(`pair ${pair} (${row.order}) ${scenario.name}: A ${row.A}, B ${row.B}, B/A ${row.ratio}; server CPU µs/call A ${row.cpuUsA}, B ${row.cpuUsB}; Redis A ${row.redisCpuUsA}, B ${row.redisCpuUsB}${row.verified ? "" : " NOT VERIFIED"}`);
         rows.push(row);
       }
     }
@@ -118,6 +125,8 @@ async function main(): Promise<void> {
         medianCpuUsA: median(of(s.name).map((r) => r.cpuUsA)),
         medianCpuUsB: median(of(s.name).map((r) => r.cpuUsB)),
         medianCpuRatioBtoA: median(of(s.name).map((r) => r.cpuRatio)),
+        medianRedisCpuUsA: median(of(s.name).map((r) => r.redisCpuUsA)),
+        medianRedisCpuUsB: median(of(s.name).map((r) => r.redisCpuUsB)),
       },
     ]),
   );
