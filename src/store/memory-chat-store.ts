@@ -10,8 +10,11 @@ import {
   type AppendResult,
   type ChatStore,
   type ConversationCounts,
+  type ConversationPage,
   type DeletedMessages,
   type HistoryReadResult,
+  type ListCursor,
+  ListCursorError,
   PinnedLimitError,
   RequestIdReusedError,
   type StoredMessage,
@@ -31,6 +34,8 @@ interface Conversation {
   epoch: string;
   /** Epoch ms after which the conversation is gone; undefined = no expiry. */
   expiresAt: number | undefined;
+  /** Epoch ms of the last Append or Replace. */
+  appendedAt: number;
 }
 
 /** Whether a conversation holds any message, window or pinned (an emptied one keeps its counter). */
@@ -171,9 +176,10 @@ export class MemoryChatStore implements ChatStore {
       }
     }
     if (!conversation) {
-      conversation = { elements: new RingWindow(this.#window.maxMessages), pinned: [], seq: 0, epoch: newEpoch(), expiresAt: undefined };
+      conversation = { elements: new RingWindow(this.#window.maxMessages), pinned: [], seq: 0, epoch: newEpoch(), expiresAt: undefined, appendedAt: now };
       this.#conversations.set(conversationId, conversation);
     }
+    conversation.appendedAt = now;
     const firstSeq = messages.length === 0 ? 0 : conversation.seq + 1;
     const window: string[] = [];
     messages.forEach((message, index) => {
@@ -226,6 +232,24 @@ export class MemoryChatStore implements ChatStore {
   async count(conversationId: string): Promise<ConversationCounts> {
     const conversation = this.#live(conversationId);
     return { count: conversation?.elements.length ?? 0, pinned: conversation?.pinned.length ?? 0 };
+  }
+
+  /**
+   * One bucket, in id order: each page filters and sorts the live ids after the cursor (O(n log n) in
+   * the conversations held: fine at the sizes one process holds; bench/notes.md has the figures).
+   */
+  async listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage> {
+    if (cursor !== undefined && cursor.bucket !== 0) throw new ListCursorError(`names index bucket ${cursor.bucket}; this store has 1`);
+    const after = cursor?.after ?? "";
+    const ids = [...this.#conversations.keys()]
+      .filter((id) => id.startsWith(idPrefix) && id > after && holdsMessages(this.#live(id)))
+      .sort((a, b) => (a < b ? -1 : 1));
+    const conversations = ids.slice(0, limit).map((conversationId) => {
+      const { elements, appendedAt } = this.#conversations.get(conversationId) as Conversation;
+      return { conversationId, count: elements.length, lastAppendMs: appendedAt };
+    });
+    const last = conversations.at(-1);
+    return { conversations, next: ids.length > limit && last ? { bucket: 0, after: last.conversationId } : undefined };
   }
 
   async ping(): Promise<void> {}

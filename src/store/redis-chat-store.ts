@@ -10,7 +10,9 @@ import {
   type ChatStore,
   type ConversationCounts,
   type DeletedMessages,
+  type ConversationPage,
   type HistoryReadResult,
+  type ListCursor,
   PinnedLimitError,
   RequestIdReusedError,
   type StoredMessage,
@@ -22,6 +24,7 @@ import { DecodedElementCache, elementDecoding } from "./decoded-element-cache.js
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
 import { conversationKeys, defineScriptCommands } from "./redis-scripts.js";
+import { ConversationIndex, listFromIndex } from "./redis-conversation-index.js";
 import { WindowCache } from "./window-cache.js";
 
 export interface RedisChatStoreOptions {
@@ -51,11 +54,13 @@ export class RedisChatStore implements ChatStore {
   readonly #window: WindowPolicy;
   readonly #decoding: ElementDecoding;
   readonly #windows: WindowCache | undefined;
+  readonly #index: ConversationIndex;
   #next = 0;
 
   constructor(options: RedisChatStoreOptions) {
     this.#keyPrefix = options.keyPrefix;
     this.#window = options.window;
+    this.#index = new ConversationIndex(options.keyPrefix, options.target.kind === "cluster");
     const cacheBytes = options.historyCacheBytes ?? 0;
     const elementBytes = Math.floor(cacheBytes / 2);
     this.#decoding = elementDecoding(elementBytes);
@@ -115,7 +120,7 @@ export class RedisChatStore implements ChatStore {
     const { maxMessages, requestIdTtlMs, maxPinned, toolSafe } = this.#window;
     const [count, previous, firstSeq, lastSeq] = await this.#run(() =>
       this.#client().chatmemoryWrite(
-        ...conversationKeys(this.#keyPrefix, conversationId),
+        ...this.#keysWithIndex(conversationId),
         maxMessages,
         options.ttlMs ?? this.#window.ttlMs ?? 0,
         idempotency?.requestId ?? "",
@@ -161,7 +166,7 @@ export class RedisChatStore implements ChatStore {
   }
 
   async clear(conversationId: string): Promise<boolean> {
-    const existed = await this.#run(() => this.#client().chatmemoryClear(...conversationKeys(this.#keyPrefix, conversationId)));
+    const existed = await this.#run(() => this.#client().chatmemoryClear(...this.#keysWithIndex(conversationId)));
     return existed === 1;
   }
 
@@ -169,6 +174,18 @@ export class RedisChatStore implements ChatStore {
     const [list, pinned] = conversationKeys(this.#keyPrefix, conversationId);
     const [count, pinnedCount] = await this.#run(() => this.#client().chatmemoryCount(list, pinned));
     return { count, pinned: pinnedCount };
+  }
+
+  listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage> {
+    const listBucket = (key: string, min: string, max: string, bucketLimit: number, budget: number) =>
+      this.#run(() => this.#client().chatmemoryListBucket(key, this.#keyPrefix, min, max, bucketLimit, budget));
+    return listFromIndex(this.#index, listBucket, idPrefix, limit, cursor);
+  }
+
+  /** The conversation's keys and its index bucket, as the write and clear scripts take them. */
+  #keysWithIndex(conversationId: string) {
+    const keys = conversationKeys(this.#keyPrefix, conversationId);
+    return [...keys, this.#index.keyFor(keys[0])] as const;
   }
 
   async ping(): Promise<void> {

@@ -10,6 +10,7 @@
  *   KEYS[3] {<prefix>:<id>}:meta            Hash: `seq` (the last seq given), `epoch`
  *   KEYS[4] {<prefix>:<id>}:request-ids     Hash request_id -> "<count>:<fingerprint>", "<request_id> seqs" -> "<first>:<last>"
  *   KEYS[5] {<prefix>:<id>}:request-expiry  Sorted set request_id -> expiry (epoch ms)
+ *   KEYS[6] <prefix>:{<tag>}:conversations  the conversation index bucket of its slot (redis-conversation-index.ts)
  */
 import type { Cluster, Redis, Result } from "ioredis";
 
@@ -21,6 +22,7 @@ declare module "ioredis" {
       meta: string,
       requestIds: string,
       requestExpiry: string,
+      index: string,
       maxMessages: number,
       ttlMs: number,
       requestId: string,
@@ -38,7 +40,9 @@ declare module "ioredis" {
     /** The same, with elements as the bytes Redis sent (the window cache compares them). */
     chatmemoryReadBuffer(list: string, pinned: string, meta: string, start: number): Result<[Buffer[], Buffer[], number, Buffer], Context>;
     chatmemoryCount(list: string, pinned: string): Result<[number, number], Context>;
-    chatmemoryClear(list: string, pinned: string, meta: string, requestIds: string, requestExpiry: string): Result<number, Context>;
+    chatmemoryClear(list: string, pinned: string, meta: string, requestIds: string, requestExpiry: string, index: string): Result<number, Context>;
+    /** One bucket's page: [state, last member examined, (member, window length, last write ms or ''), ...]. */
+    chatmemoryListBucket(index: string, keyPrefix: string, min: string, max: string, limit: number, budget: number): Result<(string | number)[], Context>;
   }
 }
 
@@ -159,6 +163,10 @@ if requestId ~= '' then
   redis.call('PEXPIRE', KEYS[4], requestIdTtlMs)
   redis.call('PEXPIRE', KEYS[5], requestIdTtlMs)
 end
+-- ListConversations: the time of this write, and the id in its slot's index (member: the list key without '<prefix>:').
+local time = redis.call('TIME')
+redis.call('HSET', KEYS[3], 'appended', tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
+if n > 0 then redis.call('ZADD', KEYS[6], 0, string.sub(KEYS[1], string.find(KEYS[6], ':{', 1, true) + 1)) end
 return {count, '', first, last}
 `;
 
@@ -204,12 +212,52 @@ export const COUNT_LUA = `
 return {redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2])}
 `;
 
-/** Deletes the window and its companions; returns 1 when any message was held. */
+/** Deletes the window and its companions, and takes it out of its index bucket; returns 1 when any message was held. */
 export const CLEAR_LUA = `
 local held = redis.call('EXISTS', KEYS[1], KEYS[2])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('ZREM', KEYS[6], string.sub(KEYS[1], string.find(KEYS[6], ':{', 1, true) + 1))
 if held > 0 then return 1 end
 return 0
+`;
+
+/**
+ * One index bucket's part of a listing. KEYS[1]: the bucket; ARGV: keyPrefix, min and max (ZRANGEBYLEX
+ * bounds), limit (most conversations to return), budget (most members to look at).
+ * A member whose conversation holds nothing (expired, cleared by the Python class, emptied) is
+ * removed here, atomically with the check, so a concurrent Append that re-adds it is never undone.
+ * Its keys are not in KEYS (they are only known from the index), but they hash to the bucket's
+ * slot. Returns {state, last, member, windowLength, appendedMs or '', ...}: state 'end' = nothing
+ * more in range; 'more' = resume after `last` (the last member looked at).
+ */
+export const LIST_BUCKET_LUA = `
+local prefix, min, max = ARGV[1], ARGV[2], ARGV[3]
+local limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {'end', ''}
+local found, examined = 0, 0
+while true do
+  local wanted = limit - found
+  local members = redis.call('ZRANGEBYLEX', KEYS[1], min, max, 'LIMIT', 0, wanted)
+  for _, member in ipairs(members) do
+    examined = examined + 1
+    local list = prefix .. ':' .. member
+    local count = redis.call('LLEN', list)
+    if count == 0 and redis.call('EXISTS', '{' .. list .. '}:pinned') == 0 then
+      redis.call('ZREM', KEYS[1], member)
+    else
+      found = found + 1
+      out[#out + 1] = member
+      out[#out + 1] = count
+      out[#out + 1] = redis.call('HGET', '{' .. list .. '}:meta', 'appended') or ''
+    end
+    if found == limit or examined >= budget then
+      out[1], out[2] = 'more', member
+      return out
+    end
+    min = '(' .. member
+  end
+  if #members < wanted then return out end
+end
 `;
 
 /** The conversation's List key, exactly as the Python class names it. */
@@ -228,9 +276,10 @@ export function conversationKeys(
 
 /** Registers the scripts as commands on a connection: EVALSHA, falling back to EVAL after a Redis restart. */
 export function defineScriptCommands(client: Redis | Cluster): void {
-  client.defineCommand("chatmemoryWrite", { numberOfKeys: 5, lua: WRITE_LUA });
+  client.defineCommand("chatmemoryWrite", { numberOfKeys: 6, lua: WRITE_LUA });
   client.defineCommand("chatmemoryDelete", { numberOfKeys: 3, lua: DELETE_LUA });
   client.defineCommand("chatmemoryRead", { numberOfKeys: 3, lua: READ_LUA });
   client.defineCommand("chatmemoryCount", { numberOfKeys: 2, lua: COUNT_LUA });
-  client.defineCommand("chatmemoryClear", { numberOfKeys: 5, lua: CLEAR_LUA });
+  client.defineCommand("chatmemoryClear", { numberOfKeys: 6, lua: CLEAR_LUA });
+  client.defineCommand("chatmemoryListBucket", { numberOfKeys: 1, lua: LIST_BUCKET_LUA });
 }
