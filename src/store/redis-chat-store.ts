@@ -3,6 +3,7 @@
  * per conversation under `<keyPrefix>:<conversationId>`, one JSON element per
  * message. Connections are made once and shared by every request.
  */
+import { Cluster } from "ioredis";
 import type { Logger } from "pino";
 import {
   type AppendOptions,
@@ -24,7 +25,7 @@ import { DecodedElementCache, elementDecoding } from "./decoded-element-cache.js
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
 import { conversationKeys, defineScriptCommands } from "./redis-scripts.js";
-import { ConversationIndex, listFromIndex } from "./redis-conversation-index.js";
+import { ConversationIndex, type ListBuckets, listFromIndex } from "./redis-conversation-index.js";
 import { WindowCache } from "./window-cache.js";
 
 export interface RedisChatStoreOptions {
@@ -177,9 +178,12 @@ export class RedisChatStore implements ChatStore {
   }
 
   listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage> {
-    const listBucket = (key: string, min: string, max: string, bucketLimit: number, budget: number) =>
-      this.#run(() => this.#client().chatmemoryListBucket(key, this.#keyPrefix, min, max, bucketLimit, budget));
-    return listFromIndex(this.#index, listBucket, idPrefix, limit, cursor);
+    const client = this.#client();
+    const listBuckets: ListBuckets = (firstKey, min, max, bucketLimit, budget, laterMin, tags) =>
+      this.#run(() => client.chatmemoryListBuckets(firstKey, this.#keyPrefix, min, max, bucketLimit, budget, laterMin, ...tags));
+    // On Cluster, a script call walks the buckets one node serves (by ioredis's slot map).
+    const ownerOf = (slot: number) => (client instanceof Cluster ? client.slots[slot]?.[0] : undefined);
+    return listFromIndex(this.#index, listBuckets, ownerOf, idPrefix, limit, cursor);
   }
 
   /** The conversation's keys and its index bucket, as the write and clear scripts take them. */

@@ -7,8 +7,8 @@
  * A Lua script may touch one Redis Cluster slot only, and the index is
  * written by the Append script: so on Cluster there is one bucket per hash
  * slot, named `<prefix>:{<tag>}:conversations` with a tag that hashes to that
- * slot. Standalone and Sentinel have one bucket. Conversation ids and the
- * prefix have no braces, so these names never meet a list key
+ * slot. Standalone and Sentinel have one bucket (tag `index`). Conversation
+ * ids and the prefix have no braces, so these names never meet a list key
  * (`<prefix>:<id>`) or a companion key (`{<prefix>:<id>}:<suffix>`).
  */
 import calculateSlot from "cluster-key-slot";
@@ -37,40 +37,39 @@ function slotTags(): string[] {
 let clusterTags: string[] | undefined;
 
 export class ConversationIndex {
-  /** Buckets a listing walks, in order: 1, or one per Cluster slot. */
-  readonly buckets: number;
-  readonly #keys: string[];
+  /** The bucket's tags, in the order a listing walks them: one, or one per Cluster slot. */
+  readonly tags: readonly string[];
 
   constructor(
     readonly keyPrefix: string,
     cluster: boolean,
   ) {
-    if (cluster) {
-      clusterTags ??= slotTags();
-      this.#keys = clusterTags.map((tag) => `${keyPrefix}:{${tag}}:conversations`);
-    } else {
-      this.#keys = [`${keyPrefix}:{index}:conversations`];
-    }
-    this.buckets = this.#keys.length;
+    this.tags = cluster ? (clusterTags ??= slotTags()) : ["index"];
+  }
+
+  get buckets(): number {
+    return this.tags.length;
   }
 
   /** The index key of a bucket. */
   key(bucket: number): string {
-    return this.#keys[bucket] as string;
+    return `${this.keyPrefix}:{${this.tags[bucket]}}:conversations`;
   }
 
   /** The index key a conversation belongs to: its list key's slot's (on Cluster). */
   keyFor(listKey: string): string {
-    return this.buckets === 1 ? this.key(0) : this.key(calculateSlot(listKey));
+    return this.key(this.buckets === 1 ? 0 : calculateSlot(listKey));
   }
 }
 
-/** One bucket's reply of the list script (LIST_BUCKET_LUA). */
-export type BucketReply = (string | number)[];
+/** A run of buckets' reply of the list script (LIST_BUCKETS_LUA). */
+export type BucketsReply = (string | number)[];
 
-/** Buckets asked at once on Cluster in a listing's first round; doubled each round the page is still short. */
-const FIRST_ROUND_BUCKETS = 32;
-const MAX_ROUND_BUCKETS = 2048;
+/** Runs one list script call over `tags` (consecutive buckets on one node), the first of which is `firstKey`. */
+export type ListBuckets = (firstKey: string, min: string, max: string, limit: number, budget: number, laterMin: string, tags: string[]) => Promise<BucketsReply>;
+
+/** Most buckets one script call walks (its ARGV carries their tags), bounding its time in Redis. */
+const MAX_RUN_BUCKETS = 1024;
 /** Members one script call looks at beyond `limit` (dead ones it prunes), bounding its time in Redis. */
 const EXTRA_MEMBERS_PER_CALL = 500;
 
@@ -82,14 +81,23 @@ function lexRange(idPrefix: string, after: string): { min: string; max: string }
   return { min, max };
 }
 
+/** Consecutive buckets from `first` that one node serves (ownerOf: a slot's node, or undefined when unknown). */
+function runLength(index: ConversationIndex, first: number, ownerOf: (slot: number) => string | undefined): number {
+  if (index.buckets === 1) return 1;
+  const owner = ownerOf(first);
+  let end = first + 1;
+  while (end < index.buckets && end - first < MAX_RUN_BUCKETS && owner !== undefined && ownerOf(end) === owner) end++;
+  return end - first;
+}
+
 /**
- * A page from the index: walks buckets in order from the cursor, several at once on Cluster
- * (ioredis sends each to its slot's node, pipelined), until the page is full. Replies of buckets
- * after the one that fills the page are dropped, so the cursor (bucket, last id) resumes exactly.
+ * A page from the index: walks buckets in order from the cursor, one script call per run of
+ * buckets a node serves, until the page is full, so the cursor (bucket, last id) resumes exactly.
  */
 export async function listFromIndex(
   index: ConversationIndex,
-  listBucket: (key: string, min: string, max: string, limit: number, budget: number) => Promise<BucketReply>,
+  listBuckets: ListBuckets,
+  ownerOf: (slot: number) => string | undefined,
   idPrefix: string,
   limit: number,
   cursor: ListCursor | undefined,
@@ -98,39 +106,30 @@ export async function listFromIndex(
   const conversations: ListedConversation[] = [];
   let bucket = cursor?.bucket ?? 0;
   let after = cursor?.after ?? "";
-  let width = FIRST_ROUND_BUCKETS;
+  const laterMin = lexRange(idPrefix, "").min;
   while (bucket < index.buckets) {
     const wanted = limit - conversations.length;
-    const round = Array.from({ length: Math.min(width, index.buckets - bucket) }, (_, i) => bucket + i);
-    const replies = await Promise.all(
-      round.map((b) => {
-        const { min, max } = lexRange(idPrefix, b === bucket ? after : "");
-        return listBucket(index.key(b), min, max, wanted, wanted + EXTRA_MEMBERS_PER_CALL);
-      }),
-    );
-    const first = bucket;
-    for (const [i, reply] of replies.entries()) {
-      const b = first + i;
-      const ended = reply[0] === "end";
-      for (let j = 2; j < reply.length; j += 3) {
-        const appended = reply[j + 2];
-        conversations.push({ conversationId: String(reply[j]), count: Number(reply[j + 1]), lastAppendMs: appended === "" ? undefined : Number(appended) });
-        if (conversations.length === limit) {
-          const last = j + 3 >= reply.length;
-          if (!last || !ended) return { conversations, next: { bucket: b, after: String(reply[j]) } };
-          return { conversations, next: b + 1 < index.buckets ? { bucket: b + 1, after: "" } : undefined };
-        }
+    const run = runLength(index, bucket, ownerOf);
+    const { min, max } = lexRange(idPrefix, after);
+    const tags = index.tags.slice(bucket, bucket + run) as string[];
+    const reply = await listBuckets(index.key(bucket), min, max, wanted, wanted + EXTRA_MEMBERS_PER_CALL, laterMin, tags);
+    for (let j = 3; j < reply.length; j += 4) {
+      const appended = reply[j + 3];
+      const id = String(reply[j + 1]);
+      conversations.push({ conversationId: id, count: Number(reply[j + 2]), lastAppendMs: appended === "" ? undefined : Number(appended) });
+      if (conversations.length === limit) {
+        const nothingFollows = reply[0] === "end" && j + 4 >= reply.length && bucket + run >= index.buckets;
+        return { conversations, next: nothingFollows ? undefined : { bucket: bucket + Number(reply[j]), after: id } };
       }
-      if (!ended) {
-        // The script stopped at its budget: this bucket goes on after the last member it looked at.
-        bucket = b;
-        after = String(reply[1]);
-        break;
-      }
-      bucket = b + 1;
-      after = "";
     }
-    width = Math.min(width * 2, MAX_ROUND_BUCKETS);
+    if (reply[0] === "end") {
+      bucket += run;
+      after = "";
+    } else {
+      // The script stopped at its budget: go on after the last member it looked at.
+      bucket += Number(reply[1]);
+      after = String(reply[2]);
+    }
   }
   return { conversations, next: undefined };
 }

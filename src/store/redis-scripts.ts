@@ -41,8 +41,17 @@ declare module "ioredis" {
     chatmemoryReadBuffer(list: string, pinned: string, meta: string, start: number): Result<[Buffer[], Buffer[], number, Buffer], Context>;
     chatmemoryCount(list: string, pinned: string): Result<[number, number], Context>;
     chatmemoryClear(list: string, pinned: string, meta: string, requestIds: string, requestExpiry: string, index: string): Result<number, Context>;
-    /** One bucket's page: [state, last member examined, (member, window length, last write ms or ''), ...]. */
-    chatmemoryListBucket(index: string, keyPrefix: string, min: string, max: string, limit: number, budget: number): Result<(string | number)[], Context>;
+    /** A run of buckets' page: [state, offset, last member examined, (offset, member, window length, last write ms or ''), ...]. */
+    chatmemoryListBuckets(
+      firstBucket: string,
+      keyPrefix: string,
+      min: string,
+      max: string,
+      limit: number,
+      budget: number,
+      laterMin: string,
+      ...tags: string[]
+    ): Result<(string | number)[], Context>;
   }
 }
 
@@ -222,42 +231,53 @@ return 0
 `;
 
 /**
- * One index bucket's part of a listing. KEYS[1]: the bucket; ARGV: keyPrefix, min and max (ZRANGEBYLEX
- * bounds), limit (most conversations to return), budget (most members to look at).
+ * A run of index buckets' part of a listing, walked in order. KEYS[1]: the first bucket (it routes
+ * the call to the node serving the run's slots). ARGV: keyPrefix, min (ZRANGEBYLEX bound in the
+ * first bucket), max, limit (most conversations to return), budget (most members to look at),
+ * min in the later buckets, then the run's bucket tags (`<prefix>:{<tag>}:conversations`).
  * A member whose conversation holds nothing (expired, cleared by the Python class, emptied) is
  * removed here, atomically with the check, so a concurrent Append that re-adds it is never undone.
- * Its keys are not in KEYS (they are only known from the index), but they hash to the bucket's
- * slot. Returns {state, last, member, windowLength, appendedMs or '', ...}: state 'end' = nothing
- * more in range; 'more' = resume after `last` (the last member looked at).
+ * The later buckets and the members' keys are not in KEYS (they are known only from the index and
+ * the slot map): they live on this node, in other slots, which scripts without flags may read.
+ * Returns {state, offset, last, (offset, member, windowLength, appendedMs or ''), ...}: state
+ * 'end' = the run is done; 'more' = resume in bucket `offset` of the run after member `last`.
  */
-export const LIST_BUCKET_LUA = `
-local prefix, min, max = ARGV[1], ARGV[2], ARGV[3]
+export const LIST_BUCKETS_LUA = `
+local prefix, max = ARGV[1], ARGV[3]
 local limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
-local out = {'end', ''}
+local out = {'end', 0, ''}
 local found, examined = 0, 0
-while true do
-  local wanted = limit - found
-  local members = redis.call('ZRANGEBYLEX', KEYS[1], min, max, 'LIMIT', 0, wanted)
-  for _, member in ipairs(members) do
-    examined = examined + 1
-    local list = prefix .. ':' .. member
-    local count = redis.call('LLEN', list)
-    if count == 0 and redis.call('EXISTS', '{' .. list .. '}:pinned') == 0 then
-      redis.call('ZREM', KEYS[1], member)
-    else
-      found = found + 1
-      out[#out + 1] = member
-      out[#out + 1] = count
-      out[#out + 1] = redis.call('HGET', '{' .. list .. '}:meta', 'appended') or ''
+for b = 7, #ARGV do
+  local offset = b - 7
+  local bucket = prefix .. ':{' .. ARGV[b] .. '}:conversations'
+  local min = ARGV[6]
+  if offset == 0 then min = ARGV[2] end
+  while true do
+    local wanted = limit - found
+    local members = redis.call('ZRANGEBYLEX', bucket, min, max, 'LIMIT', 0, wanted)
+    for _, member in ipairs(members) do
+      examined = examined + 1
+      local list = prefix .. ':' .. member
+      local count = redis.call('LLEN', list)
+      if count == 0 and redis.call('EXISTS', '{' .. list .. '}:pinned') == 0 then
+        redis.call('ZREM', bucket, member)
+      else
+        found = found + 1
+        out[#out + 1] = offset
+        out[#out + 1] = member
+        out[#out + 1] = count
+        out[#out + 1] = redis.call('HGET', '{' .. list .. '}:meta', 'appended') or ''
+      end
+      if found == limit or examined >= budget then
+        out[1], out[2], out[3] = 'more', offset, member
+        return out
+      end
+      min = '(' .. member
     end
-    if found == limit or examined >= budget then
-      out[1], out[2] = 'more', member
-      return out
-    end
-    min = '(' .. member
+    if #members < wanted then break end
   end
-  if #members < wanted then return out end
 end
+return out
 `;
 
 /** The conversation's List key, exactly as the Python class names it. */
@@ -281,5 +301,5 @@ export function defineScriptCommands(client: Redis | Cluster): void {
   client.defineCommand("chatmemoryRead", { numberOfKeys: 3, lua: READ_LUA });
   client.defineCommand("chatmemoryCount", { numberOfKeys: 2, lua: COUNT_LUA });
   client.defineCommand("chatmemoryClear", { numberOfKeys: 6, lua: CLEAR_LUA });
-  client.defineCommand("chatmemoryListBucket", { numberOfKeys: 1, lua: LIST_BUCKET_LUA });
+  client.defineCommand("chatmemoryListBuckets", { numberOfKeys: 1, lua: LIST_BUCKETS_LUA });
 }
