@@ -11,6 +11,7 @@
  * ids and the prefix have no braces, so these names never meet a list key
  * (`<prefix>:<id>`) or a companion key (`{<prefix>:<id>}:<suffix>`).
  */
+/// <reference path="./cluster-key-slot.d.ts" />
 import calculateSlot from "cluster-key-slot";
 import { type ConversationPage, type ListCursor, ListCursorError, type ListedConversation } from "./chat-store.js";
 
