@@ -22,6 +22,7 @@ import { Redis } from "ioredis";
 import { RedisClusterProcesses } from "../test/helpers/redis-cluster.js";
 import { RedisServerProcess } from "../test/helpers/redis-server.js";
 import { startTestServer, type TestServer, type TestServerOptions } from "../test/helpers/test-server.js";
+import type { ListCursor } from "../src/store/chat-store.js";
 import { ConversationIndex } from "../src/store/redis-conversation-index.js";
 import { conversationKeys, WRITE_LUA } from "../src/store/redis-scripts.js";
 import { encodeStoredMessage } from "../src/store/message-codec.js";
@@ -31,6 +32,7 @@ const CONVERSATIONS = Number(process.env.LIST_BENCH_CONVERSATIONS ?? 100_000);
 const PAGE = Number(process.env.LIST_BENCH_PAGE ?? 100);
 const ROUNDS = Number(process.env.LIST_BENCH_ROUNDS ?? 3);
 const APPENDS = Number(process.env.LIST_BENCH_APPENDS ?? 20_000);
+const TENANT_CONVERSATIONS = 500;
 
 const log = (line: string) => process.stderr.write(`[list-bench] ${line}\n`);
 
@@ -72,6 +74,9 @@ interface PageStats {
   p99Ms: number;
   totalS: number;
   redisUsPerPage: number;
+  /** Normalised to 100 conversations listed (SCAN pages hold as many as one SCAN call returns). */
+  msPer100: number;
+  redisUsPer100: number;
 }
 
 function pageStats(latencies: number[], listed: number, totalMs: number, redisUs: number): PageStats {
@@ -83,7 +88,28 @@ function pageStats(latencies: number[], listed: number, totalMs: number, redisUs
     p99Ms: round(percentile(sorted, 99), 2),
     totalS: round(totalMs / 1000, 2),
     redisUsPerPage: round(redisUs / latencies.length, 1),
+    msPer100: round((totalMs * 100) / Math.max(1, listed), 2),
+    redisUsPer100: round((redisUs * 100) / Math.max(1, listed), 1),
   };
+}
+
+/** One tenant's listing through the store (the service passes the same prefix): index pages. */
+async function listTenantWithIndex(server: TestServer, nodes: Redis[], tenantPrefix: string, expected: number): Promise<PageStats> {
+  const latencies: number[] = [];
+  let listed = 0;
+  const usecBefore = await commandUsec(nodes, "evalsha");
+  const started = performance.now();
+  let cursor: ListCursor | undefined;
+  do {
+    const t = performance.now();
+    const page = await server.store.listConversations(tenantPrefix, PAGE, cursor);
+    latencies.push(performance.now() - t);
+    listed += page.conversations.length;
+    cursor = page.next;
+  } while (cursor !== undefined);
+  const totalMs = performance.now() - started;
+  if (listed !== expected) throw new Error(`tenant listing saw ${listed} of ${expected}`);
+  return pageStats(latencies, listed, totalMs, (await commandUsec(nodes, "evalsha")) - usecBefore);
 }
 
 async function listWithIndex(server: TestServer, nodes: Redis[]): Promise<PageStats> {
@@ -106,7 +132,7 @@ async function listWithIndex(server: TestServer, nodes: Redis[]): Promise<PageSt
 }
 
 /** A SCAN-based page: SCAN until PAGE list keys came back, then their window length and write time. */
-async function listWithScan(redis: Redis, keyPrefix: string): Promise<PageStats & { duplicates: number }> {
+async function listWithScan(redis: Redis, pattern: string): Promise<PageStats & { duplicates: number }> {
   const latencies: number[] = [];
   const seen = new Set<string>();
   let duplicates = 0;
@@ -117,7 +143,7 @@ async function listWithScan(redis: Redis, keyPrefix: string): Promise<PageStats 
     const t = performance.now();
     const keys: string[] = [];
     do {
-      const [next, batch] = await redis.scan(cursor, "MATCH", `${keyPrefix}:*`, "COUNT", 1000);
+      const [next, batch] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
       cursor = next;
       // The index key matches the pattern too: conversation ids have no braces.
       keys.push(...batch.filter((key) => !key.includes("{")));
@@ -177,11 +203,27 @@ async function main(): Promise<void> {
     const scan: (PageStats & { duplicates: number })[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       index.push(await listWithIndex(server, [redis]));
-      scan.push(await listWithScan(redis, "bench"));
+      scan.push(await listWithScan(redis, "bench:*"));
       log(`round ${r + 1}: index ${JSON.stringify(index.at(-1))}; scan ${JSON.stringify(scan.at(-1))}`);
     }
     results.index = index;
     results.scan = scan;
+
+    // One tenant's 500 conversations among the 100,000: the index reads its range, SCAN walks everything.
+    await Promise.all(
+      Array.from({ length: TENANT_CONVERSATIONS }, (_, i) =>
+        server.store.append(`acme:c-${i}`, [{ role: "user", content: "hi", createdAtMs: Date.now() }]),
+      ),
+    );
+    const tenantIndex: PageStats[] = [];
+    const tenantScan: PageStats[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      tenantIndex.push(await listTenantWithIndex(server, [redis], "acme:", TENANT_CONVERSATIONS));
+      tenantScan.push(await listWithScan(redis, "bench:acme:*"));
+      log(`tenant round ${r + 1}: index ${JSON.stringify(tenantIndex.at(-1))}; scan ${JSON.stringify(tenantScan.at(-1))}`);
+    }
+    results.tenantIndex = tenantIndex;
+    results.tenantScan = tenantScan;
     await server.close();
 
     const appends: Record<string, number[]> = { newWithIndex: [], newWithout: [], existingWithIndex: [], existingWithout: [] };
@@ -217,6 +259,15 @@ async function main(): Promise<void> {
           log(`cluster round ${r + 1}: ${JSON.stringify(rounds.at(-1))}`);
         }
         results.clusterIndex = rounds;
+        await Promise.all(
+          Array.from({ length: TENANT_CONVERSATIONS }, (_, i) =>
+            clusterServer.store.append(`acme:c-${i}`, [{ role: "user", content: "hi", createdAtMs: Date.now() }]),
+          ),
+        );
+        const tenantRounds: PageStats[] = [];
+        for (let r = 0; r < ROUNDS; r++) tenantRounds.push(await listTenantWithIndex(clusterServer, nodes, "acme:", TENANT_CONVERSATIONS));
+        log(`cluster tenant: ${JSON.stringify(tenantRounds)}`);
+        results.clusterTenantIndex = tenantRounds;
         nodes.forEach((node) => node.disconnect());
         await clusterServer.close();
       } finally {

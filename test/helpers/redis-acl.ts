@@ -5,7 +5,7 @@ export const LEAST_PRIVILEGE_COMMANDS = [
   "evalsha", "eval", "lrange", "llen", "ping", "info", "client|setname",
   // Inside the scripts:
   "rpush", "ltrim", "pexpire", "time", "zrangebyscore", "hdel", "zrem", "hget", "hset", "zadd", "exists", "del",
-  "hincrby", "pttl", "lindex", "lpop", "zrangebylex",
+  "hincrby", "pttl", "lindex", "lpop", "lrem", "zrangebylex",
 ];
 
 /** ACL SETUSER arguments: `user` with `password`, only the keys under `keyPrefix`, only `commands`. */
