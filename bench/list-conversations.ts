@@ -165,7 +165,17 @@ async function listWithScan(redis: Redis, pattern: string): Promise<PageStats & 
 /** The write script without its ListConversations lines: what Append cost before the index. */
 const WRITE_LUA_WITHOUT_INDEX = WRITE_LUA.replace(/-- ListConversations:[^\n]*\n(?:[^\n]*\n){3}/, "");
 
-async function appendUsPerCall(redis: Redis, lua: string, keyPrefix: string, ids: (i: number) => string): Promise<{ redisUs: number; wallUs: number }> {
+/** usec_per_call of a command (also counted when a script calls it), 0 when it did not run. */
+function usecPerCall(info: string, command: string): number {
+  return Number(new RegExp(`cmdstat_${command}:calls=\\d+,usec=\\d+,usec_per_call=([\\d.]+)`).exec(info)?.[1] ?? 0);
+}
+
+async function appendUsPerCall(
+  redis: Redis,
+  lua: string,
+  keyPrefix: string,
+  ids: (i: number) => string,
+): Promise<{ redisUs: number; wallUs: number; zaddUs: number; timeUs: number; hsetUs: number }> {
   const sha = String(await redis.script("LOAD", lua));
   const index = new ConversationIndex(keyPrefix, false).key(0);
   const element = encodeStoredMessage({ role: "user", content: "x".repeat(200), createdAtMs: Date.now() });
@@ -180,8 +190,49 @@ async function appendUsPerCall(redis: Redis, lua: string, keyPrefix: string, ids
   }
   const wallUs = ((performance.now() - started) * 1000) / APPENDS;
   const info = await redis.info("commandstats");
-  const usecPerCall = Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(info)?.[1]);
-  return { redisUs: usecPerCall, wallUs: round(wallUs, 1) };
+  return {
+    redisUs: usecPerCall(info, "evalsha"),
+    wallUs: round(wallUs, 1),
+    zaddUs: usecPerCall(info, "zadd"),
+    timeUs: usecPerCall(info, "time"),
+    hsetUs: usecPerCall(info, "hset"),
+  };
+}
+
+/** Time per page with the index and with SCAN, for everyone and for one tenant; index memory. */
+async function listingMeasurements(server: TestServer, redis: Redis, results: Record<string, unknown>): Promise<void> {
+  const memory = await redis.info("memory");
+  const indexBytes = Number(await redis.call("MEMORY", "USAGE", new ConversationIndex("bench", false).key(0), "SAMPLES", "0"));
+  results.keys = await redis.dbsize();
+  results.indexBytesPerConversation = round(indexBytes / CONVERSATIONS, 1);
+  results.usedMemoryBytesPerConversation = round(Number(/used_memory:(\d+)/.exec(memory)?.[1]) / CONVERSATIONS, 1);
+
+  const index: PageStats[] = [];
+  const scan: (PageStats & { duplicates: number })[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    index.push(await listWithIndex(server, [redis]));
+    scan.push(await listWithScan(redis, "bench:*"));
+    log(`round ${r + 1}: index ${JSON.stringify(index.at(-1))}; scan ${JSON.stringify(scan.at(-1))}`);
+  }
+  results.index = index;
+  results.scan = scan;
+
+  // One tenant's 500 conversations among the 100,000: the index reads its range, SCAN walks everything.
+  await Promise.all(
+    Array.from({ length: TENANT_CONVERSATIONS }, (_, i) =>
+      server.store.append(`acme:c-${i}`, [{ role: "user", content: "hi", createdAtMs: Date.now() }]),
+    ),
+  );
+  const tenantIndex: PageStats[] = [];
+  const tenantScan: PageStats[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    tenantIndex.push(await listTenantWithIndex(server, [redis], "acme:", TENANT_CONVERSATIONS));
+    tenantScan.push(await listWithScan(redis, "bench:acme:*"));
+    log(`tenant round ${r + 1}: index ${JSON.stringify(tenantIndex.at(-1))}; scan ${JSON.stringify(tenantScan.at(-1))}`);
+  }
+  results.tenantIndex = tenantIndex;
+  results.tenantScan = tenantScan;
+  await server.close();
 }
 
 async function main(): Promise<void> {
@@ -192,41 +243,14 @@ async function main(): Promise<void> {
   try {
     const base: TestServerOptions = { store: "redis", redisUrl: redisProcess.url, redisTimeoutMs: 5000 };
     const server = await startTestServer({ ...base, keyPrefix: "bench" });
-    await populate(server);
-    const memory = await redis.info("memory");
-    const indexBytes = Number(await redis.call("MEMORY", "USAGE", new ConversationIndex("bench", false).key(0), "SAMPLES", "0"));
-    results.keys = await redis.dbsize();
-    results.indexBytesPerConversation = round(indexBytes / CONVERSATIONS, 1);
-    results.usedMemoryBytesPerConversation = round(Number(/used_memory:(\d+)/.exec(memory)?.[1]) / CONVERSATIONS, 1);
+    const onlyAppends = process.env.LIST_BENCH_ONLY === "append";
+    if (!onlyAppends) await populate(server);
+    if (!onlyAppends) await listingMeasurements(server, redis, results);
+    else await server.close();
 
-    const index: PageStats[] = [];
-    const scan: (PageStats & { duplicates: number })[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      index.push(await listWithIndex(server, [redis]));
-      scan.push(await listWithScan(redis, "bench:*"));
-      log(`round ${r + 1}: index ${JSON.stringify(index.at(-1))}; scan ${JSON.stringify(scan.at(-1))}`);
-    }
-    results.index = index;
-    results.scan = scan;
-
-    // One tenant's 500 conversations among the 100,000: the index reads its range, SCAN walks everything.
-    await Promise.all(
-      Array.from({ length: TENANT_CONVERSATIONS }, (_, i) =>
-        server.store.append(`acme:c-${i}`, [{ role: "user", content: "hi", createdAtMs: Date.now() }]),
-      ),
-    );
-    const tenantIndex: PageStats[] = [];
-    const tenantScan: PageStats[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      tenantIndex.push(await listTenantWithIndex(server, [redis], "acme:", TENANT_CONVERSATIONS));
-      tenantScan.push(await listWithScan(redis, "bench:acme:*"));
-      log(`tenant round ${r + 1}: index ${JSON.stringify(tenantIndex.at(-1))}; scan ${JSON.stringify(tenantScan.at(-1))}`);
-    }
-    results.tenantIndex = tenantIndex;
-    results.tenantScan = tenantScan;
-    await server.close();
 
     const appends: Record<string, number[]> = { newWithIndex: [], newWithout: [], existingWithIndex: [], existingWithout: [] };
+    const zadd: Record<string, number[]> = { newWithIndex: [], existingWithIndex: [] };
     const wall: Record<string, number[]> = { newWithIndex: [], newWithout: [], existingWithIndex: [], existingWithout: [] };
     // The existing conversations' variant appends to these (each at its window after the first rounds).
     await appendUsPerCall(redis, WRITE_LUA, "bench", (i) => `old-${i % 1000}`);
@@ -238,12 +262,14 @@ async function main(): Promise<void> {
         ["existingWithout", WRITE_LUA_WITHOUT_INDEX, (i) => `old-${i % 1000}`],
       ];
       for (const [name, lua, ids] of r % 2 === 0 ? variants : [...variants].reverse()) {
-        const { redisUs, wallUs } = await appendUsPerCall(redis, lua, "bench", ids);
+        const { redisUs, wallUs, zaddUs } = await appendUsPerCall(redis, lua, "bench", ids);
         appends[name]!.push(redisUs);
+        zadd[name]?.push(zaddUs);
         wall[name]!.push(wallUs);
       }
       log(`append round ${r + 1}: Redis µs/call ${JSON.stringify(Object.fromEntries(Object.entries(appends).map(([k, v]) => [k, v.at(-1)])))}`);
     }
+    results.zaddUsInsideAppend = Object.fromEntries(Object.entries(zadd).map(([k, v]) => [k, { rounds: v, median: median(v) }]));
     results.appendRedisUsPerCall = Object.fromEntries(Object.entries(appends).map(([k, v]) => [k, { rounds: v, median: median(v) }]));
     results.appendWallUsPerCallC64 = Object.fromEntries(Object.entries(wall).map(([k, v]) => [k, { rounds: v, median: median(v) }]));
 

@@ -15,6 +15,7 @@ import {
   type HistoryReadResult,
   type ListCursor,
   ListCursorError,
+  type ListedConversation,
   PinnedLimitError,
   RequestIdReusedError,
   type StoredMessage,
@@ -23,6 +24,10 @@ import {
 import { decodeHistory, decodeStoredMessage, deletedMessages, type ElementDecoding, encodeStoredMessage, PLAIN_DECODING } from "./message-codec.js";
 import { newEpoch } from "./epoch.js";
 import { RingWindow } from "./ring-window.js";
+import sortedBtree from "sorted-btree";
+
+// A CommonJS module: its class is the `default` export of module.exports.
+const BTree = sortedBtree.default;
 
 interface Conversation {
   /** The window's JSON elements, at most the window's size. */
@@ -75,6 +80,8 @@ export interface MemoryChatStoreOptions {
 export class MemoryChatStore implements ChatStore {
   readonly kind = "memory";
   readonly #conversations = new Map<string, Conversation>();
+  /** The same ids in order (a B+ tree), so a listing page starts at its cursor instead of sorting every id. */
+  readonly #ids = new BTree<string, true>();
   readonly #requestLogs = new Map<string, RequestLog>();
   readonly #window: WindowPolicy;
   readonly #now: () => number;
@@ -93,7 +100,7 @@ export class MemoryChatStore implements ChatStore {
   #live(conversationId: string): Conversation | undefined {
     const conversation = this.#conversations.get(conversationId);
     if (conversation?.expiresAt !== undefined && conversation.expiresAt <= this.#now()) {
-      this.#conversations.delete(conversationId);
+      this.#forget(conversationId);
       return undefined;
     }
     return conversation;
@@ -178,6 +185,7 @@ export class MemoryChatStore implements ChatStore {
     if (!conversation) {
       conversation = { elements: new RingWindow(this.#window.maxMessages), pinned: [], seq: 0, epoch: newEpoch(), expiresAt: undefined, appendedAt: now };
       this.#conversations.set(conversationId, conversation);
+      this.#ids.set(conversationId, true);
     }
     conversation.appendedAt = now;
     const firstSeq = messages.length === 0 ? 0 : conversation.seq + 1;
@@ -224,7 +232,7 @@ export class MemoryChatStore implements ChatStore {
 
   async clear(conversationId: string): Promise<boolean> {
     const existed = holdsMessages(this.#live(conversationId));
-    this.#conversations.delete(conversationId);
+    this.#forget(conversationId);
     this.#requestLogs.delete(conversationId);
     return existed;
   }
@@ -234,22 +242,30 @@ export class MemoryChatStore implements ChatStore {
     return { count: conversation?.elements.length ?? 0, pinned: conversation?.pinned.length ?? 0 };
   }
 
-  /**
-   * One bucket, in id order: each page filters and sorts the live ids after the cursor (O(n log n) in
-   * the conversations held: fine at the sizes one process holds; bench/notes.md has the figures).
-   */
+  /** One bucket, in id order from the cursor: the ids with the prefix are one range of the tree. */
   async listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage> {
     if (cursor !== undefined && cursor.bucket !== 0) throw new ListCursorError(`names index bucket ${cursor.bucket}; this store has 1`);
-    const after = cursor?.after ?? "";
-    const ids = [...this.#conversations.keys()]
-      .filter((id) => id.startsWith(idPrefix) && id > after && holdsMessages(this.#live(id)))
-      .sort((a, b) => (a < b ? -1 : 1));
-    const conversations = ids.slice(0, limit).map((conversationId) => {
-      const { elements, appendedAt } = this.#conversations.get(conversationId) as Conversation;
-      return { conversationId, count: elements.length, lastAppendMs: appendedAt };
-    });
+    const now = this.#now();
+    const conversations: ListedConversation[] = [];
+    const expired: string[] = [];
+    let more = false;
+    for (const conversationId of this.#ids.keys(cursor?.after || idPrefix)) {
+      if (!conversationId.startsWith(idPrefix)) break;
+      const conversation = this.#conversations.get(conversationId) as Conversation;
+      if (conversationId === cursor?.after) continue;
+      if (conversation.expiresAt !== undefined && conversation.expiresAt <= now) expired.push(conversationId);
+      else if (holdsMessages(conversation)) {
+        if (conversations.length === limit) {
+          more = true;
+          break;
+        }
+        conversations.push({ conversationId, count: conversation.elements.length, lastAppendMs: conversation.appendedAt });
+      }
+    }
+    // Not during the walk: the tree is not changed while it is iterated.
+    for (const id of expired) this.#forget(id);
     const last = conversations.at(-1);
-    return { conversations, next: ids.length > limit && last ? { bucket: 0, after: last.conversationId } : undefined };
+    return { conversations, next: more && last ? { bucket: 0, after: last.conversationId } : undefined };
   }
 
   async ping(): Promise<void> {}
@@ -257,14 +273,23 @@ export class MemoryChatStore implements ChatStore {
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#conversations.clear();
+    this.#ids.clear();
     this.#requestLogs.clear();
+  }
+
+  #forget(conversationId: string): void {
+    this.#conversations.delete(conversationId);
+    this.#ids.delete(conversationId);
   }
 
   #sweepExpired(): void {
     const now = this.#now();
+    // Collected first: the tree is not changed while it is iterated.
+    const expired: string[] = [];
     for (const [id, conversation] of this.#conversations) {
-      if (conversation.expiresAt !== undefined && conversation.expiresAt <= now) this.#conversations.delete(id);
+      if (conversation.expiresAt !== undefined && conversation.expiresAt <= now) expired.push(id);
     }
+    for (const id of expired) this.#forget(id);
     for (const [id, log] of this.#requestLogs) {
       if (log.expiresAt <= now) this.#requestLogs.delete(id);
     }

@@ -3,7 +3,7 @@
  * per conversation under `<keyPrefix>:<conversationId>`, one JSON element per
  * message. Connections are made once and shared by every request.
  */
-import { Cluster } from "ioredis";
+import { Cluster, ReplyError } from "ioredis";
 import type { Logger } from "pino";
 import {
   type AppendOptions,
@@ -16,6 +16,7 @@ import {
   type ListCursor,
   PinnedLimitError,
   RequestIdReusedError,
+  StoreUnavailableError,
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
@@ -179,8 +180,19 @@ export class RedisChatStore implements ChatStore {
 
   listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage> {
     const client = this.#client();
-    const listBuckets: ListBuckets = (firstKey, min, max, bucketLimit, budget, laterMin, tags) =>
-      this.#run(() => client.chatmemoryListBuckets(firstKey, this.#keyPrefix, min, max, bucketLimit, budget, laterMin, ...tags));
+    const listBuckets: ListBuckets = async (firstKey, min, max, bucketLimit, budget, laterMin, tags) => {
+      try {
+        return await client.chatmemoryListBuckets(firstKey, this.#keyPrefix, min, max, bucketLimit, budget, laterMin, ...tags);
+      } catch (error: unknown) {
+        // A slot of the run moved to another node (resharding, failover) before ioredis's map knew:
+        // refresh the map and let the caller retry (UNAVAILABLE), from the same page token.
+        if (client instanceof Cluster && error instanceof ReplyError && String((error as Error).message).includes("non local key")) {
+          client.refreshSlotsCache();
+          throw new StoreUnavailableError("a slot moved during the listing; retry", { cause: error });
+        }
+        throw toStoreError(error);
+      }
+    };
     // On Cluster, a script call walks the buckets one node serves (by ioredis's slot map).
     const ownerOf = (slot: number) => (client instanceof Cluster ? client.slots[slot]?.[0] : undefined);
     return listFromIndex(this.#index, listBuckets, ownerOf, idPrefix, limit, cursor);
