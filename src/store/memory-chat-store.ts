@@ -24,10 +24,11 @@ import {
 import { decodeHistory, decodeStoredMessage, deletedMessages, type ElementDecoding, encodeStoredMessage, PLAIN_DECODING } from "./message-codec.js";
 import { newEpoch } from "./epoch.js";
 import { RingWindow } from "./ring-window.js";
-import sortedBtree from "sorted-btree";
+import { createRequire } from "node:module";
 
-// A CommonJS module: its class is the `default` export of module.exports.
-const BTree = sortedBtree.default;
+// sorted-btree is CommonJS with its class at `exports.default`: required as such, it is the same
+// class under Node and under vitest's module loader (whose default-import interop differs).
+const { default: BTree } = createRequire(import.meta.url)("sorted-btree") as typeof import("sorted-btree");
 
 interface Conversation {
   /** The window's JSON elements, at most the window's size. */
