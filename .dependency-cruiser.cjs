@@ -4,6 +4,7 @@
  *   transport (src/server.ts, src/grpc, src/health) -> service -> store interface (src/store/chat-store.ts)
  *   stores (src/store) implement the interface and know nothing above it
  *   the client package (clients/typescript/src) -> its generated types, @grpc/grpc-js, @bufbuild/protobuf; nothing else
+ *   its LangChain adapter (clients/typescript/src/langchain, the `./langchain` subpath) -> the client and @langchain/core, an optional peer
  * Type-only imports count: a layer that names another's types depends on it.
  */
 const ABOVE_STORE = "^src/(main|config|settings|server|index|healthcheck)\\.ts$|^src/(service|grpc|health|metrics|auth)/";
@@ -15,11 +16,28 @@ module.exports = {
       name: "client-package-stays-a-client",
       comment: "chatmemory-client depends on grpc-js and protobuf-es only: no store, logger, metrics or server code",
       severity: "error",
-      from: { path: "^clients/typescript/src/" },
+      from: { path: "^clients/typescript/src/", pathNot: "^clients/typescript/src/langchain/" },
       to: {
         dependencyTypesNot: ["core"],
         pathNot: "^clients/typescript/src/|^gen/ts/chatmemory/|^node_modules/(@grpc/grpc-js|@bufbuild/protobuf)/",
       },
+    },
+    {
+      name: "langchain-adapter-adds-only-its-peer",
+      comment: "the ./langchain subpath may load @langchain/core (an optional peer dependency), and nothing else new",
+      severity: "error",
+      from: { path: "^clients/typescript/src/langchain/" },
+      to: {
+        dependencyTypesNot: ["core"],
+        pathNot: "^clients/typescript/src/|^gen/ts/chatmemory/|^node_modules/(@grpc/grpc-js|@bufbuild/protobuf|@langchain/core)/",
+      },
+    },
+    {
+      name: "client-root-never-loads-langchain",
+      comment: "users without LangChain install nothing more: only the ./langchain subpath imports it",
+      severity: "error",
+      from: { path: "^clients/typescript/src/", pathNot: "^clients/typescript/src/langchain/" },
+      to: { path: "^clients/typescript/src/langchain/" },
     },
     {
       name: "server-never-imports-the-client-package",

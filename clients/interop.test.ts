@@ -7,7 +7,8 @@
  * (CHATMEMORY_GO_INTEROP, from clients/go/interop) and a Python with the package installed
  * (CHATMEMORY_PYTHON, running clients/python/interop.py).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, describe, expect, it } from "vitest";
@@ -115,6 +116,24 @@ describe.each(LANGUAGES)("a message appended by the %s client", (writer) => {
       expect(messages, `${reader} reading what ${writer} wrote`).toEqual([{ ...sent, created_at: createdAt }]);
     }
   });
+});
+
+it("a Go watcher sees a Python append as it happens", async () => {
+  const conversationId = uniqueId("watch");
+  const watcher = spawn(goInterop, ["watch", conversationId, "2"], { env: { ...process.env, CHATMEMORY_ADDRESS: address } });
+  const lines = createInterface({ input: watcher.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise<number | null>((resolve) => watcher.once("exit", resolve));
+  try {
+    // The first response comes at once: the conversation holds nothing yet.
+    expect(JSON.parse((await lines.next()).value as string)).toEqual({ reset: false, epoch: "", messages: [] });
+    await append("python", conversationId, trickyMessage("python"));
+    const seen = JSON.parse((await lines.next()).value as string) as { reset: boolean; epoch: string; messages: unknown[] };
+    expect(seen).toMatchObject({ reset: false, messages: [{ seq: 1, role: "assistant", content: trickyMessage("python").content }] });
+    expect(seen.epoch).toBe((await client.getHistory({ conversationId })).epoch);
+    expect(await exited).toBe(0);
+  } finally {
+    watcher.kill();
+  }
 });
 
 it("a conversation written by all three in turn reads the same, in order, from each", async () => {

@@ -35,6 +35,7 @@ expect_contains "chatmemory.v1.ChatMemory is a service:"
 for rpc in Append GetHistory Clear Count Replace DeleteMessages ListConversations; do
   expect_contains "rpc ${rpc} ( .chatmemory.v1.${rpc}Request ) returns ( .chatmemory.v1.${rpc}Response );"
 done
+expect_contains "rpc Watch ( .chatmemory.v1.WatchRequest ) returns ( stream .chatmemory.v1.WatchResponse );"
 
 run "$address" describe chatmemory.v1.Message
 expect_contains "map<string, string> metadata = 5;"
@@ -62,6 +63,20 @@ expect_json 'r.conversations.some((c) => c.conversationId === "demo" && c.count 
 
 run -d '{"service": "chatmemory.v1.ChatMemory"}' "$address" grpc.health.v1.Health/Check
 expect_json 'r.status === "SERVING"'
+
+# Watch streams one JSON object per response until -max-time ends it (then grpcurl exits non-zero).
+echo "\$ grpcurl -plaintext -max-time 3 -d '{\"conversation_id\": \"demo-watch\"}' $address chatmemory.v1.ChatMemory/Watch"
+grpcurl -plaintext -max-time 3 -d '{"conversation_id": "demo-watch"}' "$address" chatmemory.v1.ChatMemory/Watch >"${TMPDIR:-/tmp}/grpcurl-watch.$$" 2>&1 &
+watcher=$!
+sleep 1
+grpcurl -plaintext -max-time 10 -d '{"conversation_id": "demo-watch", "messages": [{"role": "user", "content": "seen live"}]}' \
+  "$address" chatmemory.v1.ChatMemory/Append >/dev/null
+wait "$watcher" || true
+out="$(cat "${TMPDIR:-/tmp}/grpcurl-watch.$$")" && rm -f "${TMPDIR:-/tmp}/grpcurl-watch.$$"
+echo "$out"
+expect_contains '"content": "seen live"'
+expect_contains '"seq": "1"'
+expect_contains 'Code: DeadlineExceeded'
 
 # A bad request: grpcurl exits non-zero and prints the status code and the field.
 echo "\$ grpcurl -plaintext -d '{\"conversation_id\": \"bad id\", \"messages\": [{\"role\": \"user\"}]}' $address chatmemory.v1.ChatMemory/Append"

@@ -2,13 +2,16 @@
 # `npm run test:clients`: every shipped client path against one live server, in one run:
 #   1. starts redis-server (free loopback port, own temp dir) and the built server against it,
 #      waits for health SERVING and exports CHATMEMORY_ADDRESS;
-#   2. Go: the live `go test` suite and the README example (clients/go);
+#   2. Go: the live `go test` suite and the README example (clients/go); the langchaingo adapter
+#      (clients/go/langchaingo): its live `go test` suite, and its example built in a scratch module;
 #   3. Python: builds the wheel of gen/python, installs it into a clean venv, mypy --strict against
 #      its .pyi stubs, pytest (clients/python), the example;
 #   4. grpcurl: the commands of docs/clients.md, checked (scripts/check-grpcurl.sh);
 #   5. TypeScript: packs the chatmemory-client workspace, installs the tarball into a scratch
-#      project, checks no server library came with it, type-checks and runs the example there;
-#      then the polyglot interop test (clients/interop.test.ts).
+#      project, checks no server library (and no LangChain) came with it, type-checks and runs the
+#      example there; then adds LangChain to that project and type-checks and runs the
+#      `chatmemory-client/langchain` agent example; then the polyglot interop test
+#      (clients/interop.test.ts).
 # Then stops everything. Needs `npm ci` and `npm run tools` first. Every part runs even when an
 # earlier one failed; the exit code is non-zero if any did. Per-part timings and test totals go
 # to test-results/clients-summary.txt (.ci/run prints it).
@@ -91,6 +94,35 @@ set -e
 grep -q "count after append: 2" "$work/go-example.log" && grep -q "cleared: true" "$work/go-example.log" || example=1
 finish "go example" "$example"
 
+part "Go: the langchaingo adapter (clients/go/langchaingo): go test (live), its example from a scratch module"
+set +e
+(cd clients/go/langchaingo && go vet ./... && go test -count=1 -v ./... 2>&1) | tee "$work/langchaingo-test.log"
+status=${PIPESTATUS[0]}
+totals "langchaingo" "$work/langchaingo-test.log" '^ *--- PASS' '^ *--- FAIL' '^ *--- SKIP'
+finish "langchaingo go test" "$status"
+part_started=$SECONDS
+(
+  set -e
+  # A new module that requires the adapter (replace: it is not published), as a user's would.
+  mkdir "$work/langchaingo-consumer" && cd "$work/langchaingo-consumer"
+  go mod init example.com/consumer 2>/dev/null
+  go mod edit -require github.com/chatmemory/chatmemory/clients/go/langchaingo@v0.0.0 \
+    -replace "github.com/chatmemory/chatmemory/clients/go/langchaingo=$root/clients/go/langchaingo" \
+    -replace "github.com/chatmemory/chatmemory/gen/go=$root/gen/go"
+  cp "$root/clients/go/langchaingo/example/main.go" .
+  go mod tidy
+  go run .
+  # The generated client's module alone never brings langchaingo.
+  if (cd "$root/gen/go" && go list -m all) | grep -F github.com/tmc/langchaingo; then
+    echo "gen/go pulls langchaingo (above)"; exit 1
+  fi
+  echo "gen/go's module graph has no langchaingo"
+) 2>&1 | tee "$work/langchaingo-example.log"
+example=${PIPESTATUS[0]}
+set -e
+grep -q "answer: Paris." "$work/langchaingo-example.log" && grep -q "messages stored: 4" "$work/langchaingo-example.log" || example=1
+finish "langchaingo example" "$example"
+
 part "Python: build the wheel, install it into a clean venv, type-check against its stubs, pytest (live) and the example"
 set +e
 # The wheel, not the source tree: what a user's `pip install chatmemory-client` gets. The clean venv
@@ -141,6 +173,10 @@ set +e
     echo "the client package pulled a server library (above)"; exit 1
   fi
   echo "installed: $(grep -c node_modules "$work/consumer-packages.txt") packages, none of them a server library"
+  # @langchain/core is an optional peer of the ./langchain subpath: users without LangChain get none of it.
+  if grep -E '/node_modules/@langchain/' "$work/consumer-packages.txt"; then
+    echo "the client package pulled LangChain (above)"; exit 1
+  fi
   cp "$root/clients/typescript/example.ts" .
   # Resolves "chatmemory-client" through the installed package's exports and its .d.ts files.
   tsc --noEmit --strict --target es2023 --module nodenext --moduleResolution nodenext \
@@ -151,6 +187,24 @@ example=${PIPESTATUS[0]}
 grep -q "count after append: 2n" "$work/ts-example.log" && grep -q "rejected: INVALID_ARGUMENT" "$work/ts-example.log" \
   && grep -q "cleared: true" "$work/ts-example.log" || example=1
 finish "typescript package example" "$example"
+
+part "TypeScript: chatmemory-client/langchain with LangChain added to the scratch project"
+set +e
+(
+  set -e
+  cd "$work/consumer"
+  # The versions the repository tests with (its devDependencies).
+  versions=$(node -p 'const d = require(process.argv[1]).devDependencies; ["@langchain/core", "langchain", "zod"].map((n) => `${n}@${d[n]}`).join(" ")' "$root/package.json")
+  # shellcheck disable=SC2086 # one word per package
+  npm install --silent --no-audit --no-fund --prefer-offline $versions
+  cp "$root/clients/typescript/examples/langchain-agent.ts" .
+  tsc --noEmit --strict --target es2023 --module nodenext --moduleResolution nodenext \
+    --typeRoots "$root/node_modules/@types" --types node langchain-agent.ts
+  node langchain-agent.ts
+) 2>&1 | tee "$work/ts-langchain.log"
+example=${PIPESTATUS[0]}
+grep -q "turn stored: human, ai, tool, ai" "$work/ts-langchain.log" && grep -q "conversation holds 6 messages" "$work/ts-langchain.log" || example=1
+finish "typescript langchain example" "$example"
 
 part_started=$SECONDS
 (cd clients/go && go build -o "$work/interop-go" ./interop)

@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     limits: { maxBatch: config.maxBatch, maxContentBytes: config.maxContentBytes },
     maxReceiveBytes: config.maxReceiveBytes,
     toolSafeWindow: config.toolSafeWindow,
+    watchBufferMessages: config.watchBuffer,
     healthIntervalMs: config.healthIntervalMs,
     maxConnectionIdleMs: config.maxConnectionIdleMs,
     maxConnectionAgeMs: config.maxConnectionAgeMs,

@@ -44,6 +44,8 @@ export interface ChatMemoryServerOptions {
   security?: ServerSecurity;
   /** Reads cut by `limit` drop the `tool` messages that would lead them (default true). */
   toolSafeWindow?: boolean;
+  /** Most messages held for one slow Watch reader before it gets a reset. */
+  watchBufferMessages?: number;
   /** Counts tokens for `token_count` and `max_tokens` (src/tokens/token-counter.ts); the caller closes it. */
   tokenCounter: TextTokenCounter;
   /** Tenant scoping (src/auth/tenants.ts makes resolvers); default none. */
@@ -113,6 +115,8 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
     ...(options.maxConnectionAgeGraceMs === undefined ? {} : { "grpc.max_connection_age_grace_ms": options.maxConnectionAgeGraceMs }),
   };
   const grpcServer = new grpc.Server({ ...connectionOptions, "grpc.max_receive_message_length": options.maxReceiveBytes });
+  // Aborted when shutdown starts: streams that would never end by themselves (Watch) end then.
+  const draining = new AbortController();
 
   const service = createChatMemoryService({
     store,
@@ -121,6 +125,8 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
     resolveTenant: options.resolveTenant,
     toolSafeWindow: options.toolSafeWindow,
     tokenCounter: options.tokenCounter,
+    watchBufferMessages: options.watchBufferMessages,
+    drainSignal: draining.signal,
   });
   let activeCalls = 0;
   const logOutcome = logCallOutcome(logger);
@@ -179,6 +185,7 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
     },
     async shutdown(graceMs) {
       health.stop();
+      draining.abort();
       await new Promise<void>((resolve) => {
         // tryShutdown can wait forever on dead sessions (grpc-node #1458): force after the grace period.
         const force = setTimeout(() => {

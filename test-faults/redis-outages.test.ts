@@ -9,6 +9,7 @@ import { servingStatus } from "../test/helpers/health-client.js";
 import { RedisServerProcess } from "../test/helpers/redis-server.js";
 import { type TestServer, sleep, startTestServer, statusOf, waitFor } from "../test/helpers/test-server.js";
 import { appendUntilAcknowledged } from "./retrying-append.js";
+import { WatcherView } from "../test/helpers/watcher-view.js";
 
 let redis: RedisServerProcess | undefined;
 let server: TestServer | undefined;
@@ -176,5 +177,63 @@ describe("deadlines shorter than a stalled Redis", () => {
     console.log(`[faults] server handlers drained ${drainedMs} ms after the deadlines, with Redis still frozen`);
     redis.resume();
     await waitFor(async () => (await servingStatus(server!.address)) === "SERVING", 5000);
+  });
+});
+
+describe("Watch through kill -9 of a durable Redis, 5 times, during appends", () => {
+  it("ends streams with UNAVAILABLE at once, and resuming watchers end with exactly what was stored", async () => {
+    redis = await RedisServerProcess.start({ durable: true });
+    server = await startTestServer({ store: "redis", redisUrl: redis.url, maxTurns: 50_000, redisTimeoutMs: 500, healthIntervalMs: 100 });
+    const conversationId = "watch-kill-cycles";
+    await server.client.append({ conversationId, messages: [{ role: "system", content: "seed" }] });
+    // Resuming watchers (the client's watch()), started once; they must ride through every outage.
+    const views = Array.from({ length: 3 }, () => new WatcherView((signal) => server!.client.watch({ conversationId }, { signal })));
+    await waitFor(async () => views.every((view) => view.responses > 0), 5000, 20);
+    let running = true;
+    let n = 0;
+    const writer = (async () => {
+      while (running) {
+        await appendUntilAcknowledged(
+          server!.client,
+          { conversationId, requestId: `watched-${n}`, messages: [{ role: "user", content: `watched-${n}` }] },
+          { deadlineMs: 2000, maxAttempts: 1000, backoffMs: 25 },
+        );
+        n++;
+      }
+    })();
+    const streamEndedMs: number[] = [];
+    for (let cycle = 0; cycle < 5; cycle++) {
+      await sleep(300);
+      // A plain stream (no resume) open across the kill: it must end, not hang.
+      const raw = server.client.watchStream({ conversationId: `raw-${cycle}` })[Symbol.asyncIterator]();
+      await raw.next();
+      await redis.kill();
+      const killedAt = performance.now();
+      const ended = await raw.next().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(ended).toMatchObject({ code: status.UNAVAILABLE });
+      streamEndedMs.push(performance.now() - killedAt);
+      await sleep(150);
+      await redis.start();
+      await waitFor(async () => (await servingStatus(server!.address)) === "SERVING", 5000, 20);
+    }
+    running = false;
+    await writer;
+    const stored = (await server.client.getHistory({ conversationId }, { deadlineMs: 10_000 })).messages.map((m) => m.content);
+    await waitFor(async () => views.every((view) => view.contents.length === stored.length), 10_000, 20);
+    for (const view of views) {
+      view.stop();
+      await view.done;
+      expect(view.error).toBeUndefined();
+      expect(view.contents).toEqual(stored);
+    }
+    console.log(
+      `[faults] Watch through 5 kill -9 cycles: ${stored.length} messages, 3 resuming watchers exact; ` +
+        `worst stream end after kill ${Math.max(...streamEndedMs).toFixed(0)} ms; resets after the first: ${views.map((view) => view.resetsAfterFirst).join(", ")}`,
+    );
+    expect(stored.length).toBe(n + 1);
+    expect(Math.max(...streamEndedMs)).toBeLessThan(2000);
   });
 });

@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const CLIENT_ENTRY = fileURLToPath(new URL("../clients/typescript/dist/clients/typescript/src/index.js", import.meta.url));
+const LANGCHAIN_ENTRY = fileURLToPath(new URL("../clients/typescript/dist/clients/typescript/src/langchain/index.js", import.meta.url));
 const SERVER_ENTRY = fileURLToPath(new URL("../dist/src/index.js", import.meta.url));
 
 /** Node module hooks see every resolution, ESM and require alike: the packages an import really loads. */
@@ -59,6 +60,14 @@ describe("layers", () => {
     const loaded = await packagesLoadedBy(CLIENT_ENTRY);
     expect(loaded).toContain("@grpc/grpc-js");
     expect(loaded).toContain("@bufbuild/protobuf");
+    for (const library of SERVER_LIBRARIES) expect(loaded).not.toContain(library);
+    // LangChain is an optional peer of the `./langchain` subpath only.
+    expect(loaded).not.toContain("@langchain/core");
+  });
+
+  it("the built `./langchain` subpath loads @langchain/core (so the check above can fail), and no server library", async () => {
+    const loaded = await packagesLoadedBy(LANGCHAIN_ENTRY);
+    expect(loaded).toContain("@langchain/core");
     for (const library of SERVER_LIBRARIES) expect(loaded).not.toContain(library);
   });
 

@@ -154,10 +154,18 @@ describe("graceful shutdown with Redis", () => {
       }
       expect((await client.getHistory({ conversationId: id })).messages.map((m) => m.content)).toEqual(["as the ACL user r1", "as the ACL user "]);
       expect((await client.count({ conversationId: id })).count).toBe(2n);
+      // Watch: the user may subscribe to the prefix's channels, and the scripts may publish on them.
+      const watch = client.watch({ conversationId: id })[Symbol.asyncIterator]();
+      expect((await watch.next()).value).toMatchObject({ reset: true, messages: [{ seq: 1n }, { seq: 2n }] });
+      await client.append({ conversationId: id, messages: [{ role: "user", content: "watched" }] });
+      expect((await watch.next()).value).toMatchObject({ reset: false, messages: [{ seq: 3n, content: "watched" }] });
+      await watch.return?.(undefined);
       expect((await client.clear({ conversationId: id })).deleted).toBe(true);
       client.close();
       const clients = (await admin.client("LIST")) as string;
+      // The command connection and Watch's subscriber connection, both as the ACL user.
       expect(clients.split("\n").filter((line) => line.includes("name=chatmemory ")).map((line) => /user=(\S+)/.exec(line)?.[1])).toEqual([
+        "chatmemory-app",
         "chatmemory-app",
       ]);
       const startup = server.logs.find((entry) => String(entry.msg).startsWith("chatmemory listening"));

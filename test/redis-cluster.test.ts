@@ -48,6 +48,33 @@ describe("Redis Cluster key placement", () => {
   });
 });
 
+describe("Watch on Redis Cluster (sharded Pub/Sub)", () => {
+  it("reaches watchers on one server from appends through another, for conversations on every primary", async () => {
+    const keyPrefix = `test-${uniqueId("watch")}`;
+    const [watching, writing] = await Promise.all(
+      [0, 1].map(() => startTestServer({ store: "redis", redisClusterNodes: cluster.seeds, keyPrefix })),
+    );
+    const stops = new AbortController();
+    try {
+      const ids = Array.from({ length: 24 }, () => uniqueId("watched"));
+      const slots = await Promise.all(ids.map((id) => cluster.command(cluster.nodes[0]!, "CLUSTER", "KEYSLOT", `${keyPrefix}:${id}`)));
+      // Spread over the 3 primaries (slots 0-5460, 5461-10922, 10923-16383).
+      expect(new Set(slots.map((slot) => Math.floor(Number(slot) / 5461))).size).toBe(3);
+      const streams = ids.map((conversationId) => watching!.client.watch({ conversationId }, { signal: stops.signal })[Symbol.asyncIterator]());
+      for (const stream of streams) expect((await stream.next()).value).toMatchObject({ reset: false, messages: [] });
+      await Promise.all(ids.map((conversationId) => writing!.client.append({ conversationId, messages: [{ role: "user", content: conversationId }] })));
+      for (const [i, stream] of streams.entries()) {
+        expect((await stream.next()).value).toMatchObject({ reset: false, messages: [{ seq: 1n, content: ids[i] }] });
+      }
+      await writing!.client.clear({ conversationId: ids[0]! });
+      expect((await streams[0]!.next()).value).toMatchObject({ reset: true, messages: [], epoch: "" });
+    } finally {
+      stops.abort();
+      await Promise.all([watching!.close(), writing!.close()]);
+    }
+  });
+});
+
 describe("Redis Cluster with an ACL user (REDIS_USERNAME, REDIS_PASSWORD)", () => {
   it("authenticates every node connection as a least-privilege user, and is NOT_SERVING with a wrong password", async () => {
     const password = `pw-${uniqueId()}`;
@@ -64,6 +91,12 @@ describe("Redis Cluster with an ACL user (REDIS_USERNAME, REDIS_PASSWORD)", () =
         const listed = [];
         for await (const { conversationId } of server.client.allConversations(7)) listed.push(conversationId);
         expect(listed.sort()).toEqual([...ids].sort());
+        // Watch under the ACL user: it may subscribe to the prefix's channels, and the scripts may publish on them.
+        const watch = server.client.watch({ conversationId: ids[0]! })[Symbol.asyncIterator]();
+        expect((await watch.next()).value).toMatchObject({ reset: true, messages: [{ seq: 1n }] });
+        await server.client.append({ conversationId: ids[0]!, messages: [{ role: "user", content: "watched" }] });
+        expect((await watch.next()).value).toMatchObject({ reset: false, messages: [{ seq: 2n, content: "watched" }] });
+        await watch.return?.(undefined);
         // Every connection the server holds, on every node, is the ACL user's.
         const users = await Promise.all(
           cluster.nodes.map(async (node) => {

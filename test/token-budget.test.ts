@@ -142,6 +142,7 @@ describe("selectHistory with max_tokens, against a brute-force oracle", () => {
             messages: limit > 0 ? all.slice(-limit) : all,
             windowLength: all.length,
             epoch: "e",
+            lastSeq: all.length + pinned.length,
             skippedCorrupt: 0,
           };
           const query: HistoryQuery = { limit, maxTokens, afterSeq: 0, beforeSeq: 0, toolSafe: true };

@@ -261,3 +261,44 @@ func TestHealth(t *testing.T) {
 		t.Errorf("Health.Check(unknown) code = %v, want NotFound", status.Code(err))
 	}
 }
+
+func TestWatch(t *testing.T) {
+	ctx, memory, id := timeout(t), client(), conversationID(t)
+	stream, err := memory.Watch(ctx, &chatmemoryv1.WatchRequest{ConversationId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first response comes at once; the conversation holds nothing yet.
+	first, err := stream.Recv()
+	if err != nil || first.GetReset_() || len(first.GetMessages()) != 0 || first.GetEpoch() != "" {
+		t.Fatalf("first response = %v, %v; want an empty, non-reset response", first, err)
+	}
+	if _, err := memory.Append(ctx, &chatmemoryv1.AppendRequest{ConversationId: id, Messages: []*chatmemoryv1.Message{
+		{Role: "user", Content: "one"}, {Role: "assistant", Content: "two"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	appended, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if appended.GetReset_() || len(appended.GetMessages()) != 2 || appended.GetMessages()[0].GetSeq() != 1 || appended.GetMessages()[1].GetContent() != "two" {
+		t.Fatalf("after the append: %v; want seqs 1 and 2", appended)
+	}
+	if _, err := memory.Clear(ctx, &chatmemoryv1.ClearRequest{ConversationId: id}); err != nil {
+		t.Fatal(err)
+	}
+	cleared, err := stream.Recv()
+	if err != nil || !cleared.GetReset_() || len(cleared.GetMessages()) != 0 {
+		t.Fatalf("after Clear: %v, %v; want an empty reset", cleared, err)
+	}
+
+	// A negative after_seq is INVALID_ARGUMENT naming the field, on the first Recv.
+	bad, err := memory.Watch(ctx, &chatmemoryv1.WatchRequest{ConversationId: id, AfterSeq: -1})
+	if err == nil {
+		_, err = bad.Recv()
+	}
+	if status.Code(err) != codes.InvalidArgument || !strings.HasPrefix(status.Convert(err).Message(), "after_seq:") {
+		t.Fatalf("negative after_seq: %v; want INVALID_ARGUMENT naming after_seq", err)
+	}
+}

@@ -214,6 +214,27 @@ def test_wrapper_lists_conversations(address: str, conversation_id: str) -> None
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_wrapper_watches_a_conversation(address: str, conversation_id: str) -> None:
+    with ChatMemory(address) as memory:
+        steps = memory.watch(conversation_id)
+        # The first step comes at once: nothing is stored yet.
+        assert next(steps) == {"messages": [], "reset": False, "epoch": ""}
+        memory.append(conversation_id, "user", "watched from Python")
+        step = next(steps)
+        assert step["reset"] is False
+        assert [(m["seq"], m["content"]) for m in step["messages"]] == [(1, "watched from Python")]
+        assert memory.replace(conversation_id, [{"role": "system", "content": "summary", "pinned": True}]) == 0
+        reset = next(steps)
+        assert reset["reset"] is True
+        assert [(m["content"], m.get("pinned")) for m in reset["messages"]] == [("summary", True)]
+        steps.close()
+        # Resuming from the last seq and epoch seen sends only what came after.
+        memory.append(conversation_id, "user", "after the resume")
+        resumed = memory.watch(conversation_id, after_seq=2, epoch=reset["epoch"])
+        assert [(m["seq"], m["content"]) for m in next(resumed)["messages"]] == [(3, "after the resume")]
+        resumed.close()
+
+
 def test_package_ships_type_stubs() -> None:
     generated = resources.files("chatmemory.v1")
     for stub_file in ("chatmemory_pb2.pyi", "chatmemory_pb2_grpc.pyi"):

@@ -9,7 +9,11 @@ import {
   GetHistoryResponseSchema,
   type Message,
   type ReplaceRequest,
+  WatchResponseSchema,
 } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ConversationWatches } from "./watch-hub.js";
+import type { WatchStep } from "./watch-step.js";
 import type { CallContext } from "./call-context.js";
 import { ChatMemoryError, Code } from "./errors.js";
 import { EncodedMessage, type ServiceImpl } from "./service-impl.js";
@@ -26,6 +30,7 @@ import {
   validateConversationId,
   validateDeleteRequest,
   validateHistoryQuery,
+  validateWatchRequest,
   validateWriteRequest,
 } from "./validate.js";
 
@@ -41,6 +46,10 @@ export interface ChatMemoryServiceOptions {
   tokenCounter: TextTokenCounter;
   /** Clock in epoch ms for `created_at`; tests may pass their own. */
   now?: () => number;
+  /** Most messages held for one slow Watch reader before it gets a reset (default 1000). */
+  watchBufferMessages?: number;
+  /** Aborted when the server starts draining: Watch streams end with UNAVAILABLE. */
+  drainSignal?: AbortSignal;
 }
 
 function toStoredMessage(message: Message, createdAtMs: number, tokens: Record<string, number> | undefined): StoredMessage {
@@ -62,6 +71,15 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
   const readTokens = new ReadTokenCounts(options.tokenCounter);
   const now = options.now ?? Date.now;
   const resolveTenant = options.resolveTenant ?? (() => undefined);
+  const watches = new ConversationWatches({ store, bufferMessages: options.watchBufferMessages ?? 1000, drainSignal: options.drainSignal });
+  // A step offered to many watchers at once is encoded once.
+  const encodedSteps = new WeakMap<WatchStep, Promise<EncodedMessage<typeof WatchResponseSchema>>>();
+  /** A Watch step as WatchResponse bytes; token counts of elements without one are counted here. */
+  async function encodeWatchStep(step: WatchStep): Promise<EncodedMessage<typeof WatchResponseSchema>> {
+    const tokenCount = await readTokens.of(step.messages.map(({ message }) => message));
+    const messages = step.messages.map(({ message, pinned }) => toApiMessage(message, pinned, tokenCount(message)));
+    return new EncodedMessage(WatchResponseSchema, toBinary(WatchResponseSchema, create(WatchResponseSchema, { messages, reset: step.reset, epoch: step.epoch })));
+  }
   // Authentication comes first (UNAUTHENTICATED before INVALID_ARGUMENT), then the id is scoped to the tenant.
   const conversationOf = (request: { conversationId: string }, context: CallContext) =>
     scopedConversationId(resolveTenant(context), request.conversationId);
@@ -123,6 +141,23 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
 
     listConversations: (request, context) => listConversations(store, resolveTenant(context), request),
 
-    watch: () => Promise.reject(new ChatMemoryError(Code.UNIMPLEMENTED, "Watch is not implemented yet")),
+    async watch(request, context, stream) {
+      const conversationId = conversationOf(request, context);
+      const { afterSeq, epoch } = validateWatchRequest(request);
+      await watches.watch(conversationId, {
+        afterSeq,
+        epoch,
+        signal: context.signal,
+        async write(step) {
+          let bytes = encodedSteps.get(step);
+          if (!bytes) {
+            bytes = encodeWatchStep(step);
+            encodedSteps.set(step, bytes);
+          }
+          return stream.write(await bytes);
+        },
+        drained: () => stream.drained(),
+      });
+    },
   };
 }

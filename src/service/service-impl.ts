@@ -35,7 +35,7 @@ type UnaryHandler<M> = M extends {
  * drained() before writing more, and bound whatever it holds meanwhile.
  */
 export interface ResponseStream<O extends DescMessage> {
-  write(response: MessageInitShape<O>): boolean;
+  write(response: MessageInitShape<O> | EncodedMessage<O>): boolean;
   drained(): Promise<void>;
 }
 

@@ -4,7 +4,7 @@
  * Runs before the store is touched, so a rejected request changes nothing.
  */
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import type { AppendRequest, DeleteMessagesRequest, GetHistoryRequest, Message, ReplaceRequest } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import type { AppendRequest, DeleteMessagesRequest, GetHistoryRequest, Message, ReplaceRequest, WatchRequest } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { ChatMemoryError } from "./errors.js";
 
 export interface RequestLimits {
@@ -149,6 +149,13 @@ export function validateDeleteRequest(request: DeleteMessagesRequest, limits: Re
     if (seq <= 0n) throw ChatMemoryError.invalidArgument(`seqs[${index}]`, `must be positive, got ${seq}`);
     return Number(seq);
   });
+}
+
+/** Checks a Watch request; returns where the caller stands. */
+export function validateWatchRequest(request: WatchRequest): { afterSeq: number; epoch: string } {
+  validateConversationId(request.conversationId);
+  if (request.afterSeq < 0n) throw ChatMemoryError.invalidArgument("after_seq", `must be 0 (from the start) or positive, got ${request.afterSeq}`);
+  return { afterSeq: Number(request.afterSeq), epoch: request.epoch };
 }
 
 /** Checks a GetHistory's bounds; seqs come back as numbers (they stay far below 2^53). */

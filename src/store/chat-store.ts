@@ -84,6 +84,8 @@ export interface HistoryReadResult {
   windowLength: number;
   /** The conversation's epoch; "" when it holds nothing. */
   epoch: string;
+  /** The last seq the conversation gave (kept while it exists, even when emptied); 0 for none. */
+  lastSeq: number;
   skippedCorrupt: number;
   /** Set when the messages are shared with other reads (a cache's); undefined = made for this read only. */
   sharing?: ReadSharing;
@@ -161,6 +163,28 @@ export interface ConversationPage {
   next: ListCursor | undefined;
 }
 
+/**
+ * What changed in a conversation, as every server sharing the store hears it: an append (its seqs,
+ * under the conversation's epoch) or a rewrite of its past (Replace, DeleteMessages, Clear; `epoch`
+ * is the new one, "" when it now holds nothing). Expiry is not announced: the next write comes
+ * with a new epoch instead.
+ */
+export type ConversationChange =
+  | { kind: "append"; epoch: string; firstSeq: number; lastSeq: number }
+  | { kind: "rewrite"; epoch: string };
+
+/** Hears the changes of one conversation until closed. */
+export interface ChangeListener {
+  change(change: ConversationChange): void;
+  /** The feed broke (e.g. the store's connection was lost): changes may have been missed and none will follow. */
+  lost(error: StoreUnavailableError): void;
+}
+
+/** A live subscription to a conversation's changes. */
+export interface ChangeSubscription {
+  close(): void;
+}
+
 export interface ChatStore {
   /** Human-readable kind for logs and health ("redis", "memory"). */
   readonly kind: string;
@@ -196,6 +220,11 @@ export interface ChatStore {
    * this store cannot have made (a bucket it does not have).
    */
   listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage>;
+  /**
+   * Subscribes to a conversation's changes, made through any server sharing this store; resolves
+   * once changes made from then on will be heard, rejects with StoreUnavailableError otherwise.
+   */
+  watchChanges(conversationId: string, listener: ChangeListener): Promise<ChangeSubscription>;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   /** Releases connections and timers; the store is unusable afterwards. */

@@ -8,7 +8,10 @@
 import {
   type AppendOptions,
   type AppendResult,
+  type ChangeListener,
+  type ChangeSubscription,
   type ChatStore,
+  type ConversationChange,
   type ConversationCounts,
   type ConversationPage,
   type DeletedMessages,
@@ -88,6 +91,7 @@ export class MemoryChatStore implements ChatStore {
   readonly #now: () => number;
   readonly #decoding: ElementDecoding;
   readonly #sweeper: NodeJS.Timeout;
+  readonly #listeners = new Map<string, Set<ChangeListener>>();
 
   constructor(options: MemoryChatStoreOptions) {
     this.#window = options.window;
@@ -150,6 +154,7 @@ export class MemoryChatStore implements ChatStore {
       conversation.elements = new RingWindow(this.#window.maxMessages);
       conversation.elements.push(keptWindow);
       conversation.epoch = newEpoch();
+      this.#announce(conversationId, { kind: "rewrite", epoch: holdsMessages(conversation) ? conversation.epoch : "" });
     }
     return deletedMessages(deleted, this.#decoding.decode);
   }
@@ -218,15 +223,17 @@ export class MemoryChatStore implements ChatStore {
       log.expiresAt = Math.max(log.expiresAt, expiresAt);
       this.#requestLogs.set(conversationId, log);
     }
+    if (replace) this.#announce(conversationId, { kind: "rewrite", epoch: holdsMessages(conversation) ? conversation.epoch : "" });
+    else if (messages.length > 0) this.#announce(conversationId, { kind: "append", epoch: conversation.epoch, firstSeq, lastSeq });
     return { count, replayed: false, firstSeq, lastSeq };
   }
 
   async getHistory(conversationId: string, newest: number): Promise<HistoryReadResult> {
     const conversation = this.#live(conversationId);
-    if (!conversation) return decodeHistory({ pinned: [], window: [], windowLength: 0, epoch: "" }, this.#decoding);
-    const { elements, pinned, epoch } = conversation;
+    if (!conversation) return decodeHistory({ pinned: [], window: [], windowLength: 0, epoch: "", lastSeq: 0 }, this.#decoding);
+    const { elements, pinned, epoch, seq } = conversation;
     return decodeHistory(
-      { pinned, window: elements.newest(newest), windowLength: elements.length, epoch: holdsMessages(conversation) ? epoch : "" },
+      { pinned, window: elements.newest(newest), windowLength: elements.length, epoch: holdsMessages(conversation) ? epoch : "", lastSeq: seq },
       this.#decoding,
     );
   }
@@ -235,7 +242,28 @@ export class MemoryChatStore implements ChatStore {
     const existed = holdsMessages(this.#live(conversationId));
     this.#forget(conversationId);
     this.#requestLogs.delete(conversationId);
+    if (existed) this.#announce(conversationId, { kind: "rewrite", epoch: "" });
     return existed;
+  }
+
+  async watchChanges(conversationId: string, listener: ChangeListener): Promise<ChangeSubscription> {
+    let listeners = this.#listeners.get(conversationId);
+    if (!listeners) {
+      listeners = new Set();
+      this.#listeners.set(conversationId, listeners);
+    }
+    listeners.add(listener);
+    return {
+      close: () => {
+        listeners.delete(listener);
+        if (listeners.size === 0 && this.#listeners.get(conversationId) === listeners) this.#listeners.delete(conversationId);
+      },
+    };
+  }
+
+  #announce(conversationId: string, change: ConversationChange): void {
+    const listeners = this.#listeners.get(conversationId);
+    if (listeners) for (const listener of listeners) listener.change(change);
   }
 
   async count(conversationId: string): Promise<ConversationCounts> {

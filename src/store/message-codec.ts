@@ -149,6 +149,7 @@ export interface RawHistory {
   pinned: readonly string[];
   window: readonly string[];
   windowLength: number;
+  lastSeq: number;
   epoch: string;
 }
 
@@ -161,6 +162,7 @@ export function decodeHistory(raw: RawHistory, decoding: ElementDecoding): Histo
     messages: window.messages,
     windowLength: raw.windowLength,
     epoch: raw.epoch,
+    lastSeq: raw.lastSeq,
     skippedCorrupt: pinned.skipped + window.skipped,
   };
   if (decoding.encodings !== undefined) result.sharing = { encodings: decoding.encodings, window: false };

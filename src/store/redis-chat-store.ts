@@ -8,6 +8,8 @@ import type { Logger } from "pino";
 import {
   type AppendOptions,
   type AppendResult,
+  type ChangeListener,
+  type ChangeSubscription,
   type ChatStore,
   type ConversationCounts,
   type DeletedMessages,
@@ -25,7 +27,8 @@ import { decodeElements, decodeHistory, deletedMessages, type ElementDecoding, e
 import { DecodedElementCache, elementDecoding } from "./decoded-element-cache.js";
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
-import { conversationKeys, defineScriptCommands } from "./redis-scripts.js";
+import { changeChannel, conversationKeys, defineScriptCommands } from "./redis-scripts.js";
+import { RedisChangeFeed } from "./redis-change-feed.js";
 import { ConversationIndex, type ListBuckets, listFromIndex } from "./redis-conversation-index.js";
 import { WindowCache } from "./window-cache.js";
 
@@ -57,6 +60,7 @@ export class RedisChatStore implements ChatStore {
   readonly #decoding: ElementDecoding;
   readonly #windows: WindowCache | undefined;
   readonly #index: ConversationIndex;
+  readonly #changes: RedisChangeFeed;
   #next = 0;
 
   constructor(options: RedisChatStoreOptions) {
@@ -68,12 +72,14 @@ export class RedisChatStore implements ChatStore {
     this.#decoding = elementDecoding(elementBytes);
     // The window cache shares the element cache's messages, so it exists only beside one.
     this.#windows = this.#decoding instanceof DecodedElementCache ? new WindowCache(cacheBytes - elementBytes, this.#decoding) : undefined;
+    const connectionSettings = { commandTimeoutMs: options.commandTimeoutMs, tlsCa: options.tlsCa, credentials: options.credentials };
+    this.#changes = new RedisChangeFeed({
+      open: () => openRedisConnection(options.target, { ...connectionSettings, subscriber: true }),
+      readyTimeoutMs: options.commandTimeoutMs,
+      logger: options.logger,
+    });
     this.#clients = Array.from({ length: options.connections }, (_, index) => {
-      const client = openRedisConnection(options.target, {
-        commandTimeoutMs: options.commandTimeoutMs,
-        tlsCa: options.tlsCa,
-        credentials: options.credentials,
-      });
+      const client = openRedisConnection(options.target, connectionSettings);
       defineScriptCommands(client);
       // ioredis emits 'error' on every failed reconnect; health reports the outage, so keep this at debug.
       client.on("error", (error: Error) => options.logger.debug({ err: error, connection: index }, "redis connection error"));
@@ -147,11 +153,11 @@ export class RedisChatStore implements ChatStore {
     const start = newest > 0 ? -newest : 0;
     const windows = this.#windows;
     if (windows === undefined) {
-      const [pinned, window, windowLength, epoch] = await this.#run(() => this.#client().chatmemoryRead(list, pinnedKey, meta, start));
-      return decodeHistory({ pinned, window, windowLength, epoch }, this.#decoding);
+      const [pinned, window, windowLength, epoch, lastSeq] = await this.#run(() => this.#client().chatmemoryRead(list, pinnedKey, meta, start));
+      return decodeHistory({ pinned, window, windowLength, epoch, lastSeq: Number(lastSeq) }, this.#decoding);
     }
     // Buffers, not strings: a window read again is recognised by comparing bytes.
-    const [pinned, window, windowLength, epoch] = await this.#run(() => this.#client().chatmemoryReadBuffer(list, pinnedKey, meta, start));
+    const [pinned, window, windowLength, epoch, lastSeq] = await this.#run(() => this.#client().chatmemoryReadBuffer(list, pinnedKey, meta, start));
     const decodedWindow = windows.read(`${list}\u0000${start}`, window);
     const decodedPinned = decodeElements(
       pinned.map((element) => element.toString("utf8")),
@@ -162,6 +168,7 @@ export class RedisChatStore implements ChatStore {
       messages: decodedWindow.messages,
       windowLength,
       epoch: epoch.toString("utf8"),
+      lastSeq: Number(lastSeq.toString("utf8")),
       skippedCorrupt: decodedPinned.skipped + decodedWindow.skipped,
       sharing: { encodings: windows.encodings, window: true },
     };
@@ -204,11 +211,16 @@ export class RedisChatStore implements ChatStore {
     return [...keys, this.#index.keyFor(keys[0])] as const;
   }
 
+  watchChanges(conversationId: string, listener: ChangeListener): Promise<ChangeSubscription> {
+    return this.#changes.subscribe(changeChannel(this.#keyPrefix, conversationId), listener);
+  }
+
   async ping(): Promise<void> {
     await Promise.all(this.#clients.map((client) => this.#run(() => client.ping())));
   }
 
   async close(): Promise<void> {
+    await this.#changes.close();
     await Promise.all(
       this.#clients.map(async (client) => {
         try {

@@ -33,6 +33,11 @@ export interface RedisCredentials {
 
 export interface RedisConnectionSettings {
   commandTimeoutMs: number;
+  /**
+   * A connection for sharded Pub/Sub subscriptions only: on Cluster one subscriber per shard; on one
+   * server, subscriptions are not renewed after a reconnect (its user learns of the loss instead).
+   */
+  subscriber?: boolean;
   /** PEM CA bundle for TLS to Redis (rediss://, or a target with `tls`); default: the system's CAs. */
   tlsCa?: string | Buffer | undefined;
   credentials?: RedisCredentials | undefined;
@@ -58,6 +63,11 @@ function connectionOptions(settings: RedisConnectionSettings): RedisOptions & { 
   };
 }
 
+/** Commands are auto-pipelined; a subscriber sends few, and its subscriptions end with its connection. */
+function commandMode(settings: RedisConnectionSettings): RedisOptions {
+  return settings.subscriber ? { autoResubscribe: false } : { enableAutoPipelining: true };
+}
+
 /** Guards the connection's sockets, then connects: made with lazyConnect, so the first socket is guarded too. */
 function guardedAndConnecting(connection: Redis): Redis {
   guardSocketErrors(connection);
@@ -74,13 +84,13 @@ export function openRedisConnection(target: RedisTarget, settings: RedisConnecti
     case "standalone": {
       // rediss:// turns TLS on in ioredis; a private CA is added here.
       const tls = settings.tlsCa !== undefined && target.url.startsWith("rediss:") ? { tls: tlsOptions } : {};
-      return guardedAndConnecting(new Redis(target.url, { ...options, enableAutoPipelining: true, ...tls, lazyConnect: true }));
+      return guardedAndConnecting(new Redis(target.url, { ...options, ...commandMode(settings), ...tls, lazyConnect: true }));
     }
     case "sentinel":
       return guardedAndConnecting(
         new Redis({
           ...options,
-          enableAutoPipelining: true,
+          ...commandMode(settings),
           sentinels: target.sentinels,
           name: target.masterName,
           sentinelUsername: settings.credentials?.sentinelUsername,
@@ -98,6 +108,7 @@ export function openRedisConnection(target: RedisTarget, settings: RedisConnecti
         clusterRetryStrategy: reconnectDelay,
         // Writes and reads both go to primaries: GetHistory right after Append must see it.
         scaleReads: "master",
+        shardedSubscribers: settings.subscriber === true,
       };
       return new Cluster(target.nodes, clusterOptions);
     }

@@ -11,6 +11,12 @@
  *   KEYS[4] {<prefix>:<id>}:request-ids     Hash request_id -> "<count>:<fingerprint>", "<request_id> seqs" -> "<first>:<last>"
  *   KEYS[5] {<prefix>:<id>}:request-expiry  Sorted set request_id -> expiry (epoch ms)
  *   KEYS[6] <prefix>:{<tag>}:conversations  the conversation index bucket of its slot (redis-conversation-index.ts)
+ *
+ * Every write that changes what a conversation holds announces it, in the same atomic step, on the
+ * sharded Pub/Sub channel `{<prefix>:<id>}:watch` (same slot as the keys): "a <epoch> <first> <last>"
+ * after an append, "r <epoch>" after a rewrite (Replace, DeleteMessages, Clear; epoch '' when
+ * nothing is held any more). redis.pcall: a Redis without sharded Pub/Sub (before 7.0) or an ACL
+ * user without the channel still stores; Watch then fails where it subscribes.
  */
 import type { Cluster, Redis, Result } from "ioredis";
 
@@ -36,9 +42,9 @@ declare module "ioredis" {
       ...elements: string[]
     ): Result<[number, string | number, number, number], Context>;
     chatmemoryDelete(list: string, pinned: string, meta: string, newEpoch: string, ...seqs: string[]): Result<string[], Context>;
-    chatmemoryRead(list: string, pinned: string, meta: string, start: number): Result<[string[], string[], number, string], Context>;
+    chatmemoryRead(list: string, pinned: string, meta: string, start: number): Result<[string[], string[], number, string, string], Context>;
     /** The same, with elements as the bytes Redis sent (the window cache compares them). */
-    chatmemoryReadBuffer(list: string, pinned: string, meta: string, start: number): Result<[Buffer[], Buffer[], number, Buffer], Context>;
+    chatmemoryReadBuffer(list: string, pinned: string, meta: string, start: number): Result<[Buffer[], Buffer[], number, Buffer, Buffer], Context>;
     chatmemoryCount(list: string, pinned: string): Result<[number, number], Context>;
     chatmemoryClear(list: string, pinned: string, meta: string, requestIds: string, requestExpiry: string, index: string): Result<number, Context>;
     /** A run of buckets' page: [state, offset, last member examined, (offset, member, window length, last write ms or ''), ...]. */
@@ -116,20 +122,22 @@ if newPinned > 0 then
   end
 end
 
+local epoch = ARGV[9]
 if replace then
   local held = redis.call('EXISTS', KEYS[1], KEYS[2])
   -- On a conversation that holds nothing, an empty replace creates nothing.
   if n == 0 and held == 0 then return {0, '', 0, 0} end
   redis.call('DEL', KEYS[1], KEYS[2])
-  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'epoch', ARGV[9]) end
+  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'epoch', epoch) end
 end
 
 -- The expiry a write without its own TTL keeps: the conversation's current one.
 local ttlMs = tonumber(ARGV[2])
 if redis.call('EXISTS', KEYS[3]) == 0 then
-  redis.call('HSET', KEYS[3], 'epoch', ARGV[9])
-elseif ttlMs == 0 then
-  ttlMs = math.max(redis.call('PTTL', KEYS[3]), 0)
+  redis.call('HSET', KEYS[3], 'epoch', epoch)
+else
+  if not replace then epoch = redis.call('HGET', KEYS[3], 'epoch') or '' end
+  if ttlMs == 0 then ttlMs = math.max(redis.call('PTTL', KEYS[3]), 0) end
 end
 local first, last = 0, 0
 if n > 0 then
@@ -176,6 +184,13 @@ end
 local time = redis.call('TIME')
 redis.call('HSET', KEYS[3], 'appended', tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
 if n > 0 then redis.call('ZADD', KEYS[6], 0, string.sub(KEYS[1], string.find(KEYS[6], ':{', 1, true) + 1)) end
+local channel = '{' .. KEYS[1] .. '}:watch'
+if replace then
+  if n == 0 then epoch = '' end
+  redis.pcall('SPUBLISH', channel, 'r ' .. epoch)
+elseif n > 0 then
+  redis.pcall('SPUBLISH', channel, 'a ' .. epoch .. ' ' .. first .. ' ' .. last)
+end
 return {count, '', first, last}
 `;
 
@@ -199,21 +214,28 @@ for _, key in ipairs({KEYS[2], KEYS[1]}) do
     end
   end
 end
-if #deleted > 0 and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'epoch', ARGV[1]) end
+if #deleted > 0 then
+  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'epoch', ARGV[1]) end
+  local epoch = ''
+  if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then epoch = ARGV[1] end
+  redis.pcall('SPUBLISH', '{' .. KEYS[1] .. '}:watch', 'r ' .. epoch)
+end
 return deleted
 `;
 
 /**
  * ARGV: start (0 = the whole window, -N = its newest N elements).
- * Returns {pinned elements, window elements, window length, epoch ('' when nothing is held)}.
+ * Returns {pinned elements, window elements, window length, epoch ('' when nothing is held), last
+ * seq given ('0' for none)}.
  */
 export const READ_LUA = `
 local pinned = redis.call('LRANGE', KEYS[2], 0, -1)
 local window = redis.call('LRANGE', KEYS[1], tonumber(ARGV[1]), -1)
 local length = redis.call('LLEN', KEYS[1])
+local meta = redis.call('HMGET', KEYS[3], 'epoch', 'seq')
 local epoch = ''
-if length > 0 or #pinned > 0 then epoch = redis.call('HGET', KEYS[3], 'epoch') or '' end
-return {pinned, window, length, epoch}
+if length > 0 or #pinned > 0 then epoch = meta[1] or '' end
+return {pinned, window, length, epoch, meta[2] or '0'}
 `;
 
 /** Returns {window length, pinned count}. */
@@ -226,7 +248,10 @@ export const CLEAR_LUA = `
 local held = redis.call('EXISTS', KEYS[1], KEYS[2])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 redis.call('ZREM', KEYS[6], string.sub(KEYS[1], string.find(KEYS[6], ':{', 1, true) + 1))
-if held > 0 then return 1 end
+if held > 0 then
+  redis.pcall('SPUBLISH', '{' .. KEYS[1] .. '}:watch', 'r ')
+  return 1
+end
 return 0
 `;
 
@@ -283,6 +308,11 @@ return out
 /** The conversation's List key, exactly as the Python class names it. */
 export function listKey(keyPrefix: string, conversationId: string): string {
   return `${keyPrefix}:${conversationId}`;
+}
+
+/** The sharded Pub/Sub channel a conversation's changes are announced on (the scripts build the same name). */
+export function changeChannel(keyPrefix: string, conversationId: string): string {
+  return `{${listKey(keyPrefix, conversationId)}}:watch`;
 }
 
 /** The keys of one conversation, in the order the scripts take them. */

@@ -13,6 +13,8 @@ export interface TcpBalancer {
   readonly connections: readonly number[];
   /** Backends (loopback ports) that new connections are spread over; takes effect for the next connection. */
   setBackends(ports: readonly number[]): void;
+  /** Cuts every open connection, as a crashed proxy or a network blip does; new ones are accepted. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,9 @@ export async function startTcpBalancer(backends: readonly number[]): Promise<Tcp
     connections,
     setBackends(newPorts) {
       ports = [...newPorts];
+    },
+    dropConnections() {
+      for (const socket of sockets) socket.destroy();
     },
     close() {
       for (const socket of sockets) socket.destroy();

@@ -35,6 +35,8 @@ export interface TestServerOptions {
   maxPinned?: number;
   tokenEncoding?: TokenEncoding;
   toolSafeWindow?: boolean;
+  /** Most messages held for a slow Watch reader (CHATMEMORY_WATCH_BUFFER). */
+  watchBufferMessages?: number;
   ttlSeconds?: number;
   requestIdTtlSeconds?: number;
   maxBatch?: number;
@@ -115,6 +117,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     resolveTenant: options.resolveTenant,
     metrics: options.metrics,
     toolSafeWindow: options.toolSafeWindow,
+    watchBufferMessages: options.watchBufferMessages,
   });
   const port = await server.listen("127.0.0.1:0");
   const address = `127.0.0.1:${port}`;

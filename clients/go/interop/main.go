@@ -2,6 +2,7 @@
 //
 //	interop append CONVERSATION_ID   < message.json  appends one message, prints {"count": N}
 //	interop read CONVERSATION_ID                     prints the history as a JSON array
+//	interop watch CONVERSATION_ID N                  watches; prints its first N responses, one JSON line each
 //
 // Messages are JSON objects with the proto's field names; created_at is {"seconds", "nanos"}, so
 // every language's reading can be compared exactly.
@@ -45,8 +46,12 @@ type message struct {
 }
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == "watch" {
+		watch(os.Args[2], os.Args[3])
+		return
+	}
 	if len(os.Args) != 3 {
-		fail(fmt.Errorf("usage: interop append|read CONVERSATION_ID"))
+		fail(fmt.Errorf("usage: interop append|read CONVERSATION_ID, or interop watch CONVERSATION_ID N"))
 	}
 	conn, err := grpc.NewClient(os.Getenv("CHATMEMORY_ADDRESS"), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -111,6 +116,51 @@ func main() {
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(result); err != nil {
 		fail(err)
+	}
+}
+
+type watchResponse struct {
+	Reset    bool           `json:"reset"`
+	Epoch    string         `json:"epoch"`
+	Messages []watchMessage `json:"messages"`
+}
+
+type watchMessage struct {
+	Seq     int64  `json:"seq"`
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// watch prints the first n responses of a Watch stream, one JSON line each, as they arrive.
+func watch(conversation, n string) {
+	var count int
+	if _, err := fmt.Sscan(n, &count); err != nil || count < 1 {
+		fail(fmt.Errorf("N must be a positive number, got %q", n))
+	}
+	conn, err := grpc.NewClient(os.Getenv("CHATMEMORY_ADDRESS"), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fail(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stream, err := chatmemoryv1.NewChatMemoryClient(conn).Watch(ctx, &chatmemoryv1.WatchRequest{ConversationId: conversation})
+	if err != nil {
+		fail(err)
+	}
+	encoder := json.NewEncoder(os.Stdout)
+	for i := 0; i < count; i++ {
+		response, err := stream.Recv()
+		if err != nil {
+			fail(err)
+		}
+		out := watchResponse{Reset: response.GetReset_(), Epoch: response.GetEpoch(), Messages: []watchMessage{}}
+		for _, m := range response.GetMessages() {
+			out.Messages = append(out.Messages, watchMessage{Seq: m.GetSeq(), Role: m.GetRole(), Content: m.GetContent()})
+		}
+		if err := encoder.Encode(out); err != nil {
+			fail(err)
+		}
 	}
 }
 

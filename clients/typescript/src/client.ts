@@ -35,6 +35,17 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+export interface WatchOptions {
+  /** Stops watching when aborted: the iteration ends quietly. */
+  signal?: AbortSignal;
+  metadata?: grpc.Metadata;
+  /**
+   * How many times in a row a stream may fail to (re)open or end with UNAVAILABLE before the
+   * iteration throws; default 30 (about 30 s of a server or its Redis being away).
+   */
+  resumeAttempts?: number;
+}
+
 /** A failed call: grpc-js's ServiceError, with `code` a grpc `status` and `details` the server's message. */
 export type ChatMemoryCallError = grpc.ServiceError;
 
@@ -114,7 +125,40 @@ const CODECS = {
   replace: methodCodec(ChatMemory.method.replace),
   deleteMessages: methodCodec(ChatMemory.method.deleteMessages),
   listConversations: methodCodec(ChatMemory.method.listConversations),
+  watch: methodCodec(ChatMemory.method.watch),
 };
+
+/**
+ * How a Watch stream may end that resuming can cure. Watching is read-only, so resuming is always
+ * safe: UNAVAILABLE (a draining server, its Redis away), and what a proxy or a connection cut
+ * mid-stream turns into: CANCELLED we did not ask for, INTERNAL or UNKNOWN for a reset HTTP/2
+ * stream, DEADLINE_EXCEEDED from an intermediary's timeout (watch() sets no deadline itself).
+ * Anything else (a bad request, no permission) would fail again.
+ */
+const RESUMABLE_WATCH_CODES: ReadonlySet<number> = new Set([
+  grpc.status.UNAVAILABLE,
+  grpc.status.CANCELLED,
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+  grpc.status.DEADLINE_EXCEEDED,
+]);
+
+/** Backoff before the n-th resume in a row: 0.1 s doubling to 1 s, with full jitter. */
+function resumeDelayMs(attempt: number): number {
+  return Math.random() * Math.min(100 * 2 ** (attempt - 1), 1000);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
 
 type Method = (typeof ChatMemory.method)[keyof typeof ChatMemory.method];
 type Request<M extends Method> = MessageInitShape<M["input"]>;
@@ -198,6 +242,61 @@ export class ChatMemoryClient {
     } while (pageToken !== "");
   }
 
+  /**
+   * Follows a conversation live: yields the server's WatchResponses (the messages after
+   * `afterSeq` first, then each Append's new messages; `reset: true` = replace everything you
+   * hold with `messages`). When a stream breaks (UNAVAILABLE from a server draining or restarting
+   * or its Redis away, a connection or proxy cutting it) it resumes by itself from the last seq
+   * and epoch it yielded, so the sequence stays exact across reconnects. Ends when `signal`
+   * aborts or the loop breaks; throws other errors (INVALID_ARGUMENT, UNAUTHENTICATED, ...) at
+   * once, and the last error after `resumeAttempts` failures in a row.
+   *
+   *   for await (const step of client.watch({ conversationId: "c1" })) render(step);
+   */
+  async *watch(request: Request<typeof ChatMemory.method.watch>, options: WatchOptions = {}): AsyncGenerator<Response<typeof ChatMemory.method.watch>> {
+    let afterSeq = BigInt(request.afterSeq ?? 0);
+    let epoch = request.epoch ?? "";
+    const attempts = options.resumeAttempts ?? 30;
+    let failures = 0;
+    for (;;) {
+      try {
+        for await (const response of this.watchStream({ conversationId: request.conversationId, afterSeq, epoch }, options)) {
+          failures = 0;
+          epoch = response.epoch;
+          if (response.reset) afterSeq = 0n;
+          for (const message of response.messages) if (message.seq > afterSeq) afterSeq = message.seq;
+          yield response;
+        }
+        return;
+      } catch (error: unknown) {
+        if (options.signal?.aborted) return;
+        const code = (error as Partial<ChatMemoryCallError>).code;
+        if (code === undefined || !RESUMABLE_WATCH_CODES.has(code) || ++failures > attempts) throw error;
+        await sleep(resumeDelayMs(failures), options.signal);
+        if (options.signal?.aborted) return;
+      }
+    }
+  }
+
+  /** One Watch stream as the server sends it, without resuming: errors (UNAVAILABLE on drain) are thrown. */
+  async *watchStream(request: Request<typeof ChatMemory.method.watch>, options: Omit<WatchOptions, "resumeAttempts"> = {}): AsyncGenerator<Response<typeof ChatMemory.method.watch>> {
+    const codec = CODECS.watch;
+    const call = this.#client.makeServerStreamRequest(codec.path, codec.serializeRequest, codec.deserializeResponse, request, this.#metadata(options.metadata), {
+      deadline: Infinity,
+    });
+    const cancel = () => call.cancel();
+    options.signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      for await (const response of call) yield response as Response<typeof ChatMemory.method.watch>;
+    } catch (error: unknown) {
+      if (options.signal?.aborted) return;
+      throw error;
+    } finally {
+      options.signal?.removeEventListener("abort", cancel);
+      call.cancel();
+    }
+  }
+
   /** Resolves once connected, or rejects after `timeoutMs`. */
   waitForReady(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) =>
@@ -209,14 +308,20 @@ export class ChatMemoryClient {
     this.#client.close();
   }
 
+  /** The caller's metadata (copied) with the client's authorization. */
+  #metadata(given: grpc.Metadata | undefined): grpc.Metadata {
+    const metadata = given?.clone() ?? new grpc.Metadata();
+    if (this.#authorization !== undefined) metadata.set("authorization", this.#authorization);
+    return metadata;
+  }
+
   #unary<I extends DescMessage, O extends DescMessage>(
     codec: MethodCodec<I, O>,
     request: MessageInitShape<I>,
     options: CallOptions = {},
   ): Promise<MessageShape<O>> {
     const deadline = Date.now() + (options.deadlineMs ?? this.#defaultDeadlineMs);
-    const metadata = options.metadata?.clone() ?? new grpc.Metadata();
-    if (this.#authorization !== undefined) metadata.set("authorization", this.#authorization);
+    const metadata = this.#metadata(options.metadata);
     return new Promise((resolve, reject) => {
       const call = this.#client.makeUnaryRequest(
         codec.path,

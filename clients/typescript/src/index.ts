@@ -4,7 +4,7 @@
  * depends on @grpc/grpc-js and @bufbuild/protobuf only.
  */
 export { ChatMemoryClient, createChatMemoryClient, DEFAULT_CHANNEL_OPTIONS, DEFAULT_SERVICE_CONFIG } from "./client.js";
-export type { CallOptions, ChatMemoryCallError, ChatMemoryClientOptions } from "./client.js";
+export type { CallOptions, ChatMemoryCallError, ChatMemoryClientOptions, WatchOptions } from "./client.js";
 export * from "../../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 export { Metadata, status } from "@grpc/grpc-js";
 /** Timestamp (e.g. a message's `createdAt`) to Date, and back. */

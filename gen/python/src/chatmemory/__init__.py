@@ -4,6 +4,6 @@
 - `chatmemory.ChatMemory`: a small wrapper with the Python `RedisChatMemory` class's method names.
 """
 
-from chatmemory.memory import CHANNEL_OPTIONS, RETRY_SERVICE_CONFIG, ChatMemory, HistoryMessage
+from chatmemory.memory import CHANNEL_OPTIONS, RETRY_SERVICE_CONFIG, ChatMemory, HistoryMessage, WatchStep
 
-__all__ = ["CHANNEL_OPTIONS", "RETRY_SERVICE_CONFIG", "ChatMemory", "HistoryMessage"]
+__all__ = ["CHANNEL_OPTIONS", "RETRY_SERVICE_CONFIG", "ChatMemory", "HistoryMessage", "WatchStep"]

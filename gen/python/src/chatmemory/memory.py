@@ -8,7 +8,7 @@ prefix are the server's settings), and failures raise `grpc.RpcError` with a sta
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, TypedDict
@@ -94,6 +94,14 @@ class ConversationInfo(TypedDict):
     count: int
     # The last Append or Replace (UTC); None when the server did not record it.
     last_append_time: datetime | None
+
+
+class WatchStep(TypedDict):
+    """One step of a watched conversation (see `ChatMemory.watch`)."""
+
+    messages: list[HistoryMessage]
+    reset: bool
+    epoch: str
 
 
 class ChatMemory:
@@ -196,6 +204,28 @@ class ChatMemory:
         )
         response = self._stub.GetHistory(request, timeout=self._timeout)
         return [_as_dict(message) for message in response.messages]
+
+    def watch(self, conversation_id: str, *, after_seq: int = 0, epoch: str = "") -> Generator[WatchStep, None, None]:
+        """Follows the conversation live: yields a step at once, then one per Append, as they happen.
+
+        A step is `{"messages": [...], "reset": bool, "epoch": str}`: new messages in seq order, or,
+        with `reset` True, the whole conversation to replace what you hold (after a Replace,
+        DeleteMessages or Clear, or when you fell behind). The stream has no deadline; it ends
+        with an UNAVAILABLE `grpc.RpcError` when the server drains: watch again with the last
+        `seq` you saw as `after_seq` and the last `epoch` to resume exactly. Close the generator
+        (or break out of the loop) to stop.
+        """
+        request = chatmemory_pb2.WatchRequest(conversation_id=conversation_id, after_seq=after_seq, epoch=epoch)
+        responses = self._stub.Watch(request)
+        try:
+            for response in responses:
+                yield {
+                    "messages": [_as_dict(message) for message in response.messages],
+                    "reset": response.reset,
+                    "epoch": response.epoch,
+                }
+        finally:
+            responses.cancel()
 
     def clear(self, conversation_id: str) -> bool:
         """Deletes the conversation; True when it held anything."""

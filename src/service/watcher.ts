@@ -1,0 +1,163 @@
+/**
+ * One Watch stream: where its caller stands (last seq sent, epoch), the steps
+ * waiting to be written, and the rules that keep it exact and bounded. Steps
+ * that do not continue exactly where the caller stands (a gap, another epoch)
+ * make it read the conversation itself; a caller that reads too slowly loses
+ * its queue (at most `bufferMessages` messages are held) and gets a reset.
+ */
+import type { HistoryReadResult } from "../store/chat-store.js";
+import { firstStep, remainderAfter, resetStep, type WatchStep } from "./watch-step.js";
+
+export interface WatcherOptions {
+  /** Where the caller stands: its last seq and epoch ("" = unknown). */
+  afterSeq: number;
+  epoch: string;
+  /** Most messages held for a slow reader before its queue is dropped for a reset. */
+  bufferMessages: number;
+  /** Reads the whole conversation. */
+  read: () => Promise<HistoryReadResult>;
+  /** Writes a step; false = the transport is full, wait for drained(). */
+  write: (step: WatchStep) => Promise<boolean>;
+  drained: () => Promise<void>;
+  /** The stream must end: a read failed, or the watcher was closed with an error. */
+  fail: (error: unknown) => void;
+}
+
+export class Watcher {
+  #lastSeq: number;
+  #epoch: string;
+  readonly #options: WatcherOptions;
+  readonly #queue: WatchStep[] = [];
+  #queuedMessages = 0;
+  #pumping = false;
+  /** A read of our own is in flight (from construction: the first one): steps offered meanwhile wait in #held. */
+  #reading = true;
+  #held: WatchStep[] = [];
+  /** The queue overflowed: send a reset once the caller catches up. */
+  #resetOwed = false;
+  #closed = false;
+
+  constructor(options: WatcherOptions) {
+    this.#options = options;
+    this.#lastSeq = options.afterSeq;
+    this.#epoch = options.epoch;
+  }
+
+  /** Sends the first step: what the caller misses, or a reset. Steps offered meanwhile follow it. */
+  start(): void {
+    this.#readThen((read) => firstStep(read, this.#lastSeq, this.#epoch));
+  }
+
+  /** A step the conversation's hub read: queued as it is, cut to what we miss, or a reason to read ourselves. */
+  offer(step: WatchStep): void {
+    if (this.#closed) return;
+    if (this.#reading) {
+      this.#held.push(step);
+      return;
+    }
+    // The reset read made once the caller catches up covers this step.
+    if (this.#resetOwed) return;
+    if (step.reset) {
+      this.#enqueue(step);
+      return;
+    }
+    if (step.epoch !== this.#epoch && this.#epoch !== "") {
+      this.#catchUp(resetStep);
+      return;
+    }
+    const needed = remainderAfter(step, this.#lastSeq);
+    const first = needed.messages[0]?.message.seq;
+    if (first === undefined) {
+      if (step.lastSeq > this.#lastSeq) this.#catchUp((read) => firstStep(read, this.#lastSeq, this.#epoch));
+      return;
+    }
+    if (first !== this.#lastSeq + 1) {
+      this.#catchUp((read) => firstStep(read, this.#lastSeq, this.#epoch));
+      return;
+    }
+    this.#enqueue(needed);
+  }
+
+  /** Ends the stream with `error` (e.g. the store's feed was lost, the server drains). */
+  fail(error: unknown): void {
+    if (this.#closed) return;
+    this.close();
+    this.#options.fail(error);
+  }
+
+  /** Stops writing; nothing more is read or sent. */
+  close(): void {
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#held = [];
+  }
+
+  /** Reads the conversation, queues the step `decide` makes of it, then the steps held meanwhile. */
+  #catchUp(decide: (read: HistoryReadResult) => WatchStep): void {
+    if (this.#reading) return;
+    this.#reading = true;
+    this.#readThen(decide);
+  }
+
+  #readThen(decide: (read: HistoryReadResult) => WatchStep): void {
+    this.#options.read().then(
+      (read) => {
+        this.#reading = false;
+        if (this.#closed) return;
+        // Steps were dropped after this read began: only a reset is exact.
+        const step = this.#resetOwed ? resetStep(read) : decide(read);
+        this.#resetOwed = false;
+        this.#enqueue(step);
+        const held = this.#held;
+        this.#held = [];
+        for (const step of held) this.offer(step);
+      },
+      (error: unknown) => {
+        this.#reading = false;
+        this.fail(error);
+      },
+    );
+  }
+
+  #enqueue(step: WatchStep): void {
+    this.#lastSeq = step.lastSeq;
+    this.#epoch = step.epoch;
+    if (step.reset) {
+      // A reset replaces everything before it, queued or not.
+      this.#queue.length = 0;
+      this.#queuedMessages = 0;
+    }
+    this.#queue.push(step);
+    this.#queuedMessages += step.messages.length;
+    // A reset alone is always kept (it may hold more than the buffer); anything beyond the buffer is dropped for one.
+    if (!step.reset && this.#queuedMessages > this.#options.bufferMessages) {
+      this.#queue.length = 0;
+      this.#queuedMessages = 0;
+      this.#resetOwed = true;
+    }
+    void this.#pump();
+  }
+
+  /** Writes queued steps in order, waiting whenever the transport is full; pays an owed reset once drained. */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      for (;;) {
+        if (this.#closed) return;
+        const step = this.#queue.shift();
+        if (step === undefined) {
+          // The caller caught up: pay the reset its overflow earned (a read in flight pays it itself).
+          if (this.#resetOwed && !this.#reading) this.#catchUp(resetStep);
+          return;
+        }
+        this.#queuedMessages -= step.messages.length;
+        if (!(await this.#options.write(step))) await this.#options.drained();
+      }
+    } catch (error: unknown) {
+      this.fail(error);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}

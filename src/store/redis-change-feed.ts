@@ -1,0 +1,138 @@
+/**
+ * Conversation changes from Redis: the write scripts announce every change on
+ * the conversation's sharded Pub/Sub channel (redis-scripts.ts), so a change
+ * made through any server reaches every server. One subscriber connection per
+ * process (per shard on Cluster), opened on the first watch; one channel
+ * subscription per watched conversation, however many watch it here.
+ */
+import type { Logger } from "pino";
+import { type ChangeListener, type ChangeSubscription, type ConversationChange, StoreUnavailableError } from "./chat-store.js";
+import type { RedisConnection } from "./redis-connection.js";
+import { toStoreError } from "./redis-errors.js";
+
+/** Parses an announcement: "a <epoch> <first> <last>" or "r <epoch>"; undefined for anything else. */
+export function parseChange(message: string): ConversationChange | undefined {
+  const [kind, epoch = "", first, last] = message.split(" ");
+  if (kind === "r") return { kind: "rewrite", epoch };
+  if (kind !== "a") return undefined;
+  const firstSeq = Number(first);
+  const lastSeq = Number(last);
+  if (!Number.isSafeInteger(firstSeq) || !Number.isSafeInteger(lastSeq) || firstSeq < 1 || lastSeq < firstSeq) return undefined;
+  return { kind: "append", epoch, firstSeq, lastSeq };
+}
+
+/** One channel's listeners, and the subscribe/unsubscribe commands sent for it, chained in order. */
+interface ChannelState {
+  listeners: Set<ChangeListener>;
+  subscribed: boolean;
+  /** Settles after the last command queued for the channel: the next one goes after it. */
+  chain: Promise<void>;
+}
+
+export class RedisChangeFeed {
+  readonly #open: () => RedisConnection;
+  readonly #readyTimeoutMs: number;
+  readonly #logger: Logger;
+  #connection: RedisConnection | undefined;
+  readonly #channels = new Map<string, ChannelState>();
+
+  constructor(options: { open: () => RedisConnection; readyTimeoutMs: number; logger: Logger }) {
+    this.#open = options.open;
+    this.#readyTimeoutMs = options.readyTimeoutMs;
+    this.#logger = options.logger;
+  }
+
+  async subscribe(channel: string, listener: ChangeListener): Promise<ChangeSubscription> {
+    let state = this.#channels.get(channel);
+    if (!state) {
+      state = { listeners: new Set(), subscribed: false, chain: Promise.resolve() };
+      this.#channels.set(channel, state);
+    }
+    const subscribed = state;
+    subscribed.listeners.add(listener);
+    const subscription = { close: () => this.#remove(channel, subscribed, listener) };
+    const step = subscribed.chain.then(async () => {
+      if (subscribed.subscribed) return;
+      const connection = await this.#ready();
+      await connection.ssubscribe(channel);
+      subscribed.subscribed = true;
+    });
+    subscribed.chain = step.catch(() => {});
+    try {
+      await step;
+      return subscription;
+    } catch (error: unknown) {
+      subscription.close();
+      throw toStoreError(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    const connection = this.#connection;
+    this.#connection = undefined;
+    this.#channels.clear();
+    connection?.disconnect();
+  }
+
+  /** Drops a listener; the channel's last one unsubscribes it, unless a new listener came meanwhile. */
+  #remove(channel: string, state: ChannelState, listener: ChangeListener): void {
+    if (!state.listeners.delete(listener) || state.listeners.size > 0) return;
+    state.chain = state.chain
+      .then(async () => {
+        if (state.listeners.size > 0) return;
+        if (this.#channels.get(channel) === state) this.#channels.delete(channel);
+        if (!state.subscribed) return;
+        state.subscribed = false;
+        await this.#connection?.sunsubscribe(channel);
+      })
+      .catch((error: unknown) => this.#logger.debug({ err: error, channel }, "sunsubscribe failed"));
+  }
+
+  /** The subscriber connection once it is ready, opened on first use; StoreUnavailableError when it is not ready in time. */
+  async #ready(): Promise<RedisConnection> {
+    let connection = this.#connection;
+    if (!connection) {
+      connection = this.#open();
+      this.#connection = connection;
+      connection.on("smessage", (channel: string, message: string) => this.#dispatch(channel, message));
+      // On one server the subscriptions end with the connection: tell every listener, forget them all.
+      connection.on("close", () => this.#lost(new StoreUnavailableError("the Redis subscriber connection was lost")));
+      connection.on("error", (error: Error) => this.#logger.debug({ err: error }, "redis subscriber connection error"));
+    }
+    if (connection.status === "ready") return connection;
+    const ready = connection;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        ready.off("ready", onReady);
+        reject(new StoreUnavailableError(`the Redis subscriber connection was not ready within ${this.#readyTimeoutMs} ms`));
+      }, this.#readyTimeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      ready.once("ready", onReady);
+    });
+    return ready;
+  }
+
+  #dispatch(channel: string, message: string): void {
+    const listeners = this.#channels.get(channel)?.listeners;
+    if (!listeners) return;
+    const change = parseChange(message);
+    if (!change) {
+      this.#logger.warn({ channel, message }, "ignored an unreadable change announcement");
+      return;
+    }
+    for (const listener of listeners) listener.change(change);
+  }
+
+  #lost(error: StoreUnavailableError): void {
+    const states = [...this.#channels.values()];
+    if (states.length === 0) return;
+    this.#channels.clear();
+    for (const state of states) {
+      state.subscribed = false;
+      for (const listener of state.listeners) listener.lost(error);
+    }
+  }
+}
