@@ -15,6 +15,7 @@ import { Redis } from "ioredis";
 import { createChatMemoryClient } from "../clients/typescript/src/index.js";
 import { encodeStoredMessage } from "../src/store/message-codec.js";
 import { conversationKeys, defineScriptCommands } from "../src/store/redis-scripts.js";
+import { ConversationIndex } from "../src/store/redis-conversation-index.js";
 import { latencySummaryMs, round } from "./lib/stats.js";
 import { BENCH_MAX_TURNS, MESSAGE_CONTENT } from "./lib/workload.js";
 
@@ -63,10 +64,12 @@ async function ioredisAppend(url: string, concurrency: number, seconds: number):
   const redis = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: 0 });
   defineScriptCommands(redis);
   const keys = conversationKeys("ractogateway:memory", `bench-direct-ioredis-c${concurrency}`);
+  const indexKey = new ConversationIndex("ractogateway:memory", false).key(0);
   // The same element the server would store: role, content and a ts.
   const append = () =>
     redis.chatmemoryWrite(
       ...keys,
+      indexKey,
       BENCH_MAX_TURNS * 2,
       0,
       "",

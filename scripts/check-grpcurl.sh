@@ -32,7 +32,7 @@ run "$address" list
 
 run "$address" describe chatmemory.v1.ChatMemory
 expect_contains "chatmemory.v1.ChatMemory is a service:"
-for rpc in Append GetHistory Clear Count Replace DeleteMessages; do
+for rpc in Append GetHistory Clear Count Replace DeleteMessages ListConversations; do
   expect_contains "rpc ${rpc} ( .chatmemory.v1.${rpc}Request ) returns ( .chatmemory.v1.${rpc}Response );"
 done
 expect_contains "rpc Watch ( .chatmemory.v1.WatchRequest ) returns ( stream .chatmemory.v1.WatchResponse );"
@@ -57,6 +57,9 @@ expect_json '/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z$/.test(r.messages[0].
 
 run -d '{"conversation_id": "demo"}' "$address" chatmemory.v1.ChatMemory/Count
 expect_json 'r.count === "2"'
+
+run -d '{"page_size": 1000}' "$address" chatmemory.v1.ChatMemory/ListConversations
+expect_json 'r.conversations.some((c) => c.conversationId === "demo" && c.count === "2" && Math.abs(Date.parse(c.lastAppendTime) - Date.now()) < 60000)'
 
 run -d '{"service": "chatmemory.v1.ChatMemory"}' "$address" grpc.health.v1.Health/Check
 expect_json 'r.status === "SERVING"'

@@ -14,6 +14,7 @@ import {
   ClearRequestSchema,
   CountRequestSchema,
   GetHistoryRequestSchema,
+  ListConversationsRequestSchema,
 } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { createChatMemoryClient } from "../clients/typescript/src/index.js";
 import { decodeStoredMessage } from "../src/store/message-codec.js";
@@ -156,9 +157,21 @@ const fuzzCase: fc.Arbitrary<FuzzCase> = fc.oneof(
     })),
   },
   {
+    weight: 1,
+    // Page tokens the server never issued (random text, base64url-looking or not) are refused.
+    arbitrary: fc
+      .tuple(fc.oneof(fc.constantFrom(-2147483648, -1, 0, 1, 1001, 2147483647), fc.integer({ min: -5, max: 50 })), fc.oneof(fc.constant(""), fc.string(), fc.base64String()))
+      .map(([pageSize, pageToken]) => ({
+        kind: "read" as const,
+        path: `${SERVICE}/ListConversations`,
+        payload: toBinary(ListConversationsRequestSchema, create(ListConversationsRequestSchema, { pageSize, pageToken })),
+        valid: pageSize >= 0 && pageToken === "",
+      })),
+  },
+  {
     weight: 2,
     arbitrary: fc
-      .tuple(fc.constantFrom("Append", "GetHistory", "Clear", "Count", "NoSuchMethod"), fc.uint8Array({ maxLength: 64 }))
+      .tuple(fc.constantFrom("Append", "GetHistory", "Clear", "Count", "ListConversations", "NoSuchMethod"), fc.uint8Array({ maxLength: 64 }))
       .map(([method, payload]) => ({ kind: "bytes" as const, path: `${SERVICE}/${method}`, payload })),
   },
   {
@@ -230,6 +243,12 @@ describe("100,000 random and malformed requests", () => {
     const strayKeys: string[] = [];
     let elements = 0;
     for (const key of keys) {
+      // The conversation index (one bucket on a single Redis): only ids a valid append wrote.
+      if (key === `${PREFIX}:{index}:conversations`) {
+        const members = await check.zrange(key, 0, "-1");
+        expect(members.filter((member) => !appended.has(member))).toEqual([]);
+        continue;
+      }
       // Companions of a conversation: request ids, the seq counter, and the pinned list (checked as a list).
       const companion = /^\{(.*)\}:(request-ids|request-expiry|meta|pinned)$/.exec(key);
       const list = companion ? companion[1] : key;

@@ -5,9 +5,11 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { TestCertificateAuthority } from "./helpers/certificates.js";
 import { defineContractSuite } from "./helpers/contract-suite.js";
+import { defineListConversationsSuite } from "./helpers/list-conversations-suite.js";
 import { servingStatus } from "./helpers/health-client.js";
 import { LEAST_PRIVILEGE_COMMANDS, leastPrivilegeUser } from "./helpers/redis-acl.js";
 import { RedisClusterProcesses } from "./helpers/redis-cluster.js";
+import { ConversationIndex } from "../src/store/redis-conversation-index.js";
 import { lostMessages, startRetryingWriter } from "./helpers/retrying-writer.js";
 import { healthOfFreshServer, sleep, startTestServer, uniqueId, waitFor } from "./helpers/test-server.js";
 
@@ -15,9 +17,10 @@ const cluster = await RedisClusterProcesses.start();
 afterAll(() => cluster.stop());
 
 defineContractSuite("a 6-node Redis Cluster", { store: "redis", redisClusterNodes: cluster.seeds });
+defineListConversationsSuite("a 6-node Redis Cluster", { store: "redis", redisClusterNodes: cluster.seeds });
 
 describe("Redis Cluster key placement", () => {
-  it("keeps a conversation's list and request-id keys in one slot: no CROSSSLOT across 200 conversations", async () => {
+  it("keeps a conversation's list, request-id keys and index bucket in one slot: no CROSSSLOT across 200 conversations", async () => {
     const server = await startTestServer({ store: "redis", redisClusterNodes: cluster.seeds });
     try {
       const ids = Array.from({ length: 200 }, () => uniqueId("slot"));
@@ -29,7 +32,7 @@ describe("Redis Cluster key placement", () => {
       const slots = new Set<number>();
       for (const id of ids.slice(0, 20)) {
         const list = `${server.keyPrefix}:${id}`;
-        const keys = [list, `{${list}}:request-ids`, `{${list}}:request-expiry`];
+        const keys = [list, `{${list}}:request-ids`, `{${list}}:request-expiry`, new ConversationIndex(server.keyPrefix, true).keyFor(list)];
         const keySlots = await Promise.all(keys.map((key) => cluster.command(cluster.nodes[0]!, "CLUSTER", "KEYSLOT", key)));
         expect(new Set(keySlots).size).toBe(1);
         slots.add(Number(keySlots[0]));
@@ -85,6 +88,9 @@ describe("Redis Cluster with an ACL user (REDIS_USERNAME, REDIS_PASSWORD)", () =
         const ids = Array.from({ length: 30 }, () => uniqueId("acl"));
         await Promise.all(ids.map((conversationId) => server.client.append({ conversationId, messages: [{ role: "user", content: conversationId }] })));
         for (const conversationId of ids) expect((await server.client.count({ conversationId })).count).toBe(1n);
+        const listed = [];
+        for await (const { conversationId } of server.client.allConversations(7)) listed.push(conversationId);
+        expect(listed.sort()).toEqual([...ids].sort());
         // Watch under the ACL user: it may subscribe to the prefix's channels, and the scripts may publish on them.
         const watch = server.client.watch({ conversationId: ids[0]! })[Symbol.asyncIterator]();
         expect((await watch.next()).value).toMatchObject({ reset: true, messages: [{ seq: 1n }] });

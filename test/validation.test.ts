@@ -17,10 +17,11 @@ type AppendInit = MessageInitShape<typeof AppendRequestSchema>;
 let server: TestServer;
 let redis: Redis;
 
-/** Every key under this server's prefix with its full list contents: must not change on a rejected request. */
+/** Every key under this server's prefix with its full contents (lists, and the conversation index): must not change on a rejected request. */
 async function snapshot(): Promise<Record<string, string[]>> {
   const keys = await redis.keys(`${server.keyPrefix}*`);
-  const entries = await Promise.all(keys.sort().map(async (key) => [key, await redis.lrange(key, 0, -1)] as const));
+  const contents = async (key: string) => ((await redis.type(key)) === "zset" ? redis.zrange(key, 0, "-1") : redis.lrange(key, 0, -1));
+  const entries = await Promise.all(keys.sort().map(async (key) => [key, await contents(key)] as const));
   return Object.fromEntries(entries);
 }
 

@@ -126,6 +126,38 @@ func TestAppendGetHistoryCountClear(t *testing.T) {
 	}
 }
 
+// Every conversation on the server, page after page of 2, each once; this test's is among them with its count.
+func TestListConversations(t *testing.T) {
+	ctx, memory, id := timeout(t), client(), conversationID(t)
+	if _, err := memory.Append(ctx, &chatmemoryv1.AppendRequest{ConversationId: id, Messages: []*chatmemoryv1.Message{{Role: "user", Content: "hi"}}}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int64{}
+	token := ""
+	for {
+		page, err := memory.ListConversations(ctx, &chatmemoryv1.ListConversationsRequest{PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, summary := range page.GetConversations() {
+			if _, twice := seen[summary.GetConversationId()]; twice {
+				t.Errorf("%s listed twice", summary.GetConversationId())
+			}
+			seen[summary.GetConversationId()] = summary.GetCount()
+		}
+		if token = page.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if count, listed := seen[id]; !listed || count != 1 {
+		t.Errorf("ListConversations: %s listed %v with count %d, want listed with count 1", id, listed, count)
+	}
+	_, err := memory.ListConversations(ctx, &chatmemoryv1.ListConversationsRequest{PageToken: "not-a-token"})
+	if status.Code(err) != codes.InvalidArgument || !strings.HasPrefix(status.Convert(err).Message(), "page_token") {
+		t.Errorf("ListConversations with a made-up token = %v, want INVALID_ARGUMENT page_token", err)
+	}
+}
+
 func TestInvalidArgument(t *testing.T) {
 	ctx, memory, id := timeout(t), client(), conversationID(t)
 	cases := []struct {

@@ -192,6 +192,28 @@ def test_wrapper_replaces_and_deletes(address: str, conversation_id: str) -> Non
         assert memory.delete_messages(conversation_id, [5]) == []
 
 
+def test_wrapper_lists_conversations(address: str, conversation_id: str) -> None:
+    with ChatMemory(address) as memory:
+        memory.append(conversation_id, "user", "one")
+        memory.append(conversation_id, "assistant", "two")
+        before = time.time() - 1
+        memory.append(conversation_id, "user", "three")
+        # Page size 1: every conversation on the server, one per call, each once.
+        listed = list(memory.list_conversations(page_size=1))
+        ids = [info["conversation_id"] for info in listed]
+        assert len(ids) == len(set(ids))
+        mine = next(info for info in listed if info["conversation_id"] == conversation_id)
+        assert mine["count"] == 3
+        appended = mine["last_append_time"]
+        assert appended is not None and before <= appended.timestamp() <= time.time() + 1
+        memory.clear(conversation_id)
+        assert conversation_id not in [info["conversation_id"] for info in memory.list_conversations()]
+        with pytest.raises(grpc.RpcError) as raised:
+            next(memory.list_conversations(page_size=-1))
+        assert isinstance(raised.value, grpc.Call)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_wrapper_watches_a_conversation(address: str, conversation_id: str) -> None:
     with ChatMemory(address) as memory:
         steps = memory.watch(conversation_id)

@@ -25,6 +25,7 @@ import { encodeHistoryResponse, toApiMessage } from "./history-response.js";
 import { requestFingerprint, type WriteKind } from "./request-fingerprint.js";
 import { elementsToRead, selectHistory } from "./history-selection.js";
 import { encodeWriteResponse } from "./write-response.js";
+import { listConversations } from "./list-conversations.js";
 import { ReadTokenCounts, type TextTokenCounter, tokensForAppend } from "./token-budget.js";
 import {
   DEFAULT_TOOL_TYPE,
@@ -146,8 +147,7 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
       return { count: BigInt(count), pinned: BigInt(pinned) };
     },
 
-    // Being built (issue 13): until then a clear UNIMPLEMENTED, never a silent success.
-    listConversations: () => Promise.reject(new ChatMemoryError(Code.UNIMPLEMENTED, "ListConversations is not implemented yet")),
+    listConversations: (request, context) => listConversations(store, resolveTenant(context), request),
 
     async watch(request, context, stream) {
       const conversationId = conversationOf(request, context);

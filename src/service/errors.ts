@@ -4,7 +4,7 @@
  * sent to the caller. The codes are gRPC's own numbers (the status codes are
  * the API), declared here so the service layer needs no transport library.
  */
-import { PinnedLimitError, RequestIdReusedError, StoreDataError, StoreUnavailableError } from "../store/chat-store.js";
+import { ListCursorError, PinnedLimitError, RequestIdReusedError, StoreDataError, StoreUnavailableError } from "../store/chat-store.js";
 
 /** gRPC status codes (grpc/doc/statuscodes.md); the same numbers grpc-js's `status` uses. */
 export enum Code {
@@ -52,6 +52,9 @@ export function toChatMemoryError(error: unknown): ChatMemoryError {
     return new ChatMemoryError(Code.INVALID_ARGUMENT, "request_id: already used for different messages in this conversation", {
       cause: error,
     });
+  }
+  if (error instanceof ListCursorError) {
+    return new ChatMemoryError(Code.INVALID_ARGUMENT, `page_token: ${error.message}`, { cause: error });
   }
   if (error instanceof PinnedLimitError) {
     return new ChatMemoryError(Code.FAILED_PRECONDITION, `messages[${error.index}].pinned: ${error.message}`, { cause: error });

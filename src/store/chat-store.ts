@@ -142,6 +142,27 @@ export interface ConversationCounts {
   pinned: number;
 }
 
+/** Where a listing resumes: after stored id `after` in index bucket `bucket` ("" = at the bucket's start). */
+export interface ListCursor {
+  bucket: number;
+  after: string;
+}
+
+/** One listed conversation, under its stored (tenant-scoped) id. */
+export interface ListedConversation {
+  conversationId: string;
+  /** Window elements, as `count` gives. */
+  count: number;
+  /** Time of the last Append or Replace in epoch ms; undefined when it was not recorded. */
+  lastAppendMs: number | undefined;
+}
+
+export interface ConversationPage {
+  conversations: ListedConversation[];
+  /** Where the next page starts; undefined when the listing is complete. */
+  next: ListCursor | undefined;
+}
+
 /**
  * What changed in a conversation, as every server sharing the store hears it: an append (its seqs,
  * under the conversation's epoch) or a rewrite of its past (Replace, DeleteMessages, Clear; `epoch`
@@ -193,6 +214,13 @@ export interface ChatStore {
   /** Window elements and pinned messages stored; 0 for unknown or expired conversations. */
   count(conversationId: string): Promise<ConversationCounts>;
   /**
+   * Up to `limit` conversations whose stored id starts with `idPrefix` and that hold a message,
+   * in index order from `cursor`. Across the pages of one listing each appears at most once, and
+   * every one that held a message throughout appears. Rejects with ListCursorError for a cursor
+   * this store cannot have made (a bucket it does not have).
+   */
+  listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage>;
+  /**
    * Subscribes to a conversation's changes, made through any server sharing this store; resolves
    * once changes made from then on will be heard, rejects with StoreUnavailableError otherwise.
    */
@@ -228,6 +256,11 @@ export class PinnedLimitError extends Error {
   ) {
     super(`pinning it would hold more than ${maxPinned} pinned messages`);
   }
+}
+
+/** A listing cursor names a bucket this store does not have (a token from another deployment). */
+export class ListCursorError extends Error {
+  override readonly name = "ListCursorError";
 }
 
 /** A request_id came back with different messages than the append that first used it. */

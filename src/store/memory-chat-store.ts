@@ -13,8 +13,12 @@ import {
   type ChatStore,
   type ConversationChange,
   type ConversationCounts,
+  type ConversationPage,
   type DeletedMessages,
   type HistoryReadResult,
+  type ListCursor,
+  ListCursorError,
+  type ListedConversation,
   PinnedLimitError,
   RequestIdReusedError,
   type StoredMessage,
@@ -23,6 +27,11 @@ import {
 import { decodeHistory, decodeStoredMessage, deletedMessages, type ElementDecoding, encodeStoredMessage, PLAIN_DECODING } from "./message-codec.js";
 import { newEpoch } from "./epoch.js";
 import { RingWindow } from "./ring-window.js";
+import { createRequire } from "node:module";
+
+// sorted-btree is CommonJS with its class at `exports.default`: required as such, it is the same
+// class under Node and under vitest's module loader (whose default-import interop differs).
+const { default: BTree } = createRequire(import.meta.url)("sorted-btree") as typeof import("sorted-btree");
 
 interface Conversation {
   /** The window's JSON elements, at most the window's size. */
@@ -34,6 +43,8 @@ interface Conversation {
   epoch: string;
   /** Epoch ms after which the conversation is gone; undefined = no expiry. */
   expiresAt: number | undefined;
+  /** Epoch ms of the last Append or Replace. */
+  appendedAt: number;
 }
 
 /** Whether a conversation holds any message, window or pinned (an emptied one keeps its counter). */
@@ -73,6 +84,8 @@ export interface MemoryChatStoreOptions {
 export class MemoryChatStore implements ChatStore {
   readonly kind = "memory";
   readonly #conversations = new Map<string, Conversation>();
+  /** The same ids in order (a B+ tree), so a listing page starts at its cursor instead of sorting every id. */
+  readonly #ids = new BTree<string, true>();
   readonly #requestLogs = new Map<string, RequestLog>();
   readonly #window: WindowPolicy;
   readonly #now: () => number;
@@ -92,7 +105,7 @@ export class MemoryChatStore implements ChatStore {
   #live(conversationId: string): Conversation | undefined {
     const conversation = this.#conversations.get(conversationId);
     if (conversation?.expiresAt !== undefined && conversation.expiresAt <= this.#now()) {
-      this.#conversations.delete(conversationId);
+      this.#forget(conversationId);
       return undefined;
     }
     return conversation;
@@ -176,9 +189,11 @@ export class MemoryChatStore implements ChatStore {
       }
     }
     if (!conversation) {
-      conversation = { elements: new RingWindow(this.#window.maxMessages), pinned: [], seq: 0, epoch: newEpoch(), expiresAt: undefined };
+      conversation = { elements: new RingWindow(this.#window.maxMessages), pinned: [], seq: 0, epoch: newEpoch(), expiresAt: undefined, appendedAt: now };
       this.#conversations.set(conversationId, conversation);
+      this.#ids.set(conversationId, true);
     }
+    conversation.appendedAt = now;
     const firstSeq = messages.length === 0 ? 0 : conversation.seq + 1;
     const window: string[] = [];
     messages.forEach((message, index) => {
@@ -225,7 +240,7 @@ export class MemoryChatStore implements ChatStore {
 
   async clear(conversationId: string): Promise<boolean> {
     const existed = holdsMessages(this.#live(conversationId));
-    this.#conversations.delete(conversationId);
+    this.#forget(conversationId);
     this.#requestLogs.delete(conversationId);
     if (existed) this.#announce(conversationId, { kind: "rewrite", epoch: "" });
     return existed;
@@ -256,19 +271,54 @@ export class MemoryChatStore implements ChatStore {
     return { count: conversation?.elements.length ?? 0, pinned: conversation?.pinned.length ?? 0 };
   }
 
+  /** One bucket, in id order from the cursor: the ids with the prefix are one range of the tree. */
+  async listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage> {
+    if (cursor !== undefined && cursor.bucket !== 0) throw new ListCursorError(`names index bucket ${cursor.bucket}; this store has 1`);
+    const now = this.#now();
+    const conversations: ListedConversation[] = [];
+    const expired: string[] = [];
+    let more = false;
+    for (const conversationId of this.#ids.keys(cursor?.after || idPrefix)) {
+      if (!conversationId.startsWith(idPrefix)) break;
+      const conversation = this.#conversations.get(conversationId) as Conversation;
+      if (conversationId === cursor?.after) continue;
+      if (conversation.expiresAt !== undefined && conversation.expiresAt <= now) expired.push(conversationId);
+      else if (holdsMessages(conversation)) {
+        if (conversations.length === limit) {
+          more = true;
+          break;
+        }
+        conversations.push({ conversationId, count: conversation.elements.length, lastAppendMs: conversation.appendedAt });
+      }
+    }
+    // Not during the walk: the tree is not changed while it is iterated.
+    for (const id of expired) this.#forget(id);
+    const last = conversations.at(-1);
+    return { conversations, next: more && last ? { bucket: 0, after: last.conversationId } : undefined };
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#conversations.clear();
+    this.#ids.clear();
     this.#requestLogs.clear();
+  }
+
+  #forget(conversationId: string): void {
+    this.#conversations.delete(conversationId);
+    this.#ids.delete(conversationId);
   }
 
   #sweepExpired(): void {
     const now = this.#now();
+    // Collected first: the tree is not changed while it is iterated.
+    const expired: string[] = [];
     for (const [id, conversation] of this.#conversations) {
-      if (conversation.expiresAt !== undefined && conversation.expiresAt <= now) this.#conversations.delete(id);
+      if (conversation.expiresAt !== undefined && conversation.expiresAt <= now) expired.push(id);
     }
+    for (const id of expired) this.#forget(id);
     for (const [id, log] of this.#requestLogs) {
       if (log.expiresAt <= now) this.#requestLogs.delete(id);
     }

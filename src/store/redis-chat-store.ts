@@ -3,6 +3,7 @@
  * per conversation under `<keyPrefix>:<conversationId>`, one JSON element per
  * message. Connections are made once and shared by every request.
  */
+import { Cluster, ReplyError } from "ioredis";
 import type { Logger } from "pino";
 import {
   type AppendOptions,
@@ -12,9 +13,12 @@ import {
   type ChatStore,
   type ConversationCounts,
   type DeletedMessages,
+  type ConversationPage,
   type HistoryReadResult,
+  type ListCursor,
   PinnedLimitError,
   RequestIdReusedError,
+  StoreUnavailableError,
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
@@ -26,6 +30,7 @@ import { openRedisConnection, type RedisConnection, type RedisCredentials, type 
 import type { RedisCommand, RedisCommandHook } from "./redis-command-hook.js";
 import { changeChannel, conversationKeys, defineScriptCommands } from "./redis-scripts.js";
 import { RedisChangeFeed } from "./redis-change-feed.js";
+import { ConversationIndex, type ListBuckets, listFromIndex } from "./redis-conversation-index.js";
 import { WindowCache } from "./window-cache.js";
 
 export interface RedisChatStoreOptions {
@@ -57,6 +62,7 @@ const SCRIPT = {
   read: { operation: "EVALSHA", script: "chatmemoryRead" },
   count: { operation: "EVALSHA", script: "chatmemoryCount" },
   clear: { operation: "EVALSHA", script: "chatmemoryClear" },
+  list: { operation: "EVALSHA", script: "chatmemoryListBuckets" },
 } as const satisfies Record<string, RedisCommand>;
 const PING: RedisCommand = { operation: "PING" };
 
@@ -68,6 +74,7 @@ export class RedisChatStore implements ChatStore {
   readonly #decoding: ElementDecoding;
   readonly #windows: WindowCache | undefined;
   readonly #hook: RedisCommandHook | undefined;
+  readonly #index: ConversationIndex;
   readonly #changes: RedisChangeFeed;
   #next = 0;
 
@@ -75,6 +82,7 @@ export class RedisChatStore implements ChatStore {
     this.#keyPrefix = options.keyPrefix;
     this.#window = options.window;
     this.#hook = options.commandHook;
+    this.#index = new ConversationIndex(options.keyPrefix, options.target.kind === "cluster");
     const cacheBytes = options.historyCacheBytes ?? 0;
     const elementBytes = Math.floor(cacheBytes / 2);
     this.#decoding = elementDecoding(elementBytes);
@@ -136,7 +144,7 @@ export class RedisChatStore implements ChatStore {
     const { maxMessages, requestIdTtlMs, maxPinned, toolSafe } = this.#window;
     const [count, previous, firstSeq, lastSeq] = await this.#run(SCRIPT.write, () =>
       this.#client().chatmemoryWrite(
-        ...conversationKeys(this.#keyPrefix, conversationId),
+        ...this.#keysWithIndex(conversationId),
         maxMessages,
         options.ttlMs ?? this.#window.ttlMs ?? 0,
         idempotency?.requestId ?? "",
@@ -183,7 +191,7 @@ export class RedisChatStore implements ChatStore {
   }
 
   async clear(conversationId: string): Promise<boolean> {
-    const existed = await this.#run(SCRIPT.clear, () => this.#client().chatmemoryClear(...conversationKeys(this.#keyPrefix, conversationId)));
+    const existed = await this.#run(SCRIPT.clear, () => this.#client().chatmemoryClear(...this.#keysWithIndex(conversationId)));
     return existed === 1;
   }
 
@@ -191,6 +199,33 @@ export class RedisChatStore implements ChatStore {
     const [list, pinned] = conversationKeys(this.#keyPrefix, conversationId);
     const [count, pinnedCount] = await this.#run(SCRIPT.count, () => this.#client().chatmemoryCount(list, pinned));
     return { count, pinned: pinnedCount };
+  }
+
+  listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage> {
+    const client = this.#client();
+    const listBuckets: ListBuckets = async (firstKey, min, max, bucketLimit, budget, laterMin, tags) => {
+      try {
+        const send = () => client.chatmemoryListBuckets(firstKey, this.#keyPrefix, min, max, bucketLimit, budget, laterMin, ...tags);
+        return await (this.#hook === undefined ? send() : this.#hook.around(SCRIPT.list, send));
+      } catch (error: unknown) {
+        // A slot of the run moved to another node (resharding, failover) before ioredis's map knew:
+        // refresh the map and let the caller retry (UNAVAILABLE), from the same page token.
+        if (client instanceof Cluster && error instanceof ReplyError && String((error as Error).message).includes("non local key")) {
+          client.refreshSlotsCache();
+          throw new StoreUnavailableError("a slot moved during the listing; retry", { cause: error });
+        }
+        throw toStoreError(error);
+      }
+    };
+    // On Cluster, a script call walks the buckets one node serves (by ioredis's slot map).
+    const ownerOf = (slot: number) => (client instanceof Cluster ? client.slots[slot]?.[0] : undefined);
+    return listFromIndex(this.#index, listBuckets, ownerOf, idPrefix, limit, cursor);
+  }
+
+  /** The conversation's keys and its index bucket, as the write and clear scripts take them. */
+  #keysWithIndex(conversationId: string) {
+    const keys = conversationKeys(this.#keyPrefix, conversationId);
+    return [...keys, this.#index.keyFor(keys[0])] as const;
   }
 
   watchChanges(conversationId: string, listener: ChangeListener): Promise<ChangeSubscription> {

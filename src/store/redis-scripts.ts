@@ -10,6 +10,7 @@
  *   KEYS[3] {<prefix>:<id>}:meta            Hash: `seq` (the last seq given), `epoch`
  *   KEYS[4] {<prefix>:<id>}:request-ids     Hash request_id -> "<count>:<fingerprint>", "<request_id> seqs" -> "<first>:<last>"
  *   KEYS[5] {<prefix>:<id>}:request-expiry  Sorted set request_id -> expiry (epoch ms)
+ *   KEYS[6] <prefix>:{<tag>}:conversations  the conversation index bucket of its slot (redis-conversation-index.ts)
  *
  * Every write that changes what a conversation holds announces it, in the same atomic step, on the
  * sharded Pub/Sub channel `{<prefix>:<id>}:watch` (same slot as the keys): "a <epoch> <first> <last>"
@@ -27,6 +28,7 @@ declare module "ioredis" {
       meta: string,
       requestIds: string,
       requestExpiry: string,
+      index: string,
       maxMessages: number,
       ttlMs: number,
       requestId: string,
@@ -44,7 +46,18 @@ declare module "ioredis" {
     /** The same, with elements as the bytes Redis sent (the window cache compares them). */
     chatmemoryReadBuffer(list: string, pinned: string, meta: string, start: number): Result<[Buffer[], Buffer[], number, Buffer, Buffer], Context>;
     chatmemoryCount(list: string, pinned: string): Result<[number, number], Context>;
-    chatmemoryClear(list: string, pinned: string, meta: string, requestIds: string, requestExpiry: string): Result<number, Context>;
+    chatmemoryClear(list: string, pinned: string, meta: string, requestIds: string, requestExpiry: string, index: string): Result<number, Context>;
+    /** A run of buckets' page: [state, offset, last member examined, (offset, member, window length, last write ms or ''), ...]. */
+    chatmemoryListBuckets(
+      firstBucket: string,
+      keyPrefix: string,
+      min: string,
+      max: string,
+      limit: number,
+      budget: number,
+      laterMin: string,
+      ...tags: string[]
+    ): Result<(string | number)[], Context>;
   }
 }
 
@@ -171,6 +184,10 @@ if requestId ~= '' then
   redis.call('PEXPIRE', KEYS[4], requestIdTtlMs)
   redis.call('PEXPIRE', KEYS[5], requestIdTtlMs)
 end
+-- ListConversations: the time of this write, and the id in its slot's index (member: the list key without '<prefix>:').
+local time = redis.call('TIME')
+redis.call('HSET', KEYS[3], 'appended', tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
+if n > 0 then redis.call('ZADD', KEYS[6], 0, string.sub(KEYS[1], string.find(KEYS[6], ':{', 1, true) + 1)) end
 local channel = '{' .. KEYS[1] .. '}:watch'
 if replace then
   if n == 0 then epoch = '' end
@@ -230,15 +247,66 @@ export const COUNT_LUA = `
 return {redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2])}
 `;
 
-/** Deletes the window and its companions; returns 1 when any message was held. */
+/** Deletes the window and its companions, and takes it out of its index bucket; returns 1 when any message was held. */
 export const CLEAR_LUA = `
 local held = redis.call('EXISTS', KEYS[1], KEYS[2])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+redis.call('ZREM', KEYS[6], string.sub(KEYS[1], string.find(KEYS[6], ':{', 1, true) + 1))
 if held > 0 then
   redis.pcall('SPUBLISH', '{' .. KEYS[1] .. '}:watch', 'r ')
   return 1
 end
 return 0
+`;
+
+/**
+ * A run of index buckets' part of a listing, walked in order. KEYS[1]: the first bucket (it routes
+ * the call to the node serving the run's slots). ARGV: keyPrefix, min (ZRANGEBYLEX bound in the
+ * first bucket), max, limit (most conversations to return), budget (most members to look at),
+ * min in the later buckets, then the run's bucket tags (`<prefix>:{<tag>}:conversations`).
+ * A member whose conversation holds nothing (expired, cleared by the Python class, emptied) is
+ * removed here, atomically with the check, so a concurrent Append that re-adds it is never undone.
+ * The later buckets and the members' keys are not in KEYS (they are known only from the index and
+ * the slot map): they live on this node, in other slots, which scripts without flags may read.
+ * Returns {state, offset, last, (offset, member, windowLength, appendedMs or ''), ...}: state
+ * 'end' = the run is done; 'more' = resume in bucket `offset` of the run after member `last`.
+ */
+export const LIST_BUCKETS_LUA = `
+local prefix, max = ARGV[1], ARGV[3]
+local limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
+local out = {'end', 0, ''}
+local found, examined = 0, 0
+for b = 7, #ARGV do
+  local offset = b - 7
+  local bucket = prefix .. ':{' .. ARGV[b] .. '}:conversations'
+  local min = ARGV[6]
+  if offset == 0 then min = ARGV[2] end
+  while true do
+    local wanted = limit - found
+    local members = redis.call('ZRANGEBYLEX', bucket, min, max, 'LIMIT', 0, wanted)
+    for _, member in ipairs(members) do
+      examined = examined + 1
+      local list = prefix .. ':' .. member
+      local count = redis.call('LLEN', list)
+      if count == 0 and redis.call('EXISTS', '{' .. list .. '}:pinned') == 0 then
+        redis.call('ZREM', bucket, member)
+      else
+        found = found + 1
+        out[#out + 1] = offset
+        out[#out + 1] = member
+        out[#out + 1] = count
+        out[#out + 1] = redis.call('HGET', '{' .. list .. '}:meta', 'appended') or ''
+      end
+      if found == limit or examined >= budget then
+        out[1], out[2], out[3] = 'more', offset, member
+        return out
+      end
+      min = '(' .. member
+    end
+    if #members < wanted then break end
+  end
+end
+return out
 `;
 
 /** The conversation's List key, exactly as the Python class names it. */
@@ -262,9 +330,10 @@ export function conversationKeys(
 
 /** Registers the scripts as commands on a connection: EVALSHA, falling back to EVAL after a Redis restart. */
 export function defineScriptCommands(client: Redis | Cluster): void {
-  client.defineCommand("chatmemoryWrite", { numberOfKeys: 5, lua: WRITE_LUA });
+  client.defineCommand("chatmemoryWrite", { numberOfKeys: 6, lua: WRITE_LUA });
   client.defineCommand("chatmemoryDelete", { numberOfKeys: 3, lua: DELETE_LUA });
   client.defineCommand("chatmemoryRead", { numberOfKeys: 3, lua: READ_LUA });
   client.defineCommand("chatmemoryCount", { numberOfKeys: 2, lua: COUNT_LUA });
-  client.defineCommand("chatmemoryClear", { numberOfKeys: 5, lua: CLEAR_LUA });
+  client.defineCommand("chatmemoryClear", { numberOfKeys: 6, lua: CLEAR_LUA });
+  client.defineCommand("chatmemoryListBuckets", { numberOfKeys: 1, lua: LIST_BUCKETS_LUA });
 }

@@ -124,6 +124,7 @@ const CODECS = {
   count: methodCodec(ChatMemory.method.count),
   replace: methodCodec(ChatMemory.method.replace),
   deleteMessages: methodCodec(ChatMemory.method.deleteMessages),
+  listConversations: methodCodec(ChatMemory.method.listConversations),
   watch: methodCodec(ChatMemory.method.watch),
 };
 
@@ -215,6 +216,30 @@ export class ChatMemoryClient {
     options?: CallOptions,
   ): Promise<Response<typeof ChatMemory.method.deleteMessages>> {
     return this.#unary(CODECS.deleteMessages, request, options);
+  }
+
+  /** One page of the caller's conversations; pass `nextPageToken` back as `pageToken` for the next. */
+  listConversations(
+    request: Request<typeof ChatMemory.method.listConversations>,
+    options?: CallOptions,
+  ): Promise<Response<typeof ChatMemory.method.listConversations>> {
+    return this.#unary(CODECS.listConversations, request, options);
+  }
+
+  /**
+   * Every conversation of the caller, page after page (`pageSize` per call, 0 = the server's
+   * default); each call gets `options`' deadline of its own.
+   */
+  async *allConversations(
+    pageSize = 0,
+    options?: CallOptions,
+  ): AsyncGenerator<Response<typeof ChatMemory.method.listConversations>["conversations"][number]> {
+    let pageToken = "";
+    do {
+      const page = await this.listConversations({ pageSize, pageToken }, options);
+      yield* page.conversations;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
   }
 
   /**

@@ -8,7 +8,8 @@ prefix are the server's settings), and failures raise `grpc.RpcError` with a sta
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, TypedDict
 
@@ -84,6 +85,15 @@ class HistoryMessage(_RequiredFields, total=False):
     seq: int
     pinned: bool
     token_count: int
+
+
+class ConversationInfo(TypedDict):
+    """One conversation as `list_conversations` yields it."""
+
+    conversation_id: str
+    count: int
+    # The last Append or Replace (UTC); None when the server did not record it.
+    last_append_time: datetime | None
 
 
 class WatchStep(TypedDict):
@@ -224,6 +234,23 @@ class ChatMemory:
     def count(self, conversation_id: str) -> int:
         """Number of stored window messages, pinned ones not included (0 for an unknown or expired conversation)."""
         return self._stub.Count(chatmemory_pb2.CountRequest(conversation_id=conversation_id), timeout=self._timeout).count
+
+    def list_conversations(self, *, page_size: int = 0) -> Iterator[ConversationInfo]:
+        """Every conversation of the caller (its tenant's) that holds a message, one page per call.
+
+        Each appears once; ones created or cleared meanwhile may or may not. `page_size` 0 = the
+        server's default (100). Each page's call gets this client's timeout.
+        """
+        page_token = ""
+        while True:
+            request = chatmemory_pb2.ListConversationsRequest(page_size=page_size, page_token=page_token)
+            response = self._stub.ListConversations(request, timeout=self._timeout)
+            for summary in response.conversations:
+                appended = summary.last_append_time.ToDatetime(tzinfo=timezone.utc) if summary.HasField("last_append_time") else None
+                yield {"conversation_id": summary.conversation_id, "count": summary.count, "last_append_time": appended}
+            page_token = response.next_page_token
+            if not page_token:
+                return
 
     def close(self) -> None:
         self._channel.close()
