@@ -128,23 +128,30 @@ if replace then
   -- On a conversation that holds nothing, an empty replace creates nothing.
   if n == 0 and held == 0 then return {0, '', 0, 0} end
   redis.call('DEL', KEYS[1], KEYS[2])
-  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'epoch', epoch) end
 end
 
 -- The expiry a write without its own TTL keeps: the conversation's current one (PTTL: -2 = no meta yet, -1 = none).
 local ttlMs = tonumber(ARGV[2])
 local metaTtl = redis.call('PTTL', KEYS[3])
-if metaTtl == -2 then
-  redis.call('HSET', KEYS[3], 'epoch', epoch)
-else
-  if not replace then epoch = redis.call('HGET', KEYS[3], 'epoch') or '' end
+local seq = 0
+if metaTtl ~= -2 then
+  local meta = redis.call('HMGET', KEYS[3], 'epoch', 'seq')
+  if not replace and meta[1] then epoch = meta[1] end
+  seq = tonumber(meta[2]) or 0
   if ttlMs == 0 then ttlMs = math.max(metaTtl, 0) end
 end
 local first, last = 0, 0
 if n > 0 then
-  last = redis.call('HINCRBY', KEYS[3], 'seq', n)
-  first = last - n + 1
+  first = seq + 1
+  last = seq + n
+  seq = last
 end
+-- One HSET for the epoch (new, or a replace's), the seq counter and, for ListConversations, this write's time.
+if now == 0 then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+redis.call('HSET', KEYS[3], 'epoch', epoch, 'seq', seq, 'appended', now)
 
 local window, pinned = {}, {}
 for i = 1, n do
@@ -184,9 +191,7 @@ if requestId ~= '' then
   redis.call('PEXPIRE', KEYS[4], requestIdTtlMs)
   redis.call('PEXPIRE', KEYS[5], requestIdTtlMs)
 end
--- ListConversations: the time of this write, and the id in its slot's index (member: the list key without '<prefix>:').
-local time = redis.call('TIME')
-redis.call('HSET', KEYS[3], 'appended', tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
+-- ListConversations: the id in its slot's index (member: the list key without '<prefix>:').
 if n > 0 then redis.call('ZADD', KEYS[6], 0, string.sub(KEYS[1], string.find(KEYS[6], ':{', 1, true) + 1)) end
 local channel = '{' .. KEYS[1] .. '}:watch'
 if replace then
