@@ -149,7 +149,7 @@ status=${PIPESTATUS[0]}
 [ "$status" -eq 5 ] && echo "pytest collected no tests"
 [ "$install" -ne 0 ] && status=1
 [ "$typecheck" -ne 0 ] && status=1
-# Expected failures (XFAIL: a server feature still on another branch) count with the skips.
+# Expected failures (XFAIL) count with the skips.
 totals "pytest" "$work/pytest.log" ' PASSED( |$)' ' (FAILED|ERROR)( |$)' ' (SKIPPED|XFAIL)( |$)'
 finish "pytest" "$status"
 part_started=$SECONDS

@@ -126,30 +126,18 @@ def test_async_variants_on_grpc_aio(address: str, conversation_id: str) -> None:
     assert store._connection._stub is None, "an async method fell back to the blocking channel"
 
 
-def _keys_or_xfail(keys: Any) -> list[str]:
-    """ListConversations comes with the list-conversations branch: until the server implements it,
-    get_keys fails with UNIMPLEMENTED, and this test is an expected failure that says so."""
-    try:
-        result: list[str] = keys()
-    except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.UNIMPLEMENTED:
-            pytest.xfail("the server does not implement ListConversations yet (branch list-conversations)")
-        raise
-    return result
-
-
 def test_get_keys_lists_every_conversation_across_pages(address: str, conversation_id: str) -> None:
     store = ChatMemoryChatStore(address=address, keys_page_size=2)  # several pages
     keys = [f"{conversation_id}-{n}" for n in range(5)]
     for key in keys:
         store.add_message(key, ChatMessage(role=MessageRole.USER, content=key))
-    listed = _keys_or_xfail(store.get_keys)
+    listed = store.get_keys()
     assert set(keys) <= set(listed)
     assert len(listed) == len(set(listed)), "a key was listed twice"
-    assert set(keys) <= set(_keys_or_xfail(lambda: asyncio.run(store.aget_keys())))
+    assert set(keys) <= set(asyncio.run(store.aget_keys()))
     for key in keys:
         store.delete_messages(key)
-    assert not set(keys) & set(_keys_or_xfail(store.get_keys))
+    assert not set(keys) & set(store.get_keys())
     store.close()
 
 
