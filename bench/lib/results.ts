@@ -136,6 +136,8 @@ export interface WatchFanout {
   perWatcherMax: number;
   fromAck: WatchLatency;
   fromSent: WatchLatency;
+  /** Redis script calls (the Append's write, the watch hub's and watchers' reads) per Append. */
+  redisScriptCallsPerAppend?: number;
   /** From the last Append's answer until the last message arrived (or 5 s without progress). */
   deliveredAfterLastAckS: number;
   /** The server's CPU over the run (Appends and deliveries until the last arrived), % of one core. */

@@ -20,6 +20,7 @@ import { createChatMemoryClient } from "../../clients/typescript/src/index.js";
 import type { ServerProcess } from "../../test/helpers/server-process.js";
 import type { Bench } from "../lib/bench.js";
 import { cpuTimeUs, memoryMiB, runQueueWaitUs } from "../lib/process-stats.js";
+import { commandDelta, commandStats } from "../lib/redis-stats.js";
 import type { WatchFanout, WatchIdleAppendPair, WatchLatency, WatchMemory, WatchResults } from "../lib/results.js";
 import { log, quiesce, settings } from "../lib/settings.js";
 import { median, percentile, round } from "../lib/stats.js";
@@ -139,6 +140,7 @@ function concat(arrays: Float64Array[]): Float64Array {
 
 /** One fan-out run: `watchers` watchers over `conversations` conversations, Appends at `ratePerS` for `seconds`. */
 export async function watchFanout(
+  bench: Bench,
   server: ServerProcess,
   options: { name: string; tag: string; watchers: number; conversations: number; ratePerS: number; seconds: number; processes: number },
 ): Promise<WatchFanout> {
@@ -151,6 +153,7 @@ export async function watchFanout(
   try {
     await quiesce(server.pid);
     const loadBefore = loadavg();
+    const statsBefore = await commandStats(bench.redisClient);
     const cpuBefore = cpuTimeUs(server.pid);
     const pids = [server.pid, writer.pid, ...loads.map((load) => load.pid)];
     const waitBefore = pids.map(runQueueWaitUs);
@@ -175,6 +178,8 @@ export async function watchFanout(
     const serverCpuUs = cpuTimeUs(server.pid) - cpuBefore;
     const waited = pids.map((pid, i) => runQueueWaitUs(pid) - (waitBefore[i] as number));
     const loadAfter = loadavg();
+    const statsAfter = await commandStats(bench.redisClient);
+    const scriptCalls = ["evalsha", "eval", "evalsha_ro", "eval_ro"].reduce((sum, command) => sum + commandDelta(statsBefore, statsAfter, command).calls, 0);
 
     const times: Record<string, { ackAt: Float64Array; sentAt: Float64Array }> = {};
     for (const id of conversationIds) times[id] = { ackAt: new Float64Array(capacity).fill(Number.NaN), sentAt: new Float64Array(capacity).fill(Number.NaN) };
@@ -209,6 +214,7 @@ export async function watchFanout(
       perWatcherMax: reports.length === 0 ? 0 : Math.max(...reports.map((r) => r.perWatcherMax)),
       fromAck: latency(concat(reports.map((r) => r.fromAckMs))),
       fromSent: latency(concat(reports.map((r) => r.fromSentMs))),
+      redisScriptCallsPerAppend: round(scriptCalls / Math.max(1, written.appends), 2),
       deliveredAfterLastAckS: round((deliveredAt - writtenAt) / 1000, 2),
       serverCpuPercent: round((serverCpuUs / 1000 / (deliveredAt - started)) * 100, 0),
       watcherCpuPercent: round((sum((r) => r.cpuUs) / 1000 / (deliveredAt - started)) * 100, 0),
@@ -236,7 +242,7 @@ export async function watchFanout(
     const wait = result.runQueueWaitPercent ?? { server: 0, writer: 0, watchers: [] };
     log(
       `watch ${options.name} at ${options.ratePerS}/s: ${result.received}/${result.expected} received (${result.missing} missing, ${result.gaps} gaps, ${result.duplicates} dups, ${result.resets} resets, ${result.streamErrors} errors); ` +
-        `from ack p50 ${result.fromAck.p50Ms} p99 ${result.fromAck.p99Ms} max ${result.fromAck.maxMs} ms; from send p50 ${result.fromSent.p50Ms} p99 ${result.fromSent.p99Ms} ms; server ${result.serverCpuPercent}% CPU (${result.serverCpuUsPerDelivery} µs per delivery), watcher processes ${result.watcherCpuPercent}%; waiting for a CPU: server ${wait.server}%, writer ${wait.writer}%, watchers ${wait.watchers.join("/")}%; load ${loadBefore.join(" ")}${result.verified ? "" : " NOT VERIFIED"}`,
+        `from ack p50 ${result.fromAck.p50Ms} p99 ${result.fromAck.p99Ms} max ${result.fromAck.maxMs} ms; from send p50 ${result.fromSent.p50Ms} p99 ${result.fromSent.p99Ms} ms; server ${result.serverCpuPercent}% CPU (${result.serverCpuUsPerDelivery} µs per delivery), watcher processes ${result.watcherCpuPercent}%; Redis script calls per Append ${result.redisScriptCallsPerAppend}; waiting for a CPU: server ${wait.server}%, writer ${wait.writer}%, watchers ${wait.watchers.join("/")}%; load ${loadBefore.join(" ")}${result.verified ? "" : " NOT VERIFIED"}`,
     );
     return result;
   } finally {
@@ -359,12 +365,12 @@ export async function watchScenarios(bench: Bench): Promise<WatchResults> {
       const many = { name: `${s.watchers} watchers, one conversation each`, tag: "many", watchers: s.watchers, conversations: s.watchers, ratePerS: s.manyRate, seconds: secondsAt(s.manyRate / s.watchers), processes: s.processes };
       if (s.manyRate > 0) {
         // The same Appends with nobody watching: what the writer's round trip and the server's CPU are without Watch.
-        results.fanout.push(await watchFanout(server, { ...many, name: `no watchers (${s.watchers} conversations)`, tag: "none", watchers: 0 }));
-        results.fanout.push(await watchFanout(server, many));
+        results.fanout.push(await watchFanout(bench, server, { ...many, name: `no watchers (${s.watchers} conversations)`, tag: "none", watchers: 0 }));
+        results.fanout.push(await watchFanout(bench, server, many));
       }
       for (const rate of s.oneRates) {
         const one = { name: `${s.watchers} watchers on one conversation`, tag: `one-${rate}`, watchers: s.watchers, conversations: 1, ratePerS: rate, seconds: secondsAt(rate), processes: s.processes };
-        results.fanout.push(await watchFanout(server, one));
+        results.fanout.push(await watchFanout(bench, server, one));
       }
     }
     if (s.pairs > 0) {
