@@ -29,7 +29,7 @@
  *   BENCH_WATCH_MANY_RATE [1000]    Appends/s over one conversation per watcher (0 skips)
  *   BENCH_WATCH_ONE_RATES [1000,100,10] Appends/s for the runs with every watcher on one conversation
  *   BENCH_WATCH_IDLE [1000,5000]    idle watchers for the memory steps (empty skips)
- *   BENCH_WATCH_PAIRS [3]           interleaved pairs of Append c=64 without / with 100 idle watchers
+ *   BENCH_WATCH_PAIRS [5]           interleaved pairs of Append c=64 without / with 100 idle watchers
  *   BENCH_WATCH_PROCESSES [2]       watcher processes the watchers are spread over
  *
  * The scenarios live in bench/scenarios/, the shared machinery (Redis, servers, `measure`) in

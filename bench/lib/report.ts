@@ -165,7 +165,7 @@ export function targetChecks(results: BenchResults): TargetCheck[] {
     const pairs = watch.idleAppend.pairs;
     checks.push({
       target: `Append c=${watch.idleAppend.concurrency} with ${watch.idleAppend.watchers} idle watchers ÷ without, median of ${pairs.length} interleaved pairs (redis)`,
-      measured: pairs.map((p) => fmt(p.ratio, 2)).join(", "),
+      measured: `${pairs.map((p) => fmt(p.ratio, 2)).join(", ")}; by server CPU per call, median ${fmt(watch.idleAppend.medianCpuRatio, 2)}`,
       ratio: watch.idleAppend.medianRatio,
       required: "≥ 0.90",
       met: pairs.every((p) => p.verified) && watch.idleAppend.medianRatio >= 0.9,
@@ -277,11 +277,11 @@ function watchSection(results: BenchResults): string {
   if (!watch) return "Not run (BENCH_PARTS without watch).";
   const load = (values: number[]) => values.map((v) => fmt(v, 1)).join(" ");
   const fanout = [
-    "| run | Appends/s asked (achieved) × s | messages received / expected | per watcher | gaps, dups, resets, stream errors | receive − ack ms p50 / p99 / max | received before the ack | receive − send ms p50 / p99 / max | Append round trip ms p50 / p99 | Redis script calls per Append | last message after the last ack s | server CPU % of a core (µs per message delivered) | watcher processes CPU % | waiting for a CPU, % of the run: server, writer, watcher processes | loadavg before → after | verified |",
+    "| run | Appends/s asked (achieved) × s | messages received / expected | per watcher | gaps, dups, resets, stream errors | receive − ack ms p50 / p99 / max | received before the ack | receive − send ms p50 / p99 / max | Append round trip ms p50 / p99 | Redis script calls per Append | last message after the last ack s | server CPU % of a core (µs per Append; per message delivered) | watcher processes CPU % | waiting for a CPU, % of the run: server, writer, watcher processes | loadavg before → after | verified |",
     "|---|---|---:|---|---|---|---:|---|---|---:|---:|---|---:|---|---|---|",
     ...watch.fanout.map(
       (r) =>
-        `| ${r.name} | ${fmt(r.ratePerS)} (${fmt(r.achievedRatePerS)}) × ${fmt(r.seconds, 1)} | ${fmt(r.received)} / ${fmt(r.expected)} | ${r.perWatcherMin === r.perWatcherMax ? fmt(r.perWatcherMin) : `${fmt(r.perWatcherMin)}–${fmt(r.perWatcherMax)}`} | ${r.gaps}, ${r.duplicates}, ${r.resets}, ${r.streamErrors} | ${latencyCell(r.fromAck)} | ${fmt(r.fromAck.negative)} | ${latencyCell(r.fromSent)} | ${fmt(r.appendRoundTrip.p50Ms, 1)} / ${fmt(r.appendRoundTrip.p99Ms, 1)} | ${fmt(r.redisScriptCallsPerAppend, 2)} | ${fmt(r.deliveredAfterLastAckS, 1)} | ${fmt(r.serverCpuPercent)} (${fmt(r.serverCpuUsPerDelivery, 1)}) | ${fmt(r.watcherCpuPercent)} | ${r.runQueueWaitPercent ? `${r.runQueueWaitPercent.server}, ${r.runQueueWaitPercent.writer}, ${r.runQueueWaitPercent.watchers.join("/") || "–"}` : "–"} | ${load(r.loadavgBefore)} → ${load(r.loadavgAfter)} | ${r.verified ? "✓" : "✗"} |`,
+        `| ${r.name} | ${fmt(r.ratePerS)} (${fmt(r.achievedRatePerS)}) × ${fmt(r.seconds, 1)} | ${fmt(r.received)} / ${fmt(r.expected)} | ${r.perWatcherMin === r.perWatcherMax ? fmt(r.perWatcherMin) : `${fmt(r.perWatcherMin)}–${fmt(r.perWatcherMax)}`} | ${r.gaps}, ${r.duplicates}, ${r.resets}, ${r.streamErrors} | ${latencyCell(r.fromAck)} | ${fmt(r.fromAck.negative)} | ${latencyCell(r.fromSent)} | ${fmt(r.appendRoundTrip.p50Ms, 1)} / ${fmt(r.appendRoundTrip.p99Ms, 1)} | ${fmt(r.redisScriptCallsPerAppend, 2)} | ${fmt(r.deliveredAfterLastAckS, 1)} | ${fmt(r.serverCpuPercent)} (${fmt(r.serverCpuUsPerAppend, 0)}; ${fmt(r.serverCpuUsPerDelivery, 1)}) | ${fmt(r.watcherCpuPercent)} | ${r.runQueueWaitPercent ? `${r.runQueueWaitPercent.server}, ${r.runQueueWaitPercent.writer}, ${r.runQueueWaitPercent.watchers.join("/") || "–"}` : "–"} | ${load(r.loadavgBefore)} → ${load(r.loadavgAfter)} | ${r.verified ? "✓" : "✗"} |`,
     ),
   ];
   const memory = [
@@ -304,7 +304,7 @@ function watchSection(results: BenchResults): string {
     "",
     ...memory,
     "",
-    ...(idle.pairs.length ? [...pairs, "", `Median of the pair ratios ${fmt(idle.medianRatio, 2)}; ratio of the medians ${fmt(idle.ratioOfMedians, 2)}.`] : ["Append with idle watchers: not run."]),
+    ...(idle.pairs.length ? [...pairs, "", `Median of the pair ratios ${fmt(idle.medianRatio, 2)}; ratio of the medians ${fmt(idle.ratioOfMedians, 2)}; by server CPU per call (without ÷ with), median ${fmt(idle.medianCpuRatio, 2)}.`] : ["Append with idle watchers: not run."]),
   ].join("\n");
 }
 

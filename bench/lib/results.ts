@@ -144,7 +144,9 @@ export interface WatchFanout {
   serverCpuPercent: number;
   /** The watcher processes' CPU over the same time, % of one core (summed). */
   watcherCpuPercent: number;
+  /** Server CPU over the run ÷ messages delivered (NaN without watchers) and ÷ Appends. */
   serverCpuUsPerDelivery: number;
+  serverCpuUsPerAppend?: number;
   /** % of the run each process's main thread was runnable but waiting for a CPU (the neighbours' load). */
   runQueueWaitPercent?: { server: number; writer: number; watchers: number[] };
   loadavgBefore: number[];
@@ -182,7 +184,15 @@ export interface WatchResults {
   settings: Record<string, number | number[]>;
   fanout: WatchFanout[];
   memory: WatchMemory[];
-  idleAppend: { watchers: number; concurrency: number; pairs: WatchIdleAppendPair[]; medianRatio: number; ratioOfMedians: number };
+  idleAppend: {
+    watchers: number;
+    concurrency: number;
+    pairs: WatchIdleAppendPair[];
+    medianRatio: number;
+    ratioOfMedians: number;
+    /** Median over pairs of server CPU per call without ÷ with (> 1: cheaper with watchers). */
+    medianCpuRatio?: number;
+  };
 }
 
 export interface BenchSettings {

@@ -49,7 +49,7 @@ export const watchSettings = {
   oneRates: envNumbers("BENCH_WATCH_ONE_RATES", [1000, 100, 10]),
   manyRate: envNumbers("BENCH_WATCH_MANY_RATE", [1000])[0] ?? 0,
   idle: envNumbers("BENCH_WATCH_IDLE", [1000, 5000]),
-  pairs: envNumbers("BENCH_WATCH_PAIRS", [3])[0] ?? 0,
+  pairs: envNumbers("BENCH_WATCH_PAIRS", [5])[0] ?? 0,
   processes: Math.max(1, envNumbers("BENCH_WATCH_PROCESSES", [2])[0] ?? 2),
 };
 
@@ -218,7 +218,8 @@ export async function watchFanout(
       deliveredAfterLastAckS: round((deliveredAt - writtenAt) / 1000, 2),
       serverCpuPercent: round((serverCpuUs / 1000 / (deliveredAt - started)) * 100, 0),
       watcherCpuPercent: round((sum((r) => r.cpuUs) / 1000 / (deliveredAt - started)) * 100, 0),
-      serverCpuUsPerDelivery: round(serverCpuUs / Math.max(1, sum((r) => r.received)), 2),
+      serverCpuUsPerDelivery: sum((r) => r.received) === 0 ? Number.NaN : round(serverCpuUs / sum((r) => r.received), 2),
+      serverCpuUsPerAppend: round(serverCpuUs / Math.max(1, written.appends), 1),
       // Runnable but not running: the share of the run each process spent waiting for a CPU.
       runQueueWaitPercent: {
         server: round(((waited[0] as number) / 1000 / (deliveredAt - started)) * 100, 0),
@@ -242,7 +243,7 @@ export async function watchFanout(
     const wait = result.runQueueWaitPercent ?? { server: 0, writer: 0, watchers: [] };
     log(
       `watch ${options.name} at ${options.ratePerS}/s: ${result.received}/${result.expected} received (${result.missing} missing, ${result.gaps} gaps, ${result.duplicates} dups, ${result.resets} resets, ${result.streamErrors} errors); ` +
-        `from ack p50 ${result.fromAck.p50Ms} p99 ${result.fromAck.p99Ms} max ${result.fromAck.maxMs} ms; from send p50 ${result.fromSent.p50Ms} p99 ${result.fromSent.p99Ms} ms; server ${result.serverCpuPercent}% CPU (${result.serverCpuUsPerDelivery} µs per delivery), watcher processes ${result.watcherCpuPercent}%; Redis script calls per Append ${result.redisScriptCallsPerAppend}; waiting for a CPU: server ${wait.server}%, writer ${wait.writer}%, watchers ${wait.watchers.join("/")}%; load ${loadBefore.join(" ")}${result.verified ? "" : " NOT VERIFIED"}`,
+        `from ack p50 ${result.fromAck.p50Ms} p99 ${result.fromAck.p99Ms} max ${result.fromAck.maxMs} ms; from send p50 ${result.fromSent.p50Ms} p99 ${result.fromSent.p99Ms} ms; server ${result.serverCpuPercent}% CPU (${result.serverCpuUsPerAppend} µs per Append, ${result.serverCpuUsPerDelivery} per delivery), watcher processes ${result.watcherCpuPercent}%; Redis script calls per Append ${result.redisScriptCallsPerAppend}; waiting for a CPU: server ${wait.server}%, writer ${wait.writer}%, watchers ${wait.watchers.join("/")}%; load ${loadBefore.join(" ")}${result.verified ? "" : " NOT VERIFIED"}`,
     );
     return result;
   } finally {
@@ -356,7 +357,7 @@ export async function watchScenarios(bench: Bench): Promise<WatchResults> {
     settings: { ...s },
     fanout: [],
     memory: [],
-    idleAppend: { watchers: 100, concurrency: 64, pairs: [], medianRatio: Number.NaN, ratioOfMedians: Number.NaN },
+    idleAppend: { watchers: 100, concurrency: 64, pairs: [], medianRatio: Number.NaN, ratioOfMedians: Number.NaN, medianCpuRatio: Number.NaN },
   };
   if (s.idle.length > 0) results.memory = await idleWatcherMemory(bench, s.idle, s.processes);
   const server = await bench.startServer("redis");
@@ -378,6 +379,8 @@ export async function watchScenarios(bench: Bench): Promise<WatchResults> {
       results.idleAppend.pairs = pairs;
       results.idleAppend.medianRatio = median(pairs.map((p) => p.ratio));
       results.idleAppend.ratioOfMedians = round(median(pairs.map((p) => p.withRps)) / median(pairs.map((p) => p.withoutRps)), 3);
+      // Server CPU per call without ÷ with: the same comparison, less moved by the neighbours than calls/s.
+      results.idleAppend.medianCpuRatio = round(median(pairs.map((p) => p.cpuUsWithout / p.cpuUsWith)), 3);
     }
   } finally {
     await server.stop();
