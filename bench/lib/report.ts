@@ -155,7 +155,7 @@ export function targetChecks(results: BenchResults): TargetCheck[] {
     if (run.ratePerS !== 1000 || run.watchers === 0) continue;
     checks.push({
       target: `Watch: ${run.name}, Appends at ${fmt(run.ratePerS)}/s: p99 of receive − Append acknowledged (every message received once, in order)`,
-      measured: `p50 ${fmt(run.fromAck.p50Ms, 1)}, p99 ${fmt(run.fromAck.p99Ms, 1)} ms; ${fmt(run.received)} of ${fmt(run.expected)} messages${run.verified ? "" : " (not all exact: see Watch)"}`,
+      measured: `p50 ${fmt(run.fromAck.p50Ms, 1)}, p99 ${fmt(run.fromAck.p99Ms, 1)} ms; ${fmt(run.received)} of ${fmt(run.expected)} messages${run.verified ? "" : " (not all exact: see Watch)"}; loadavg ${fmt(run.loadavgBefore[0], 1)} on ${results.environment.cores} cores`,
       ratio: run.fromAck.p99Ms,
       required: "≤ 10 ms",
       met: run.verified && run.fromAck.p99Ms <= 10,
@@ -298,7 +298,7 @@ function watchSection(results: BenchResults): string {
     ...idle.pairs.map((p) => `| ${p.pair} (${p.order}) | ${fmt(p.withoutRps)} (${fmt(p.cpuUsWithout, 1)}) | ${fmt(p.withRps)} (${fmt(p.cpuUsWith, 1)}) | ${fmt(p.ratio, 2)} | ${load(p.loadavg)} | ${p.verified ? "✓" : "✗"} |`),
   ];
   return [
-    `Measured ${watch.date.slice(0, 16).replace("T", " ")} UTC (Redis store; method in bench/scenarios/watch.ts and the notes' "Watch" section). Watchers are TypeScript-client streams in ${watch.settings.processes} forked processes; a third process appends one 200-byte message per call at a fixed rate (open loop), round-robin over the conversations. Latency is a message's receive time minus the time its Append's answer reached the writer (same machine clock); "receive − send" counts from when the Append was sent.`,
+    `Measured ${watch.date.slice(0, 16).replace("T", " ")} UTC${watch.date.slice(0, 16) === results.environment.date.slice(0, 16) ? "" : " (its own run, not the one that made the tables above)"} (Redis store; method in bench/scenarios/watch.ts and the notes' "Watch" section). Watchers are TypeScript-client streams in ${watch.settings.processes} forked processes; a third process appends one 200-byte message per call at a fixed rate (open loop), round-robin over the conversations. Latency is a message's receive time minus the time its Append's answer reached the writer (same machine clock); "receive − send" counts from when the Append was sent.`,
     "",
     ...fanout,
     "",
