@@ -5,9 +5,11 @@
  *   stores (src/store) implement the interface and know nothing above it
  *   the client package (clients/typescript/src) -> its generated types, @grpc/grpc-js, @bufbuild/protobuf; nothing else
  *   its LangChain adapter (clients/typescript/src/langchain, the `./langchain` subpath) -> the client and @langchain/core, an optional peer
+ *   tracing (src/tracing) implements the transport's CallTracer and the store's RedisCommandHook; only it
+ *   imports @opentelemetry, and only main loads it, by a dynamic import (tracing off = nothing loaded)
  * Type-only imports count: a layer that names another's types depends on it.
  */
-const ABOVE_STORE = "^src/(main|config|settings|server|index|healthcheck)\\.ts$|^src/(service|grpc|health|metrics|auth)/";
+const ABOVE_STORE = "^src/(main|config|settings|server|index|healthcheck)\\.ts$|^src/(service|grpc|health|metrics|auth|tracing)/";
 
 module.exports = {
   forbidden: [
@@ -76,6 +78,26 @@ module.exports = {
       severity: "error",
       from: { path: "^src/", pathNot: "^src/(main|config|settings)\\.ts$" },
       to: { path: "^src/(config|settings)\\.ts$" },
+    },
+    {
+      name: "opentelemetry-only-in-tracing",
+      comment: "the transport and the store take hook interfaces (CallTracer, RedisCommandHook); src/tracing implements them",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/tracing/" },
+      to: { path: "^node_modules/@opentelemetry/" },
+    },
+    {
+      name: "tracing-loaded-only-on-demand",
+      comment: "main imports src/tracing dynamically when OTEL_* asks for it, so a server without tracing loads no OpenTelemetry module",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/tracing/" },
+      to: { path: "^src/tracing/", dependencyTypesNot: ["dynamic-import"] },
+    },
+    {
+      name: "tracing-below-wiring",
+      severity: "error",
+      from: { path: "^src/tracing/" },
+      to: { path: "^src/(main|config|settings|server)\\.ts$|^src/(metrics|auth|health)/|^node_modules/(ioredis|prom-client|pino)/" },
     },
     {
       name: "host-port-is-a-leaf",

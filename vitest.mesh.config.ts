@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Running behind a proxy: `npm run test:mesh` (nginx from Debian, grpc-health-probe from
- * `npm run tools`, redis-server; the built server). Each file starts its own processes.
+ * `npm run tools`, redis-server; the built server), and tracing a Go caller's trace (Go; the
+ * client module's dependencies from the Go module proxy). Each file starts its own processes.
  */
 export default defineConfig({
   test: {

@@ -7,6 +7,7 @@
  *   npm run build:bench
  *   node dist-bench/bench/ab.js <scriptA> <scriptB> [pairs (3)]       two builds (AB_SET builds, issue12-append)
  *   AB_SET=issue12-history node dist-bench/bench/ab.js <script> [pairs]  one build, two requests
+ *   AB_SET=tracing node dist-bench/bench/ab.js <script> [pairs]          one build, two servers (tracing off, on)
  *
  * A script is a server build's main.js (e.g. dist/src/main.js, or another worktree's). The sets
  * (bench/scenarios/ab-sets.ts, AB_SET):
@@ -14,7 +15,10 @@
  *   issue12-append     Append of a ~200 B prose chat message at c=64 (calls/s) and c=1 (p50)
  *   issue12-history    GetHistory limit 40 (A) vs limit 40 + max_tokens keeping the newest
  *                      AB_KEEP_MESSAGES (default 30) of 40 (B), c=64 (calls/s)
+ *   tracing            Append of that message, c=64 (calls/s) and c=1 (p50): OpenTelemetry off (A)
+ *                      vs on (B), exporting to a local OTLP sink that discards
  * Environment: BENCH_DURATION_S, seconds per measurement (default 8, after a 1 s warm-up);
+ * AB_ONLY, run only the set's scenarios whose name contains it (e.g. "c=64");
  * BENCH_SERVER_ENV and BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") as in
  * bench/run.ts, for every server started; BENCH_CPU_PROFILE=1 writes profiles to
  * bench/results/profiles (or BENCH_RESULTS_DIR). Servers run with CHATMEMORY_MAX_TURNS=500.
@@ -30,7 +34,7 @@ import { Bench } from "./lib/bench.js";
 import type { RpcMeasurement } from "./lib/results.js";
 import { log, settings } from "./lib/settings.js";
 import { median, round } from "./lib/stats.js";
-import { AB_SETS, type AbScenario, type Variant } from "./scenarios/ab-sets.js";
+import { AB_SETS, type AbScenario, type AbSetup, type Variant } from "./scenarios/ab-sets.js";
 
 interface Row {
   pair: number;
@@ -42,6 +46,8 @@ interface Row {
   cpuUsA: number;
   cpuUsB: number;
   cpuRatio: number;
+  redisCpuUsA: number;
+  redisCpuUsB: number;
   verified: boolean;
 }
 
@@ -50,8 +56,9 @@ async function main(): Promise<void> {
   const set = AB_SETS[setName];
   if (!set) throw new Error(`AB_SET must be one of ${Object.keys(AB_SETS).join(", ")}, got ${setName}`);
   const args = process.argv.slice(2);
-  const [scriptA, scriptB, pairsArg] = set.oneBuild ? [args[0], args[0], args[1]] : args;
-  if (!scriptA || !scriptB) throw new Error(set.oneBuild ? "usage: AB_SET=<set> ab.js <script> [pairs]" : "usage: ab.js <scriptA> <scriptB> [pairs]");
+  const oneScript = set.oneBuild || set.oneScript === true;
+  const [scriptA, scriptB, pairsArg] = oneScript ? [args[0], args[0], args[1]] : args;
+  if (!scriptA || !scriptB) throw new Error(oneScript ? "usage: AB_SET=<set> ab.js <script> [pairs]" : "usage: ab.js <scriptA> <scriptB> [pairs]");
   const pairs = Number(pairsArg ?? 3);
   const variants = set.describe(scriptA, scriptB);
   log(`set ${setName}: A = ${variants.A}; B = ${variants.B}; ${pairs} pairs, ${settings.durationS} s each`);
@@ -60,12 +67,16 @@ async function main(): Promise<void> {
   let serverB: ServerProcess | undefined;
   const rows: Row[] = [];
   let scenarios: AbScenario[] = [];
+  let setup: AbSetup | undefined;
   try {
     await bench.start();
-    serverA = await bench.startServer("redis", {}, resolve(scriptA));
-    serverB = set.oneBuild ? serverA : await bench.startServer("redis", {}, resolve(scriptB));
+    setup = await set.setup?.();
+    serverA = await bench.startServer("redis", setup?.env.A ?? {}, resolve(scriptA));
+    serverB = set.oneBuild ? serverA : await bench.startServer("redis", setup?.env.B ?? {}, resolve(scriptB));
     const servers: Record<Variant, ServerProcess> = { A: serverA, B: serverB };
-    scenarios = await set.scenarios(bench, servers);
+    const only = process.env.AB_ONLY;
+    scenarios = (await set.scenarios(bench, servers)).filter((s) => only === undefined || s.name.includes(only));
+    if (scenarios.length === 0) throw new Error(`AB_ONLY=${only} matches no scenario of ${setName}`);
     for (let pair = 1; pair <= pairs; pair++) {
       const order: Variant[] = pair % 2 === 1 ? ["A", "B"] : ["B", "A"];
       for (const scenario of scenarios) {
@@ -87,15 +98,20 @@ async function main(): Promise<void> {
           cpuUsA: mA.serverCpuUsPerRpc,
           cpuUsB: mB.serverCpuUsPerRpc,
           cpuRatio: round(mB.serverCpuUsPerRpc / mA.serverCpuUsPerRpc, 3),
+          redisCpuUsA: mA.redisCpuUsPerRpc,
+          redisCpuUsB: mB.redisCpuUsPerRpc,
           verified: mA.verified && mB.verified,
         };
-        log(`pair ${pair} (${row.order}) ${scenario.name}: A ${row.A}, B ${row.B}, B/A ${row.ratio}; server CPU µs/call A ${row.cpuUsA}, B ${row.cpuUsB}${row.verified ? "" : " NOT VERIFIED"}`);
+        log(`pair ${pair} (${row.order}) ${scenario.name}: A ${row.A}, B ${row.B}, B/A ${row.ratio}; server CPU µs/call A ${row.cpuUsA}, B ${row.cpuUsB}; Redis A ${row.redisCpuUsA}, B ${row.redisCpuUsB}${row.verified ? "" : " NOT VERIFIED"}`);
         rows.push(row);
       }
     }
   } finally {
     await serverA?.stop();
     if (serverB !== serverA) await serverB?.stop();
+    // After the servers stopped: their last exports are in.
+    if (setup) log(setup.report());
+    await setup?.close();
     await bench.stop();
   }
   const of = (name: string) => rows.filter((r) => r.scenario === name);
@@ -109,6 +125,8 @@ async function main(): Promise<void> {
         medianCpuUsA: median(of(s.name).map((r) => r.cpuUsA)),
         medianCpuUsB: median(of(s.name).map((r) => r.cpuUsB)),
         medianCpuRatioBtoA: median(of(s.name).map((r) => r.cpuRatio)),
+        medianRedisCpuUsA: median(of(s.name).map((r) => r.redisCpuUsA)),
+        medianRedisCpuUsB: median(of(s.name).map((r) => r.redisCpuUsB)),
       },
     ]),
   );

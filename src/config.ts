@@ -12,6 +12,22 @@ import { type Setting, type SettingValues, SETTINGS } from "./settings.js";
 export interface Config extends SettingValues {
   /** Token digest -> tenant, from the tenants file (auth mode `token`). */
   tenantTokens: ReadonlyMap<string, string> | undefined;
+  /** OpenTelemetry tracing is asked for by the SDK's own OTEL_* variables (tracingRequested). */
+  tracing: boolean;
+}
+
+/**
+ * Tracing is on when the OpenTelemetry variables ask for an exporter: an OTLP endpoint
+ * (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or OTEL_TRACES_EXPORTER
+ * other than `none`, and OTEL_SDK_DISABLED is not `true`. Otherwise no OpenTelemetry module is
+ * even loaded. The SDK reads the rest of its variables itself (docs/tracing.md).
+ */
+export function tracingRequested(env: Readonly<Record<string, string | undefined>>): boolean {
+  const set = (name: string) => (env[name] ?? "").trim() !== "";
+  if ((env.OTEL_SDK_DISABLED ?? "").trim().toLowerCase() === "true") return false;
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? "").split(",").map((name) => name.trim()).filter((name) => name !== "");
+  if (exporters.includes("none")) return false;
+  return set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") || exporters.length > 0;
 }
 
 /** Exit code for a configuration error (a usage error, as in sysexits' convention for CLIs). */
@@ -98,7 +114,7 @@ export function parseConfig(argv: readonly string[], options: ParseConfigOptions
     }
     values[key] = value ?? entry.default;
   }
-  const config = { ...(values as SettingValues), tenantTokens: undefined } as Config;
+  const config = { ...(values as SettingValues), tenantTokens: undefined, tracing: tracingRequested(env) } as Config;
   checkRedisSettings(config);
   checkSecuritySettings(config);
   if (config.maxContentBytes > config.maxReceiveBytes) {

@@ -38,7 +38,9 @@ async function main(): Promise<void> {
 
   // Synchronous writes keep lines ordered and flushed when the process exits after a signal.
   const logger = pino({ level: config.logLevel, base: { service: "chatmemory" } }, pino.destination({ sync: true }));
-  const store = await createStore(config, logger);
+  // Loaded only when asked for: without OTEL_* variables no OpenTelemetry module is loaded at all.
+  const tracing = config.tracing ? (await import("./tracing/start-tracing.js")).startTracing({ redisUrl: config.redisUrl }) : undefined;
+  const store = await createStore(config, logger, { redisCommands: tracing?.redisCommands });
   if (store.kind === "memory") {
     logger.warn(
       "REDIS_URL is not set: using the embedded in-process store. Data is lost on restart and NOT shared between replicas; set REDIS_URL for production.",
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
     security: createServerSecurity(config),
     resolveTenant: createTenantResolver(config.auth, config.tenantTokens),
     metrics,
+    tracer: tracing?.callTracer,
   });
 
   let metricsEndpoint: MetricsEndpoint | undefined;
@@ -82,6 +85,8 @@ async function main(): Promise<void> {
     await metricsEndpoint?.close();
     await tokenCounter.close();
     await store.close();
+    // Exports the spans still queued, for at most a few seconds.
+    await tracing?.shutdown();
     logger.info("stopped");
     process.exit(0);
   };
@@ -119,6 +124,7 @@ async function main(): Promise<void> {
       ttlSeconds: config.ttlSeconds ?? null,
       tls: config.tlsClientCa !== undefined ? "mtls" : config.tlsCert !== undefined ? "tls" : "off",
       auth: config.auth,
+      tracing: config.tracing ? "opentelemetry" : "off",
     },
     `chatmemory listening on ${address}`,
   );

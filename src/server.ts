@@ -10,7 +10,7 @@ import { ChatMemory, file_chatmemory_v1_chatmemory } from "../gen/ts/chatmemory/
 import { file_grpc_reflection_v1_reflection } from "../gen/ts/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../gen/ts/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_health_v1_health } from "../gen/ts/health/v1/health_pb.js";
-import { type CallObserver, type CallOutcome, createServiceBinding } from "./grpc/adapter.js";
+import { type CallObserver, type CallOutcome, type CallTracer, createServiceBinding } from "./grpc/adapter.js";
 import { addReflection } from "./grpc/reflection.js";
 import type { ServerSecurity } from "./grpc/server-credentials.js";
 import { StoreHealthMonitor } from "./health/store-health-monitor.js";
@@ -52,6 +52,8 @@ export interface ChatMemoryServerOptions {
   resolveTenant?: TenantResolver;
   /** Told of every ChatMemory call (e.g. Prometheus metrics); default none (no cost per call). */
   metrics?: CallObserver;
+  /** Traces every ChatMemory call (OpenTelemetry: src/tracing); default none (no cost per call). */
+  tracer?: CallTracer;
 }
 
 export interface ChatMemoryServer {
@@ -141,7 +143,7 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
       logOutcome(outcome);
       metrics?.callEnded(outcome);
     },
-  });
+  }, options.tracer);
   grpcServer.addService(binding.definition, binding.handlers);
 
   const healthService = new HealthImplementation(

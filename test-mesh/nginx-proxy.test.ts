@@ -13,12 +13,14 @@ import { servingStatus } from "../test/helpers/health-client.js";
 import { RedisServerProcess, freePort } from "../test/helpers/redis-server.js";
 import { type ServerProcess, startServerProcess } from "../test/helpers/server-process.js";
 import { sleep, uniqueId, waitFor } from "../test/helpers/test-server.js";
+import { WatcherView } from "../test/helpers/watcher-view.js";
 import { healthProbeInstalled, probe } from "./health-probe.js";
 import { type NginxProcess, startNginx } from "./nginx-process.js";
 
 const CYCLES = 6;
 const WORKERS = 8;
 const CLIENTS = 4;
+const WATCHERS = 4;
 /** Per worker, so every conversation fits its window (CHATMEMORY_MAX_TURNS below) and the run is bounded. */
 const MAX_APPENDS_PER_WORKER = 4000;
 /** Longer than the example's fail_timeout (1 s; nginx counts it in whole seconds): a restarted replica is back in nginx's rotation before the other stops. */
@@ -123,6 +125,10 @@ describe("nginx in front of two replicas", () => {
     let running = true;
     let restarting = false;
     let callsDuringRestarts = 0;
+    // Watchers through nginx (the client's watch(), which resumes on UNAVAILABLE): a replica's drain
+    // ends their streams, and they must carry on through the other replica without a gap.
+    const watchers = Array.from({ length: WATCHERS }, (_, w) => new WatcherView((signal) => clients[w % CLIENTS]!.watch({ conversationId: `${run}-w${w}` }, { signal })));
+    await waitFor(async () => watchers.every((view) => view.responses > 0), 5000, 20);
     const load = acknowledged.map(async (acks, w) => {
       const client = clients[w % CLIENTS]!;
       for (let n = 0; running && n < MAX_APPENDS_PER_WORKER; n++) {
@@ -172,6 +178,16 @@ describe("nginx in front of two replicas", () => {
         if (seen > 1) duplicates.push(`w${w}:${n} x${seen}`);
       }
     }
+    // Every watcher ends with exactly its conversation, in seq order.
+    const watched = await Promise.all(
+      watchers.map(async (view, w) => {
+        const history = (await clients[0]!.getHistory({ conversationId: `${run}-w${w}` }, { deadlineMs: 20_000 })).messages.map((m) => m.content);
+        await waitFor(async () => view.contents.length >= history.length || view.error !== undefined, 20_000, 50).catch(() => {});
+        view.stop();
+        await view.done;
+        return { view, history };
+      }),
+    );
     clients.forEach((client) => client.close());
 
     const total = acknowledged.reduce((sum, acks) => sum + acks.length, 0);
@@ -179,7 +195,10 @@ describe("nginx in front of two replicas", () => {
     const movedByNginx = lines.filter((line) => /upstream="[^"]*, /.test(line)).length;
     // 204: nginx's 502 (a draining replica refused the call) as a Trailers-Only UNAVAILABLE, which clients retry.
     const unavailable = lines.filter((line) => / 204 grpc=/.test(line));
-    const notOk = lines.filter((line) => !/ 200 grpc=0 /.test(line) && !/ 204 grpc=/.test(line));
+    // Watch streams end when their replica drains (UNAVAILABLE, grpc=14, then the client resumes) or
+    // when the test stops them (cancelled: no grpc-status, or 499); they are counted apart.
+    const watchEnds = lines.filter((line) => line.includes("/chatmemory.v1.ChatMemory/Watch "));
+    const notOk = lines.filter((line) => !watchEnds.includes(line) && !/ 200 grpc=0 /.test(line) && !/ 204 grpc=/.test(line));
     console.log(
       `[mesh] nginx, ${CYCLES} SIGTERM/restart cycles of 2 replicas in ${(loadMs / 1000).toFixed(1)} s: ${total} appends acknowledged ` +
         `(${callsDuringRestarts} while a replica was down or starting), ${failures.length} failed, ${missing.length} lost, ${duplicates.length} stored twice; ` +
@@ -187,6 +206,16 @@ describe("nginx in front of two replicas", () => {
         `${unavailable.length} answered UNAVAILABLE (then retried by the client), ${notOk.length} other; ` +
         `probes: stopped replica ${probesWhileDown.join(",")}, through nginx ${probesThroughNginx.join(",")}; exit codes ${exitCodes.join(",")}`,
     );
+    console.log(
+      `[mesh] ${WATCHERS} watchers through nginx: ${watchEnds.length} streams ended (resumed by the client), ${watched.map(({ view }) => view.contents.length).join(", ")} messages, ` +
+        `resets after the first ${watched.map(({ view }) => view.resetsAfterFirst).join(", ")}, gaps ${watched.map(({ view }) => view.discontinuities).join(", ")}`,
+    );
+    expect(watchEnds.filter((line) => !/ (200 grpc=14|200 grpc=-|499 grpc=-) /.test(line))).toEqual([]);
+    for (const { view, history } of watched) {
+      expect(view.error).toBeUndefined();
+      expect(view.contents).toEqual(history);
+      expect(view.discontinuities).toBe(0);
+    }
     if (notOk.length > 0) console.log(`[mesh] other answers from nginx (first 10):\n${notOk.slice(0, 10).join("\n")}`);
     expect(failures).toEqual([]);
     expect(missing).toEqual([]);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { tokenDigest } from "../src/auth/tenants.js";
-import { ConfigError, parseConfig } from "../src/config.js";
+import { ConfigError, parseConfig, tracingRequested } from "../src/config.js";
 import { SETTINGS, settingsMarkdownTable } from "../src/settings.js";
 
 const parse = (env: Record<string, string>, argv: string[] = []) => parseConfig(argv, { env, writeOut: () => {} });
@@ -136,6 +136,29 @@ describe("parseConfig", () => {
       expect(help).toContain(entry.env);
       expect(help).toContain(entry.flag.split(" ")[0]);
     }
+  });
+});
+
+describe("tracingRequested (OpenTelemetry on or off, from the SDK's own variables)", () => {
+  it("is off without an OTLP endpoint or a traces exporter", () => {
+    expect(tracingRequested({})).toBe(false);
+    expect(tracingRequested({ OTEL_SERVICE_NAME: "chatmemory", OTEL_EXPORTER_OTLP_ENDPOINT: " " })).toBe(false);
+    expect(parseConfig([], { env: {} }).tracing).toBe(false);
+  });
+
+  it("is on with either endpoint variable, or a traces exporter other than none", () => {
+    expect(tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" })).toBe(true);
+    expect(tracingRequested({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://collector:4318/v1/traces" })).toBe(true);
+    expect(tracingRequested({ OTEL_TRACES_EXPORTER: "console" })).toBe(true);
+    expect(parseConfig([], { env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" } }).tracing).toBe(true);
+  });
+
+  it("stays off when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none, whatever the endpoint", () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" };
+    expect(tracingRequested({ ...endpoint, OTEL_SDK_DISABLED: "true" })).toBe(false);
+    expect(tracingRequested({ ...endpoint, OTEL_SDK_DISABLED: "TRUE" })).toBe(false);
+    expect(tracingRequested({ ...endpoint, OTEL_SDK_DISABLED: "false" })).toBe(true);
+    expect(tracingRequested({ ...endpoint, OTEL_TRACES_EXPORTER: "none" })).toBe(false);
   });
 });
 

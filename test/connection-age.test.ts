@@ -12,7 +12,8 @@ import { type ServerProcess, startServerProcess } from "./helpers/server-process
 import { startTcpBalancer } from "./helpers/tcp-balancer.js";
 import { sleep, uniqueId, waitFor } from "./helpers/test-server.js";
 
-const AGE_MS = 2000;
+// Long enough to start a second replica (a Node process) within 90% of it on a loaded machine.
+const AGE_MS = 4000;
 // grpc-js adds up to +-10% jitter to the age.
 const LATEST_GOAWAY_MS = AGE_MS * 1.1 + 1000;
 

@@ -36,7 +36,23 @@ async function packagesLoadedBy(entry: string): Promise<string[]> {
   return JSON.parse(stdout) as string[];
 }
 
-const SERVER_LIBRARIES = ["ioredis", "pino", "prom-client", "commander", "lru-cache", "grpc-health-check", "@grpc/reflection", "js-tiktoken", "piscina"];
+const MAIN_ENTRY = fileURLToPath(new URL("../dist/src/main.js", import.meta.url));
+
+/** The packages the server process has loaded once it listens (embedded store, a free port), under `env`. */
+async function packagesLoadedByServer(env: Record<string, string>): Promise<string[]> {
+  // main.js resolves its top-level await once listening; the probe then prints and exits.
+  const probe = PROBE.replace("console.log(JSON.stringify([...packages].sort()));", "console.log(JSON.stringify([...packages].sort())); process.exit(0);");
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("OTEL_") && !name.startsWith("CHATMEMORY_") && !name.startsWith("REDIS_")));
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", probe, MAIN_ENTRY], {
+    cwd: root,
+    env: { ...clean, CHATMEMORY_LISTEN: "127.0.0.1:0", CHATMEMORY_LOG_LEVEL: "warn", ...env },
+    timeout: 30_000,
+  });
+  // The last line is the probe's; pino's lines come before it.
+  return JSON.parse(stdout.trim().split("\n").at(-1) ?? "[]") as string[];
+}
+
+const SERVER_LIBRARIES = ["@opentelemetry/api", "@opentelemetry/sdk-node", "ioredis", "pino", "prom-client", "commander", "lru-cache", "grpc-health-check", "@grpc/reflection", "js-tiktoken", "piscina"];
 
 describe("layers", () => {
   it("src/ and the client package keep every import rule of .dependency-cruiser.cjs", async () => {
@@ -74,5 +90,19 @@ describe("layers", () => {
   it("the same probe sees the server's libraries when the server is imported (so the check above can fail)", async () => {
     const loaded = await packagesLoadedBy(SERVER_ENTRY);
     expect(loaded).toEqual(expect.arrayContaining(["ioredis", "lru-cache", "grpc-health-check"]));
+  });
+
+  it("a server started without OTEL_* variables loads no OpenTelemetry SDK; with an OTLP endpoint it does", async () => {
+    // prom-client loads @opentelemetry/api itself when installed (for exemplars): the API alone is
+    // a no-op facade; without an SDK package no tracer provider can be registered.
+    const sdkPackages = (loaded: string[]) => loaded.filter((name) => name.startsWith("@opentelemetry/") && name !== "@opentelemetry/api");
+    const off = await packagesLoadedByServer({});
+    expect(off).toContain("@grpc/grpc-js");
+    expect(sdkPackages(off)).toEqual([]);
+    // OTEL_SDK_DISABLED wins over an endpoint, as the SDK's own rule says.
+    const disabled = await packagesLoadedByServer({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318", OTEL_SDK_DISABLED: "true" });
+    expect(sdkPackages(disabled)).toEqual([]);
+    const on = await packagesLoadedByServer({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" });
+    expect(on).toEqual(expect.arrayContaining(["@opentelemetry/api", "@opentelemetry/sdk-node", "@opentelemetry/exporter-trace-otlp-proto"]));
   });
 });

@@ -146,6 +146,22 @@ describe("corrupt elements", () => {
     expect(messages.map((m) => m.role)).toEqual(["function"]);
   });
 
+  it("trims tool-safe over elements other programs wrote, a role spelled with \\u escapes included", async () => {
+    const id = uniqueId("foreign-tool");
+    const key = `${PYTHON_PREFIX}:${id}`;
+    // The window holds 20: an assistant call, its result with the role escaped (no plain "tool" in the element), a user message naming a tool, 17 more.
+    const fillers = Array.from({ length: 17 }, (_, i) => pythonJsonDumps("user", `u${i}`));
+    await redis.rpush(key, pythonJsonDumps("assistant", "calling"), '{"role": "\\u0074\\u006fol", "content": "result"}', pythonJsonDumps("user", "use the tool"), ...fillers);
+    // One more trims the assistant message: its result leads, and goes too; the user message stays.
+    const { count } = await server.client.append({ conversationId: id, messages: [{ role: "user", content: "next" }] });
+    expect(count).toBe(19n);
+    const { messages } = await server.client.getHistory({ conversationId: id });
+    expect(messages.slice(0, 2).map((m) => [m.role, m.content])).toEqual([
+      ["user", "use the tool"],
+      ["user", "u0"],
+    ]);
+  });
+
   it("reports FAILED_PRECONDITION when the key is not a list", async () => {
     const id = uniqueId("wrongtype");
     await redis.set(`${PYTHON_PREFIX}:${id}`, "a string");

@@ -13,6 +13,8 @@ import cl100k from "js-tiktoken/ranks/cl100k_base";
 import o200k from "js-tiktoken/ranks/o200k_base";
 import { afterAll, describe, expect, it } from "vitest";
 import { countTokens, createTokenCounter, TOKEN_ENCODINGS, type TokenCounter, type TokenEncoding } from "../src/tokens/token-counter.js";
+import { asciiPatternSource } from "../src/tokens/ascii-pattern.js";
+import { loadBpe } from "../src/tokens/encodings.js";
 import { base64Text, CHAT_MESSAGE, proseText } from "./helpers/token-texts.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -88,6 +90,26 @@ describe("countTokens matches js-tiktoken", () => {
       const anyUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 64 });
       const anyCodePoints = fc.string({ unit: "binary", maxLength: 64 });
       fc.assert(fc.property(fc.oneof(anyUnits, anyCodePoints), (text) => countTokens(encoding, text) === referenceCount(encoding, text)), { numRuns: 1000 });
+    });
+    it(`ASCII-only texts (the ASCII pattern's path), and the same pieces as the Unicode pattern, ${encoding}`, () => {
+      const bpe = loadBpe(encoding);
+      expect(asciiPatternSource(bpe.pattern.source), "the pattern has an ASCII form").toBeDefined();
+      const pieces = (pattern: RegExp, text: string) => [...text.matchAll(new RegExp(pattern.source, "g" + pattern.flags.replace(/[gy]/g, "")))].map((m) => m[0]);
+      const asciiUnit = fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c));
+      const asciiFragment = fc.oneof(
+        fc.constantFrom(" ", "  ", "\n", "\r\n", "\t", "\v\f", "'s", "'S", "'LL", "'re", "'", ".", "...", "!?", "()", "=>", "//", "\n/", "\x00", "\x7f"),
+        fc.constantFrom("the", "The", "THE", "hello", "World", "iPhone", "McDonald's", "XMLHttp", "snake_case", "x1y2"),
+        fc.integer({ min: 0, max: 10_000_000 }).map(String),
+        fc.string({ unit: asciiUnit, maxLength: 12 }),
+      );
+      const asciiText = fc.array(asciiFragment, { maxLength: 40 }).map((parts) => parts.join(""));
+      fc.assert(
+        fc.property(asciiText, (text) => {
+          expect(pieces(bpe.asciiPieces, text)).toEqual(pieces(bpe.pattern, text));
+          return countTokens(encoding, text) === referenceCount(encoding, text);
+        }),
+        { numRuns: 1500 },
+      );
     });
     it(`long unbroken runs and base64, ${encoding}`, () => {
       const base64 = fc.tuple(fc.string({ maxLength: 8 }), fc.integer({ min: 1, max: 4096 })).map(([seed, chars]) => base64Text(chars, seed));

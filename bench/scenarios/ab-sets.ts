@@ -6,6 +6,10 @@
  * - `builds` (default): two builds; Append (200 × "x") and GetHistory(40) at c=64, Append at c=1.
  * - `issue12-append`: two builds; Append of a ~200 B prose chat message (CHAT_MESSAGE) at c=64
  *   and at c=1: "Append with seq and token counting >= 0.9 × Append before them".
+ * - `tracing`: one build, two servers: A without OpenTelemetry, B exporting every span over
+ *   OTLP/HTTP to a local sink that accepts and discards (bench/lib/otlp-sink.ts), the SDK's
+ *   defaults otherwise (AB_TRACING_RATIO=0.1: B keeps that share of traces,
+ *   parentbased_traceidratio); Append of CHAT_MESSAGE at c=64 and c=1 ("cost when on: reported").
  * - `issue12-history`: one build; a 40-message conversation of that message, A = GetHistory
  *   limit 40, B = limit 40 + max_tokens set to the newest AB_KEEP_MESSAGES' (default 30) token
  *   counts, so the budget cuts: "GetHistory(40) with max_tokens >= 0.9 × without".
@@ -18,6 +22,7 @@ import { CHAT_MESSAGE } from "../../test/helpers/token-texts.js";
 import type { Bench, Target } from "../lib/bench.js";
 import type { RpcKind } from "../lib/results.js";
 import { log } from "../lib/settings.js";
+import { startOtlpSink } from "../lib/otlp-sink.js";
 import { appendTarget, historyTarget } from "./targets.js";
 
 export type Variant = "A" | "B";
@@ -32,9 +37,20 @@ export interface AbScenario {
   target: Record<Variant, Target>;
 }
 
+/** What a set needs besides the servers (a collector, ...): each variant's extra server environment. */
+export interface AbSetup {
+  env: Record<Variant, Record<string, string>>;
+  /** A line for the log at the end (what the helper saw). */
+  report(): string;
+  close(): Promise<void>;
+}
+
 export interface AbSet {
   /** One server (scriptA) measured on two requests, instead of two builds on one request. */
   oneBuild: boolean;
+  /** One script given, run as two servers (with `setup`'s environments), instead of two builds. */
+  oneScript?: boolean;
+  setup?: () => Promise<AbSetup>;
   /** What A and B are, for the log and the JSON. */
   describe: (scriptA: string, scriptB: string) => Record<Variant, string>;
   scenarios: (bench: Bench, servers: Record<Variant, ServerProcess>) => Promise<AbScenario[]>;
@@ -73,6 +89,31 @@ export const AB_SETS: Record<string, AbSet> = {
       ];
     },
   },
+  tracing: {
+    oneBuild: false,
+    oneScript: true,
+    describe: (script) => ({
+      A: `${script}, tracing off`,
+      B: `${script}, OpenTelemetry on (OTLP/HTTP to a discarding sink), ${tracingRatio() ?? "every trace"} sampled`,
+    }),
+    setup: async () => {
+      const sink = await startOtlpSink();
+      const ratio = tracingRatio();
+      const sampler: Record<string, string> = ratio === undefined ? {} : { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: String(ratio) };
+      return {
+        env: { A: {}, B: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_SERVICE_NAME: "chatmemory-bench", ...sampler } },
+        report: () => `OTLP sink: ${sink.requests} exports, ${sink.bytes} bytes received from B`,
+        close: () => sink.close(),
+      };
+    },
+    scenarios: async (bench, servers) => {
+      const append = await both((v) => appendTarget(bench, servers[v], "redis", { id: `bench-append-tracing-${v}`, content: CHAT_MESSAGE }));
+      return [
+        { name: "Append (prose) c=64 rps", rpc: "append", concurrency: 64, metric: "rps", target: append },
+        { name: "Append (prose) c=1 p50 ms", rpc: "append", concurrency: 1, metric: "p50Ms", target: append },
+      ];
+    },
+  },
   "issue12-history": {
     oneBuild: true,
     describe: () => ({ A: "GetHistory limit 40", B: `GetHistory limit 40 + max_tokens (newest ${keepMessages()} fit)` }),
@@ -93,6 +134,15 @@ export const AB_SETS: Record<string, AbSet> = {
     },
   },
 };
+
+/** AB_TRACING_RATIO: the share of traces B samples (0..1); unset = all. */
+function tracingRatio(): number | undefined {
+  const raw = process.env.AB_TRACING_RATIO;
+  if (raw === undefined || raw === "") return undefined;
+  const ratio = Number(raw);
+  if (!(ratio >= 0 && ratio <= 1)) throw new Error(`AB_TRACING_RATIO must be 0..1, got ${raw}`);
+  return ratio;
+}
 
 function keepMessages(): number {
   const keep = Number(process.env.AB_KEEP_MESSAGES ?? 30);

@@ -27,6 +27,31 @@ export interface CallObserver {
   callEnded(outcome: CallOutcome): void;
 }
 
+/** What a tracer learns of a call as it starts: names, and the headers that may carry the caller's trace context. */
+export interface TracedCallStart {
+  /** The full service name, e.g. chatmemory.v1.ChatMemory. */
+  service: string;
+  /** The method's name in the proto, e.g. Append. */
+  method: string;
+  /** The first value of a request header (gRPC metadata), e.g. `traceparent`. */
+  requestHeader(name: string): string | undefined;
+  /** The :authority the caller used (host:port), read when the tracer asks. */
+  authority(): string;
+  /** The caller's address as grpc-js reports it (host:port), read when the tracer asks. */
+  peer(): string;
+}
+
+/** One traced call: its handler runs inside `run` (so work it starts is traced under it); `end` is called once. */
+export interface TracedCall {
+  run<T>(work: () => Promise<T>): Promise<T>;
+  end(code: Code, error?: ChatMemoryError): void;
+}
+
+/** Traces calls (e.g. OpenTelemetry, src/tracing); unset = no tracing and no cost per call. */
+export interface CallTracer {
+  startCall(call: TracedCallStart): TracedCall;
+}
+
 /** Wraps bytes as a Buffer without copying them. */
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -60,6 +85,7 @@ export function createServiceBinding<S extends GenServiceMethods>(
   service: DescService & { method: S },
   impl: ServiceImpl<S>,
   observer?: CallObserver,
+  tracer?: CallTracer,
 ): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
   const definition: Record<string, grpc.MethodDefinition<DecodedRequest, ResponseInit>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
@@ -92,8 +118,8 @@ export function createServiceBinding<S extends GenServiceMethods>(
     const handler = (impl as Record<string, UntypedHandler | UntypedStreamingHandler>)[method.localName];
     if (!handler) throw new Error(`${service.typeName}.${method.name}: no handler`);
     handlers[method.localName] = responseStream
-      ? serverStreamingCallHandler(method, handler as UntypedStreamingHandler, observer)
-      : unaryCallHandler(method, handler as UntypedHandler, observer);
+      ? serverStreamingCallHandler(method, handler as UntypedStreamingHandler, observer, tracer)
+      : unaryCallHandler(method, handler as UntypedHandler, observer, tracer);
   }
   return { definition, handlers };
 }
@@ -103,31 +129,43 @@ export function createServiceBinding<S extends GenServiceMethods>(
  * made only when a handler reads them: grpc-js emits "cancelled" when every
  * call's stream closes, finished ones included, and aborting a controller
  * builds a DOMException with a stack trace, a cost every call would pay
- * (bench/notes.md).
+ * (bench/notes.md). A class, so each call allocates one small object rather
+ * than an object literal's accessors and closures.
  */
+class GrpcCallContext implements CallContext {
+  readonly #call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+  #abort: AbortController | undefined;
+
+  constructor(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) {
+    this.#call = call;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#abort) {
+      const controller = new AbortController();
+      if (this.#call.cancelled) controller.abort();
+      else this.#call.once("cancelled", () => controller.abort());
+      this.#abort = controller;
+    }
+    return this.#abort.signal;
+  }
+
+  requestHeader(name: string): string | undefined {
+    const [value] = this.#call.metadata.get(name);
+    return typeof value === "string" ? value : undefined;
+  }
+
+  get peer(): string {
+    return this.#call.getPeer();
+  }
+
+  get peerCertificate() {
+    return this.#call.getAuthContext().sslPeerCertificate;
+  }
+}
+
 function callContext(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): CallContext {
-  let abort: AbortController | undefined;
-  return {
-    get signal() {
-      if (!abort) {
-        const controller = new AbortController();
-        if (call.cancelled) controller.abort();
-        else call.once("cancelled", () => controller.abort());
-        abort = controller;
-      }
-      return abort.signal;
-    },
-    requestHeader(name) {
-      const [value] = call.metadata.get(name);
-      return typeof value === "string" ? value : undefined;
-    },
-    get peer() {
-      return call.getPeer();
-    },
-    get peerCertificate() {
-      return call.getAuthContext().sslPeerCertificate;
-    },
-  };
+  return new GrpcCallContext(call);
 }
 
 /**
@@ -155,6 +193,24 @@ function startCall<T>(
   return Promise.resolve().then(() => run(decoded.message));
 }
 
+/** Starts the tracer's view of `call`; undefined without a tracer. */
+function traceCall(
+  tracer: CallTracer | undefined,
+  method: DescMethod,
+  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+): TracedCall | undefined {
+  return tracer?.startCall({
+    service: method.parent.typeName,
+    method: method.name,
+    requestHeader(name) {
+      const [value] = call.metadata.get(name);
+      return typeof value === "string" ? value : undefined;
+    },
+    authority: () => call.getHost(),
+    peer: () => call.getPeer(),
+  });
+}
+
 /** The status grpc-js sends for a failure; Code holds gRPC's own numbers, so it is grpc-js's status as it is. */
 function toServiceError(error: ChatMemoryError): grpc.ServiceError {
   return Object.assign(new Error(error.message), { name: error.name, code: error.code as number as grpc.status, details: error.message, metadata: new grpc.Metadata() });
@@ -164,15 +220,20 @@ function unaryCallHandler(
   method: DescMethod,
   handler: UntypedHandler,
   observer: CallObserver | undefined,
+  tracer: CallTracer | undefined,
 ): grpc.handleUnaryCall<DecodedRequest, ResponseInit> {
   const methodName = `${method.parent.typeName}/${method.name}`;
   return (call, callback) => {
     const started = performance.now();
     observer?.callStarted(methodName);
-    const finish = (code: Code, error?: ChatMemoryError) =>
+    const traced = traceCall(tracer, method, call);
+    const finish = (code: Code, error?: ChatMemoryError) => {
+      traced?.end(code, error);
       observer?.callEnded({ method: methodName, code, durationMs: performance.now() - started, error });
+    };
 
-    const result = startCall(method, call, (request) => handler(request, callContext(call)));
+    const run = () => startCall(method, call, (request) => handler(request, callContext(call)));
+    const result = traced === undefined ? run() : traced.run(run);
     // then(onOk, onError) guarantees the callback runs exactly once.
     result.then(
       (response) => {
@@ -197,13 +258,17 @@ function serverStreamingCallHandler(
   method: DescMethod,
   handler: UntypedStreamingHandler,
   observer: CallObserver | undefined,
+  tracer: CallTracer | undefined,
 ): grpc.handleServerStreamingCall<DecodedRequest, ResponseInit> {
   const methodName = `${method.parent.typeName}/${method.name}`;
   return (call) => {
     const started = performance.now();
     observer?.callStarted(methodName);
-    const finish = (code: Code, error?: ChatMemoryError) =>
+    const traced = traceCall(tracer, method, call);
+    const finish = (code: Code, error?: ChatMemoryError) => {
+      traced?.end(code, error);
       observer?.callEnded({ method: methodName, code, durationMs: performance.now() - started, error });
+    };
     const stream: ResponseStream<DescMessage> = {
       write: (response) => call.write(response),
       drained: () =>
@@ -219,7 +284,8 @@ function serverStreamingCallHandler(
             })
           : Promise.resolve(),
     };
-    startCall(method, call, (request) => handler(request, callContext(call), stream)).then(
+    const run = () => startCall(method, call, (request) => handler(request, callContext(call), stream));
+    (traced === undefined ? run() : traced.run(run)).then(
       () => {
         finish(call.cancelled ? Code.CANCELLED : Code.OK);
         if (!call.cancelled) call.end();

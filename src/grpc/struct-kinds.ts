@@ -50,16 +50,27 @@ function holdsNull(value: unknown): boolean {
   return Object.values(value as object).some(holdsNull);
 }
 
+const structFieldsBySchema = new WeakMap<DescMessage, MessageField[]>();
+
+/** The message fields of `schema` that are a Struct or reach one; worked out once per schema. */
+function structFields(schema: DescMessage): MessageField[] {
+  let fields = structFieldsBySchema.get(schema);
+  if (fields === undefined) {
+    fields = [...messageFields(schema).values()].filter((field) => field.message.typeName === STRUCT || reachesStruct(field.message));
+    structFieldsBySchema.set(schema, fields);
+  }
+  return fields;
+}
+
 /** Whether a decoded message holds a null inside any Struct field, at any depth. */
 function structHoldsNull(schema: DescMessage, message: Record<string, unknown>, depth = 0): boolean {
   if (depth > 32) return false;
-  for (const field of messageFields(schema).values()) {
-    if (field.message.typeName !== STRUCT && !reachesStruct(field.message)) continue;
+  for (const field of structFields(schema)) {
     const value = message[field.localName];
-    const items = Array.isArray(value) ? value : value === undefined ? [] : [value];
-    for (const item of items) {
-      if (field.message.typeName === STRUCT ? holdsNull(item) : structHoldsNull(field.message, item as Record<string, unknown>, depth + 1)) return true;
-    }
+    if (value === undefined) continue;
+    const isStruct = field.message.typeName === STRUCT;
+    const holds = (item: unknown) => (isStruct ? holdsNull(item) : structHoldsNull(field.message, item as Record<string, unknown>, depth + 1));
+    if (Array.isArray(value) ? value.some(holds) : holds(value)) return true;
   }
   return false;
 }

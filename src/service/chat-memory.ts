@@ -5,10 +5,12 @@
 import type { Logger } from "pino";
 import {
   type AppendRequest,
+  AppendResponseSchema,
   type ChatMemory,
   GetHistoryResponseSchema,
   type Message,
   type ReplaceRequest,
+  ReplaceResponseSchema,
   WatchResponseSchema,
 } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -22,6 +24,7 @@ import type { ChatStore, JsonObject, StoredMessage } from "../store/chat-store.j
 import { encodeHistoryResponse, toApiMessage } from "./history-response.js";
 import { requestFingerprint, type WriteKind } from "./request-fingerprint.js";
 import { elementsToRead, selectHistory } from "./history-selection.js";
+import { encodeWriteResponse } from "./write-response.js";
 import { ReadTokenCounts, type TextTokenCounter, tokensForAppend } from "./token-budget.js";
 import {
   DEFAULT_TOOL_TYPE,
@@ -83,7 +86,12 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
   const conversationOf = (request: { conversationId: string }, context: CallContext) =>
     scopedConversationId(resolveTenant(context), request.conversationId);
   /** Append and Replace: validate, count tokens, store with the request's pins, ttl and idempotency. */
-  async function write(kind: WriteKind, request: AppendRequest | ReplaceRequest, context: CallContext) {
+  async function write<S extends typeof AppendResponseSchema | typeof ReplaceResponseSchema>(
+    kind: WriteKind,
+    request: AppendRequest | ReplaceRequest,
+    context: CallContext,
+    responseSchema: S,
+  ) {
     const conversationId = conversationOf(request, context);
     const ttlMs = validateWriteRequest(request, limits);
     // One server timestamp for the whole batch: order is decided by Redis, not by clocks.
@@ -95,13 +103,13 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     const writeOptions = { idempotency, pinned: request.messages.map((message) => message.pinned), ttlMs };
     const { count, firstSeq, lastSeq } =
       kind === "append" ? await store.append(conversationId, messages, writeOptions) : await store.replace(conversationId, messages, writeOptions);
-    return { count: BigInt(count), firstSeq: BigInt(firstSeq), lastSeq: BigInt(lastSeq) };
+    return encodeWriteResponse(responseSchema, count, firstSeq, lastSeq);
   }
 
   return {
-    append: (request, context) => write("append", request, context),
+    append: (request, context) => write("append", request, context, AppendResponseSchema),
 
-    replace: (request, context) => write("replace", request, context),
+    replace: (request, context) => write("replace", request, context, ReplaceResponseSchema),
 
     async deleteMessages(request, context) {
       const conversationId = conversationOf(request, context);

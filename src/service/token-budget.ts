@@ -12,21 +12,21 @@ export interface TextTokenCounter {
   count(texts: readonly string[]): Promise<number[]>;
 }
 
-/** The texts a message's token_count covers: its content, and each tool call's name and arguments. */
-function countedTexts(message: Pick<StoredMessage, "content" | "toolCalls">): string[] {
-  const texts = [message.content];
-  for (const call of message.toolCalls ?? []) texts.push(call.name, call.arguments);
-  return texts;
-}
-
-/** Each message's token count, counting all their texts in one call. */
+/** Each message's token count: its content's, plus each tool call's name and arguments', all counted in one call. */
 async function countMessages(counter: TextTokenCounter, messages: readonly Pick<StoredMessage, "content" | "toolCalls">[]): Promise<number[]> {
-  const texts = messages.map(countedTexts);
-  const counts = await counter.count(texts.flat());
+  const texts: string[] = [];
+  // ends[i]: where message i's texts end in `texts`.
+  const ends: number[] = [];
+  for (const message of messages) {
+    texts.push(message.content);
+    for (const call of message.toolCalls ?? []) texts.push(call.name, call.arguments);
+    ends.push(texts.length);
+  }
+  const counts = await counter.count(texts);
   let next = 0;
-  return texts.map((own) => {
+  return ends.map((end) => {
     let total = 0;
-    for (let i = 0; i < own.length; i++) total += counts[next++] as number;
+    while (next < end) total += counts[next++] as number;
     return total;
   });
 }

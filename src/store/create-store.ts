@@ -6,6 +6,7 @@ import type { ChatStore, WindowPolicy } from "./chat-store.js";
 import { elementDecoding } from "./decoded-element-cache.js";
 import { MemoryChatStore } from "./memory-chat-store.js";
 import { RedisChatStore } from "./redis-chat-store.js";
+import type { RedisCommandHook } from "./redis-command-hook.js";
 import type { RedisTarget } from "./redis-connection.js";
 
 /** The settings a store is made from (the server's Config has them under the same names). */
@@ -61,7 +62,13 @@ export function redisTarget(
   return undefined;
 }
 
-export async function createStore(settings: Readonly<StoreSettings>, logger: Logger): Promise<ChatStore> {
+/** Hooks a store calls into (tracing); all optional. */
+export interface StoreHooks {
+  /** Around every Redis command a request sends. */
+  redisCommands?: RedisCommandHook | undefined;
+}
+
+export async function createStore(settings: Readonly<StoreSettings>, logger: Logger, hooks: StoreHooks = {}): Promise<ChatStore> {
   const window = windowPolicy(settings);
   const cacheBytes = settings.decodeCacheMb * 1024 * 1024;
   const target = redisTarget(settings);
@@ -81,6 +88,7 @@ export async function createStore(settings: Readonly<StoreSettings>, logger: Log
     },
     logger,
     historyCacheBytes: cacheBytes,
+    commandHook: hooks.redisCommands,
   });
   if (!(await store.waitUntilReady(Math.max(settings.redisTimeoutMs, 2000)))) {
     logger.warn("redis is not reachable yet; serving NOT_SERVING until it is");

@@ -21,14 +21,20 @@ export function parseChange(message: string): ConversationChange | undefined {
   return { kind: "append", epoch, firstSeq, lastSeq };
 }
 
+/** One channel's listeners, and the subscribe/unsubscribe commands sent for it, chained in order. */
+interface ChannelState {
+  listeners: Set<ChangeListener>;
+  subscribed: boolean;
+  /** Settles after the last command queued for the channel: the next one goes after it. */
+  chain: Promise<void>;
+}
+
 export class RedisChangeFeed {
   readonly #open: () => RedisConnection;
   readonly #readyTimeoutMs: number;
   readonly #logger: Logger;
   #connection: RedisConnection | undefined;
-  readonly #listeners = new Map<string, Set<ChangeListener>>();
-  /** Subscriptions being made: a second listener of the channel waits for the first's. */
-  readonly #subscribing = new Map<string, Promise<void>>();
+  readonly #channels = new Map<string, ChannelState>();
 
   constructor(options: { open: () => RedisConnection; readyTimeoutMs: number; logger: Logger }) {
     this.#open = options.open;
@@ -37,55 +43,48 @@ export class RedisChangeFeed {
   }
 
   async subscribe(channel: string, listener: ChangeListener): Promise<ChangeSubscription> {
-    let listeners = this.#listeners.get(channel);
-    if (!listeners) {
-      listeners = new Set();
-      this.#listeners.set(channel, listeners);
+    let state = this.#channels.get(channel);
+    if (!state) {
+      state = { listeners: new Set(), subscribed: false, chain: Promise.resolve() };
+      this.#channels.set(channel, state);
     }
-    listeners.add(listener);
-    const subscription = { close: () => this.#remove(channel, listener) };
-    let subscribing = this.#subscribing.get(channel);
-    if (!subscribing) {
-      subscribing = this.#subscribeChannel(channel);
-      this.#subscribing.set(channel, subscribing);
-    }
+    const subscribed = state;
+    subscribed.listeners.add(listener);
+    const subscription = { close: () => this.#remove(channel, subscribed, listener) };
+    const step = subscribed.chain.then(async () => {
+      if (subscribed.subscribed) return;
+      const connection = await this.#ready();
+      await connection.ssubscribe(channel);
+      subscribed.subscribed = true;
+    });
+    subscribed.chain = step.catch(() => {});
     try {
-      await subscribing;
+      await step;
       return subscription;
     } catch (error: unknown) {
       subscription.close();
-      throw error;
+      throw toStoreError(error);
     }
   }
 
   async close(): Promise<void> {
     const connection = this.#connection;
     this.#connection = undefined;
-    this.#listeners.clear();
-    this.#subscribing.clear();
+    this.#channels.clear();
     connection?.disconnect();
   }
 
-  async #subscribeChannel(channel: string): Promise<void> {
-    try {
-      const connection = await this.#ready();
-      await connection.ssubscribe(channel);
-    } catch (error: unknown) {
-      // The next watcher of this channel tries again.
-      this.#subscribing.delete(channel);
-      throw toStoreError(error);
-    }
-  }
-
-  #remove(channel: string, listener: ChangeListener): void {
-    const listeners = this.#listeners.get(channel);
-    if (!listeners?.delete(listener) || listeners.size > 0) return;
-    this.#listeners.delete(channel);
-    const subscribing = this.#subscribing.get(channel);
-    this.#subscribing.delete(channel);
-    // After the subscription was made (commands on one connection run in order); a lost one needs nothing.
-    void subscribing
-      ?.then(() => this.#connection?.sunsubscribe(channel))
+  /** Drops a listener; the channel's last one unsubscribes it, unless a new listener came meanwhile. */
+  #remove(channel: string, state: ChannelState, listener: ChangeListener): void {
+    if (!state.listeners.delete(listener) || state.listeners.size > 0) return;
+    state.chain = state.chain
+      .then(async () => {
+        if (state.listeners.size > 0) return;
+        if (this.#channels.get(channel) === state) this.#channels.delete(channel);
+        if (!state.subscribed) return;
+        state.subscribed = false;
+        await this.#connection?.sunsubscribe(channel);
+      })
       .catch((error: unknown) => this.#logger.debug({ err: error, channel }, "sunsubscribe failed"));
   }
 
@@ -117,7 +116,7 @@ export class RedisChangeFeed {
   }
 
   #dispatch(channel: string, message: string): void {
-    const listeners = this.#listeners.get(channel);
+    const listeners = this.#channels.get(channel)?.listeners;
     if (!listeners) return;
     const change = parseChange(message);
     if (!change) {
@@ -128,10 +127,12 @@ export class RedisChangeFeed {
   }
 
   #lost(error: StoreUnavailableError): void {
-    if (this.#listeners.size === 0) return;
-    const all = [...this.#listeners.values()].flatMap((listeners) => [...listeners]);
-    this.#listeners.clear();
-    this.#subscribing.clear();
-    for (const listener of all) listener.lost(error);
+    const states = [...this.#channels.values()];
+    if (states.length === 0) return;
+    this.#channels.clear();
+    for (const state of states) {
+      state.subscribed = false;
+      for (const listener of state.listeners) listener.lost(error);
+    }
   }
 }

@@ -23,6 +23,7 @@ import { decodeElements, decodeHistory, deletedMessages, type ElementDecoding, e
 import { DecodedElementCache, elementDecoding } from "./decoded-element-cache.js";
 import { toStoreError } from "./redis-errors.js";
 import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
+import type { RedisCommand, RedisCommandHook } from "./redis-command-hook.js";
 import { changeChannel, conversationKeys, defineScriptCommands } from "./redis-scripts.js";
 import { RedisChangeFeed } from "./redis-change-feed.js";
 import { WindowCache } from "./window-cache.js";
@@ -45,7 +46,19 @@ export interface RedisChatStoreOptions {
    * (WindowCache); 0 or unset = JSON.parse every element of every read.
    */
   historyCacheBytes?: number;
+  /** Wraps every command a request sends (tracing); default none. */
+  commandHook?: RedisCommandHook | undefined;
 }
+
+/** The commands the store sends: each request is one Lua script, run by EVALSHA (ioredis resends it as EVAL when Redis answers NOSCRIPT). */
+const SCRIPT = {
+  write: { operation: "EVALSHA", script: "chatmemoryWrite" },
+  delete: { operation: "EVALSHA", script: "chatmemoryDelete" },
+  read: { operation: "EVALSHA", script: "chatmemoryRead" },
+  count: { operation: "EVALSHA", script: "chatmemoryCount" },
+  clear: { operation: "EVALSHA", script: "chatmemoryClear" },
+} as const satisfies Record<string, RedisCommand>;
+const PING: RedisCommand = { operation: "PING" };
 
 export class RedisChatStore implements ChatStore {
   readonly kind = "redis";
@@ -54,12 +67,14 @@ export class RedisChatStore implements ChatStore {
   readonly #window: WindowPolicy;
   readonly #decoding: ElementDecoding;
   readonly #windows: WindowCache | undefined;
+  readonly #hook: RedisCommandHook | undefined;
   readonly #changes: RedisChangeFeed;
   #next = 0;
 
   constructor(options: RedisChatStoreOptions) {
     this.#keyPrefix = options.keyPrefix;
     this.#window = options.window;
+    this.#hook = options.commandHook;
     const cacheBytes = options.historyCacheBytes ?? 0;
     const elementBytes = Math.floor(cacheBytes / 2);
     this.#decoding = elementDecoding(elementBytes);
@@ -111,7 +126,7 @@ export class RedisChatStore implements ChatStore {
 
   async deleteMessages(conversationId: string, seqs: readonly number[]): Promise<DeletedMessages> {
     const [list, pinned, meta] = conversationKeys(this.#keyPrefix, conversationId);
-    const reply = await this.#run(() => this.#client().chatmemoryDelete(list, pinned, meta, newEpoch(), ...seqs.map(String)));
+    const reply = await this.#run(SCRIPT.delete, () => this.#client().chatmemoryDelete(list, pinned, meta, newEpoch(), ...seqs.map(String)));
     return deletedMessages(reply, this.#decoding.decode);
   }
 
@@ -119,7 +134,7 @@ export class RedisChatStore implements ChatStore {
     const elements = messages.map(encodeStoredMessage);
     const { idempotency, pinned } = options;
     const { maxMessages, requestIdTtlMs, maxPinned, toolSafe } = this.#window;
-    const [count, previous, firstSeq, lastSeq] = await this.#run(() =>
+    const [count, previous, firstSeq, lastSeq] = await this.#run(SCRIPT.write, () =>
       this.#client().chatmemoryWrite(
         ...conversationKeys(this.#keyPrefix, conversationId),
         maxMessages,
@@ -146,11 +161,11 @@ export class RedisChatStore implements ChatStore {
     const start = newest > 0 ? -newest : 0;
     const windows = this.#windows;
     if (windows === undefined) {
-      const [pinned, window, windowLength, epoch, lastSeq] = await this.#run(() => this.#client().chatmemoryRead(list, pinnedKey, meta, start));
+      const [pinned, window, windowLength, epoch, lastSeq] = await this.#run(SCRIPT.read, () => this.#client().chatmemoryRead(list, pinnedKey, meta, start));
       return decodeHistory({ pinned, window, windowLength, epoch, lastSeq: Number(lastSeq) }, this.#decoding);
     }
     // Buffers, not strings: a window read again is recognised by comparing bytes.
-    const [pinned, window, windowLength, epoch, lastSeq] = await this.#run(() => this.#client().chatmemoryReadBuffer(list, pinnedKey, meta, start));
+    const [pinned, window, windowLength, epoch, lastSeq] = await this.#run(SCRIPT.read, () => this.#client().chatmemoryReadBuffer(list, pinnedKey, meta, start));
     const decodedWindow = windows.read(`${list}\u0000${start}`, window);
     const decodedPinned = decodeElements(
       pinned.map((element) => element.toString("utf8")),
@@ -168,13 +183,13 @@ export class RedisChatStore implements ChatStore {
   }
 
   async clear(conversationId: string): Promise<boolean> {
-    const existed = await this.#run(() => this.#client().chatmemoryClear(...conversationKeys(this.#keyPrefix, conversationId)));
+    const existed = await this.#run(SCRIPT.clear, () => this.#client().chatmemoryClear(...conversationKeys(this.#keyPrefix, conversationId)));
     return existed === 1;
   }
 
   async count(conversationId: string): Promise<ConversationCounts> {
     const [list, pinned] = conversationKeys(this.#keyPrefix, conversationId);
-    const [count, pinnedCount] = await this.#run(() => this.#client().chatmemoryCount(list, pinned));
+    const [count, pinnedCount] = await this.#run(SCRIPT.count, () => this.#client().chatmemoryCount(list, pinned));
     return { count, pinned: pinnedCount };
   }
 
@@ -183,7 +198,7 @@ export class RedisChatStore implements ChatStore {
   }
 
   async ping(): Promise<void> {
-    await Promise.all(this.#clients.map((client) => this.#run(() => client.ping())));
+    await Promise.all(this.#clients.map((client) => this.#run(PING, () => client.ping())));
   }
 
   async close(): Promise<void> {
@@ -199,9 +214,9 @@ export class RedisChatStore implements ChatStore {
     );
   }
 
-  async #run<T>(command: () => Promise<T>): Promise<T> {
+  async #run<T>(command: RedisCommand, send: () => Promise<T>): Promise<T> {
     try {
-      return await command();
+      return await (this.#hook === undefined ? send() : this.#hook.around(command, send));
     } catch (error: unknown) {
       throw toStoreError(error);
     }

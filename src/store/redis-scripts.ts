@@ -118,13 +118,14 @@ if replace then
   if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HSET', KEYS[3], 'epoch', epoch) end
 end
 
--- The expiry a write without its own TTL keeps: the conversation's current one.
+-- The expiry a write without its own TTL keeps: the conversation's current one (PTTL: -2 = no meta yet, -1 = none).
 local ttlMs = tonumber(ARGV[2])
-if redis.call('EXISTS', KEYS[3]) == 0 then
+local metaTtl = redis.call('PTTL', KEYS[3])
+if metaTtl == -2 then
   redis.call('HSET', KEYS[3], 'epoch', epoch)
 else
   if not replace then epoch = redis.call('HGET', KEYS[3], 'epoch') or '' end
-  if ttlMs == 0 then ttlMs = math.max(redis.call('PTTL', KEYS[3]), 0) end
+  if ttlMs == 0 then ttlMs = math.max(metaTtl, 0) end
 end
 local first, last = 0, 0
 if n > 0 then
@@ -147,7 +148,10 @@ if count > maxMessages then
   -- Tool-safe: a tool message whose assistant call was just trimmed goes too.
   if ARGV[7] == '1' then
     while count > 0 do
-      local ok, head = pcall(cjson.decode, redis.call('LINDEX', KEYS[1], 0))
+      local raw = redis.call('LINDEX', KEYS[1], 0)
+      -- Only an element holding 'tool' (or a \\u escape, which could spell it) can be a tool message: decode just those.
+      if not (string.find(raw, 'tool', 1, true) or string.find(raw, '\\\\u', 1, true)) then break end
+      local ok, head = pcall(cjson.decode, raw)
       if not (ok and type(head) == 'table' and head.role == 'tool') then break end
       redis.call('LPOP', KEYS[1])
       count = count - 1

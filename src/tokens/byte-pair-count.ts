@@ -28,44 +28,47 @@ function ensureCapacity(n: number): void {
   heap = new Float64Array(size * 3);
 }
 
+let heapSize = 0;
+
+function heapPush(key: number): void {
+  let i = heapSize++;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const up = heap[parent]!;
+    if (up <= key) break;
+    heap[i] = up;
+    i = parent;
+  }
+  heap[i] = key;
+}
+
+function heapPop(): number {
+  const top = heap[0]!;
+  const last = heap[--heapSize]!;
+  let i = 0;
+  const half = heapSize >> 1;
+  while (i < half) {
+    let child = 2 * i + 1;
+    let value = heap[child]!;
+    const right = child + 1;
+    if (right < heapSize && heap[right]! < value) {
+      child = right;
+      value = heap[right]!;
+    }
+    if (value >= last) break;
+    heap[i] = value;
+    i = child;
+  }
+  heap[i] = last;
+  return top;
+}
+
 /** `piece`: the piece's UTF-8 bytes as a latin1 string (one char per byte), length ≥ 2. */
 export function countMergedParts(piece: string, bpe: Bpe): number {
   const n = piece.length;
   const ranks = bpe.ranks;
   ensureCapacity(n);
-  let size = 0;
-
-  const push = (key: number): void => {
-    let i = size++;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const up = heap[parent]!;
-      if (up <= key) break;
-      heap[i] = up;
-      i = parent;
-    }
-    heap[i] = key;
-  };
-  const pop = (): number => {
-    const top = heap[0]!;
-    const last = heap[--size]!;
-    let i = 0;
-    const half = size >> 1;
-    while (i < half) {
-      let child = 2 * i + 1;
-      let value = heap[child]!;
-      const right = child + 1;
-      if (right < size && heap[right]! < value) {
-        child = right;
-        value = heap[right]!;
-      }
-      if (value >= last) break;
-      heap[i] = value;
-      i = child;
-    }
-    heap[i] = last;
-    return top;
-  };
+  heapSize = 0;
 
   for (let i = 0; i < n; i++) {
     next[i] = i + 1;
@@ -74,13 +77,13 @@ export function countMergedParts(piece: string, bpe: Bpe): number {
   for (let i = 0; i < n - 1; i++) {
     const rank = bpe.pairRanks[(piece.charCodeAt(i) << 8) | piece.charCodeAt(i + 1)]!;
     pairRank[i] = rank;
-    if (rank >= 0) push(rank * POSITION_SPAN + i);
+    if (rank >= 0) heapPush(rank * POSITION_SPAN + i);
   }
   pairRank[n - 1] = -1;
 
   let parts = n;
-  while (size > 0) {
-    const key = pop();
+  while (heapSize > 0) {
+    const key = heapPop();
     const rank = Math.floor(key / POSITION_SPAN);
     const i = key - rank * POSITION_SPAN;
     if (pairRank[i] !== rank) continue;
@@ -94,7 +97,7 @@ export function countMergedParts(piece: string, bpe: Bpe): number {
     if (k < n) {
       const r = ranks.get(piece.slice(i, next[k]!)) ?? -1;
       pairRank[i] = r;
-      if (r >= 0) push(r * POSITION_SPAN + i);
+      if (r >= 0) heapPush(r * POSITION_SPAN + i);
     } else {
       pairRank[i] = -1;
     }
@@ -102,7 +105,7 @@ export function countMergedParts(piece: string, bpe: Bpe): number {
     if (p >= 0) {
       const r = ranks.get(piece.slice(p, k)) ?? -1;
       pairRank[p] = r;
-      if (r >= 0) push(r * POSITION_SPAN + p);
+      if (r >= 0) heapPush(r * POSITION_SPAN + p);
     }
   }
   return parts;

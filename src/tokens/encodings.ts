@@ -3,6 +3,7 @@
  * downloaded). Loaded lazily and once per thread: each worker thread holds its own copy.
  */
 import { createRequire } from "node:module";
+import { asciiPatternSource } from "./ascii-pattern.js";
 
 export const TOKEN_ENCODINGS = ["o200k_base", "cl100k_base"] as const;
 export type TokenEncoding = (typeof TOKEN_ENCODINGS)[number];
@@ -16,8 +17,14 @@ export interface Bpe {
   readonly ranks: ReadonlyMap<string, number>;
   /** Rank of each two-byte sequence (b0 << 8 | b1), -1 when it is no token: the first round of every merge. */
   readonly pairRanks: Int32Array;
-  /** tiktoken's pre-tokenization pattern: the pieces are merged independently. */
+  /** tiktoken's pre-tokenization pattern (global): the pieces are merged independently. */
   readonly pattern: RegExp;
+  /** The same, sticky: matched with test() at each piece's start, no match array made. */
+  readonly pieces: RegExp;
+  /** Sticky and for ASCII-only text: the pattern with its Unicode classes as ASCII ones (./ascii-pattern.ts). */
+  readonly asciiPieces: RegExp;
+  /** Token counts of short pieces seen lately (prose repeats its words); see count-tokens.ts. */
+  readonly pieceCounts: Map<string, number>;
 }
 
 interface RanksFile {
@@ -61,5 +68,13 @@ function parseRanks(file: RanksFile): Bpe {
       if (bytes.length === 2) pairRanks[(bytes.charCodeAt(0) << 8) | bytes.charCodeAt(1)] = rank;
     }
   }
-  return { ranks, pairRanks, pattern: new RegExp(file.pat_str, "gu") };
+  const ascii = asciiPatternSource(file.pat_str);
+  return {
+    ranks,
+    pairRanks,
+    pattern: new RegExp(file.pat_str, "gu"),
+    pieces: new RegExp(file.pat_str, "uy"),
+    asciiPieces: ascii === undefined ? new RegExp(file.pat_str, "uy") : new RegExp(ascii, "y"),
+    pieceCounts: new Map(),
+  };
 }

@@ -93,7 +93,7 @@ export function createTokenCounter(encoding: TokenEncoding, options: TokenCounte
         }
       }
       if (batch.length > 0) send(batch);
-      await Promise.all(jobs);
+      if (jobs.length > 0) await Promise.all(jobs);
       return counts;
     },
     async close(): Promise<void> {

@@ -8,7 +8,9 @@ import { pino } from "pino";
 import type { TenantResolver } from "../../src/service/tenancy.js";
 import { type ChatMemoryClient, type ChatMemoryClientOptions, createChatMemoryClient } from "../../clients/typescript/src/index.js";
 import { SETTINGS } from "../../src/settings.js";
+import type { CallTracer } from "../../src/grpc/adapter.js";
 import type { ServerSecurity } from "../../src/grpc/server-credentials.js";
+import type { RedisCommandHook } from "../../src/store/redis-command-hook.js";
 import type { ServerMetrics } from "../../src/metrics/server-metrics.js";
 import { type ChatMemoryServer, createChatMemoryServer } from "../../src/server.js";
 import type { ChatStore } from "../../src/store/chat-store.js";
@@ -54,6 +56,9 @@ export interface TestServerOptions {
   resolveTenant?: TenantResolver;
   /** Prometheus metrics recorded by the server (TestServer.metrics). */
   metrics?: ServerMetrics;
+  /** Traces calls (src/tracing) and the Redis commands they send. */
+  tracer?: CallTracer;
+  redisCommandHook?: RedisCommandHook;
   /** Options for the ready-made client (TLS credentials, bearer token, ...). */
   clientOptions?: Omit<ChatMemoryClientOptions, "address">;
 }
@@ -98,6 +103,7 @@ export function createTestStore(options: TestServerOptions, keyPrefix: string): 
     credentials: options.redisCredentials,
     logger: testLogger,
     historyCacheBytes: cacheBytes,
+    commandHook: options.redisCommandHook,
   });
 }
 
@@ -116,6 +122,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     security: options.security,
     resolveTenant: options.resolveTenant,
     metrics: options.metrics,
+    tracer: options.tracer,
     toolSafeWindow: options.toolSafeWindow,
     watchBufferMessages: options.watchBufferMessages,
   });

@@ -127,6 +127,21 @@ const CODECS = {
   watch: methodCodec(ChatMemory.method.watch),
 };
 
+/**
+ * How a Watch stream may end that resuming can cure. Watching is read-only, so resuming is always
+ * safe: UNAVAILABLE (a draining server, its Redis away), and what a proxy or a connection cut
+ * mid-stream turns into: CANCELLED we did not ask for, INTERNAL or UNKNOWN for a reset HTTP/2
+ * stream, DEADLINE_EXCEEDED from an intermediary's timeout (watch() sets no deadline itself).
+ * Anything else (a bad request, no permission) would fail again.
+ */
+const RESUMABLE_WATCH_CODES: ReadonlySet<number> = new Set([
+  grpc.status.UNAVAILABLE,
+  grpc.status.CANCELLED,
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+  grpc.status.DEADLINE_EXCEEDED,
+]);
+
 /** Backoff before the n-th resume in a row: 0.1 s doubling to 1 s, with full jitter. */
 function resumeDelayMs(attempt: number): number {
   return Math.random() * Math.min(100 * 2 ** (attempt - 1), 1000);
@@ -205,10 +220,11 @@ export class ChatMemoryClient {
   /**
    * Follows a conversation live: yields the server's WatchResponses (the messages after
    * `afterSeq` first, then each Append's new messages; `reset: true` = replace everything you
-   * hold with `messages`). When a stream ends with UNAVAILABLE (a server draining or restarting,
-   * its Redis away) it resumes by itself from the last seq and epoch it yielded, so the
-   * sequence stays exact across reconnects. Ends when `signal` aborts or the loop breaks;
-   * throws other errors, and UNAVAILABLE after `resumeAttempts` failures in a row.
+   * hold with `messages`). When a stream breaks (UNAVAILABLE from a server draining or restarting
+   * or its Redis away, a connection or proxy cutting it) it resumes by itself from the last seq
+   * and epoch it yielded, so the sequence stays exact across reconnects. Ends when `signal`
+   * aborts or the loop breaks; throws other errors (INVALID_ARGUMENT, UNAUTHENTICATED, ...) at
+   * once, and the last error after `resumeAttempts` failures in a row.
    *
    *   for await (const step of client.watch({ conversationId: "c1" })) render(step);
    */
@@ -230,8 +246,7 @@ export class ChatMemoryClient {
       } catch (error: unknown) {
         if (options.signal?.aborted) return;
         const code = (error as Partial<ChatMemoryCallError>).code;
-        // CANCELLED that we did not ask for comes from a server or proxy closing the stream.
-        if ((code !== grpc.status.UNAVAILABLE && code !== grpc.status.CANCELLED) || ++failures > attempts) throw error;
+        if (code === undefined || !RESUMABLE_WATCH_CODES.has(code) || ++failures > attempts) throw error;
         await sleep(resumeDelayMs(failures), options.signal);
         if (options.signal?.aborted) return;
       }
