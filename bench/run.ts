@@ -13,7 +13,7 @@
  *   BENCH_WINDOWS [10,40,1000] GetHistory windows at every concurrency
  *   BENCH_LINEARITY_WINDOWS [100,400] extra windows at concurrency 16 for the linearity check
  *   BENCH_STORES [redis,memory]
- *   BENCH_PARTS [main,baselines,ghz,memory,soak]
+ *   BENCH_PARTS [main,baselines,ghz,memory,soak,watch]
  *   BENCH_RPCS [ceiling,append,history]  which RPCs the main scenarios measure
  *   BENCH_RESULTS_DIR [bench/results]  results.json, the plot and profiles
  *   BENCH_CPU_PROFILE [unset]  1 = servers run with --cpu-prof into <results dir>/profiles/
@@ -22,6 +22,15 @@
  *   BENCH_SERVER_NODE_ARGS [unset]  node flags for the server, e.g. "--max-semi-space-size=32"
  *   BENCH_SERVER_SCRIPT [dist/src/main.js]  another build of the server, for A/B comparisons
  *   BENCH_OUT [BENCHMARKS.md]  the report (its notes come from bench/notes.md)
+ * The watch part (bench/scenarios/watch.ts, Redis store):
+ *   BENCH_WATCH_S [10]              seconds of Appends per fan-out run, cut so that
+ *   BENCH_WATCH_MAX_DELIVERIES [1000000]  watchers × Appends stays within this
+ *   BENCH_WATCH_WATCHERS [1000]     watchers per fan-out run
+ *   BENCH_WATCH_MANY_RATE [1000]    Appends/s over one conversation per watcher (0 skips)
+ *   BENCH_WATCH_ONE_RATES [1000,100,10] Appends/s for the runs with every watcher on one conversation
+ *   BENCH_WATCH_IDLE [1000,5000]    idle watchers for the memory steps (empty skips)
+ *   BENCH_WATCH_PAIRS [5]           interleaved pairs of Append c=64 without / with 100 idle watchers
+ *   BENCH_WATCH_PROCESSES [2]       watcher processes the watchers are spread over
  *
  * The scenarios live in bench/scenarios/, the shared machinery (Redis, servers, `measure`) in
  * bench/lib/bench.ts, the settings above in bench/lib/settings.ts.
@@ -35,6 +44,7 @@ import type { BenchResults } from "./lib/results.js";
 import { PYTHON, RESULTS_DIR, log, parts, stores } from "./lib/settings.js";
 import { directBaselines } from "./scenarios/direct-baselines.js";
 import { storeScenarios } from "./scenarios/store.js";
+import { watchScenarios } from "./scenarios/watch.js";
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -49,6 +59,7 @@ async function main(): Promise<void> {
     for (const store of stores) {
       if (parts.has("main")) await storeScenarios(bench, store);
     }
+    if (parts.has("watch")) bench.results.watch = await watchScenarios(bench);
   } finally {
     await bench.stop();
   }
@@ -57,7 +68,7 @@ async function main(): Promise<void> {
   const { out, summary } = await publish(results, RESULTS_DIR);
   process.stdout.write(`${summary}\n`);
   log(`done in ${Math.round((performance.now() - started) / 1000)} s; wrote ${out}`);
-  const failed = [...results.rpcs, ...results.baselines, ...results.ghz, ...results.soak, ...results.latencyTriplets, ...(results.throughputRounds ?? [])].filter(
+  const failed = [...results.rpcs, ...results.baselines, ...results.ghz, ...results.soak, ...results.latencyTriplets, ...(results.throughputRounds ?? []), ...(results.watch?.idleAppend.pairs ?? [])].filter(
     (m) => !m.verified,
   ).length;
   if (failed > 0) {

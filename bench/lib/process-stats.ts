@@ -25,3 +25,13 @@ export function memoryMiB(pid: number): { rssMiB: number; peakRssMiB: number } {
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
   return { rssMiB: kib("VmRSS") / 1024, peakRssMiB: kib("VmHWM") / 1024 };
 }
+
+/**
+ * How long the process's main thread has waited for a CPU while runnable, in microseconds
+ * (/proc/<pid>/schedstat, second field): on a shared machine, the part of a latency that is
+ * the neighbours' load rather than the process's own work.
+ */
+export function runQueueWaitUs(pid: number): number {
+  const [, waitNs] = readFileSync(`/proc/${pid}/schedstat`, "utf8").trim().split(" ");
+  return Number(waitNs) / 1000;
+}

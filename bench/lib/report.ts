@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import { rpcLabel } from "./plot.js";
-import type { BenchResults, RoundScenario, RpcMeasurement, StoreKind, ThroughputRound } from "./results.js";
+import type { BenchResults, RoundScenario, RpcMeasurement, StoreKind, ThroughputRound, WatchLatency } from "./results.js";
 import { median, round } from "./stats.js";
 
 export interface TargetCheck {
@@ -150,6 +150,27 @@ export function targetChecks(results: BenchResults): TargetCheck[] {
       });
     }
   }
+  const watch = results.watch;
+  for (const run of watch?.fanout ?? []) {
+    if (run.ratePerS !== 1000 || run.watchers === 0) continue;
+    checks.push({
+      target: `Watch: ${run.name}, Appends at ${fmt(run.ratePerS)}/s: p99 of receive − Append acknowledged (every message received once, in order)`,
+      measured: `p50 ${fmt(run.fromAck.p50Ms, 1)}, p99 ${fmt(run.fromAck.p99Ms, 1)} ms; ${fmt(run.received)} of ${fmt(run.expected)} messages${run.verified ? "" : " (not all exact: see Watch)"}; loadavg ${fmt(run.loadavgBefore[0], 1)} on ${results.environment.cores} cores`,
+      ratio: run.fromAck.p99Ms,
+      required: "≤ 10 ms",
+      met: run.verified && run.fromAck.p99Ms <= 10,
+    });
+  }
+  if (watch && watch.idleAppend.pairs.length > 0) {
+    const pairs = watch.idleAppend.pairs;
+    checks.push({
+      target: `Append c=${watch.idleAppend.concurrency} with ${watch.idleAppend.watchers} idle watchers ÷ without, median of ${pairs.length} interleaved pairs (redis)`,
+      measured: `${pairs.map((p) => fmt(p.ratio, 2)).join(", ")}; by server CPU per call, median ${fmt(watch.idleAppend.medianCpuRatio, 2)}`,
+      ratio: watch.idleAppend.medianRatio,
+      required: "≥ 0.90",
+      met: pairs.every((p) => p.verified) && watch.idleAppend.medianRatio >= 0.9,
+    });
+  }
   if (results.soak.length >= 2) {
     // Flat: the second half of the soak against the first, by medians (single slices are noisy here).
     const half = Math.floor(results.soak.length / 2);
@@ -246,6 +267,44 @@ function soakSection(results: BenchResults): string {
     "| t (s) | Append calls/s | Append p99 ms | GetHistory(40) calls/s | GetHistory(40) p99 ms | server RSS MiB | verified |",
     "|---:|---:|---:|---:|---:|---:|---|",
     ...rows,
+  ].join("\n");
+}
+
+const latencyCell = (l: WatchLatency) => `${fmt(l.p50Ms, 1)} / ${fmt(l.p99Ms, 1)} / ${fmt(l.maxMs, 1)}`;
+
+function watchSection(results: BenchResults): string {
+  const watch = results.watch;
+  if (!watch) return "Not run (BENCH_PARTS without watch).";
+  const load = (values: number[]) => values.map((v) => fmt(v, 1)).join(" ");
+  const fanout = [
+    "| run | Appends/s asked (achieved) × s | messages received / expected | per watcher | gaps, dups, resets, stream errors | receive − ack ms p50 / p99 / max | received before the ack | receive − send ms p50 / p99 / max | Append round trip ms p50 / p99 | Redis script calls per Append | last message after the last ack s | server CPU % of a core (µs per Append; per message delivered) | watcher processes CPU % | waiting for a CPU, % of the run: server, writer, watcher processes | loadavg before → after | verified |",
+    "|---|---|---:|---|---|---|---:|---|---|---:|---:|---|---:|---|---|---|",
+    ...watch.fanout.map(
+      (r) =>
+        `| ${r.name} | ${fmt(r.ratePerS)} (${fmt(r.achievedRatePerS)}) × ${fmt(r.seconds, 1)} | ${fmt(r.received)} / ${fmt(r.expected)} | ${r.perWatcherMin === r.perWatcherMax ? fmt(r.perWatcherMin) : `${fmt(r.perWatcherMin)}–${fmt(r.perWatcherMax)}`} | ${r.gaps}, ${r.duplicates}, ${r.resets}, ${r.streamErrors} | ${latencyCell(r.fromAck)} | ${fmt(r.fromAck.negative)} | ${latencyCell(r.fromSent)} | ${fmt(r.appendRoundTrip.p50Ms, 1)} / ${fmt(r.appendRoundTrip.p99Ms, 1)} | ${fmt(r.redisScriptCallsPerAppend, 2)} | ${fmt(r.deliveredAfterLastAckS, 1)} | ${fmt(r.serverCpuPercent)} (${fmt(r.serverCpuUsPerAppend, 0)}; ${fmt(r.serverCpuUsPerDelivery, 1)}) | ${fmt(r.watcherCpuPercent)} | ${r.runQueueWaitPercent ? `${r.runQueueWaitPercent.server}, ${r.runQueueWaitPercent.writer}, ${r.runQueueWaitPercent.watchers.join("/") || "–"}` : "–"} | ${load(r.loadavgBefore)} → ${load(r.loadavgAfter)} | ${r.verified ? "✓" : "✗"} |`,
+    ),
+  ];
+  const memory = [
+    "| idle watchers (one conversation each) | server RSS MiB before → after | KiB per watcher | KiB per watcher added in this step | V8 heap used MiB before → after (noisy: no GC is forced) | loadavg |",
+    "|---:|---|---:|---:|---|---|",
+    ...watch.memory.map(
+      (m) => `| ${fmt(m.watchers)} | ${fmt(m.rssBeforeMiB, 1)} → ${fmt(m.rssAfterMiB, 1)} | ${fmt(m.kibPerWatcher, 1)} | ${fmt(m.marginalKibPerWatcher, 1)} | ${fmt(m.heapBeforeMiB, 1)} → ${fmt(m.heapAfterMiB, 1)} | ${load(m.loadavg)} |`,
+    ),
+  ];
+  const idle = watch.idleAppend;
+  const pairs = [
+    `| pair (order) | Append c=${idle.concurrency} calls/s without watchers (server µs/call) | with ${idle.watchers} idle watchers (server µs/call) | with ÷ without | loadavg | verified |`,
+    "|---|---:|---:|---:|---|---|",
+    ...idle.pairs.map((p) => `| ${p.pair} (${p.order}) | ${fmt(p.withoutRps)} (${fmt(p.cpuUsWithout, 1)}) | ${fmt(p.withRps)} (${fmt(p.cpuUsWith, 1)}) | ${fmt(p.ratio, 2)} | ${load(p.loadavg)} | ${p.verified ? "✓" : "✗"} |`),
+  ];
+  return [
+    `Measured ${watch.date.slice(0, 16).replace("T", " ")} UTC${watch.date.slice(0, 16) === results.environment.date.slice(0, 16) ? "" : " (its own run, not the one that made the tables above)"} (Redis store; method in bench/scenarios/watch.ts and the notes' "Watch" section). Watchers are TypeScript-client streams in ${watch.settings.processes} forked processes; a third process appends one 200-byte message per call at a fixed rate (open loop), round-robin over the conversations. Latency is a message's receive time minus the time its Append's answer reached the writer (same machine clock); "receive − send" counts from when the Append was sent.`,
+    "",
+    ...fanout,
+    "",
+    ...memory,
+    "",
+    ...(idle.pairs.length ? [...pairs, "", `Median of the pair ratios ${fmt(idle.medianRatio, 2)}; ratio of the medians ${fmt(idle.ratioOfMedians, 2)}; by server CPU per call (without ÷ with), median ${fmt(idle.medianCpuRatio, 2)}.`] : ["Append with idle watchers: not run."]),
   ].join("\n");
 }
 
@@ -369,6 +428,10 @@ ${memory ? `${fmt(memory.conversations)} conversations × ${fmt(memory.messages 
 ## Soak
 
 ${soakSection(results)}
+
+## Watch
+
+${watchSection(results)}
 
 ${notes}
 `;

@@ -102,6 +102,99 @@ export interface MemoryPerMessage {
   bytesPerMessage: number;
 }
 
+/** Watch latency in ms (a message's receive time − the Append's ack or send time, one machine clock). */
+export interface WatchLatency {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  minMs: number;
+  /** Messages received before their Append's answer reached the writer (receive − ack < 0). */
+  negative: number;
+}
+
+/** One Watch fan-out run: watchers over conversations, open-loop Appends at a fixed rate (bench/scenarios/watch.ts). */
+export interface WatchFanout {
+  name: string;
+  watchers: number;
+  conversations: number;
+  ratePerS: number;
+  seconds: number;
+  appends: number;
+  appendFailures: number;
+  achievedRatePerS: number;
+  appendRoundTrip: WatchLatency;
+  /** Messages every watcher should have got (acknowledged Appends of its conversation), summed. */
+  expected: number;
+  received: number;
+  missing: number;
+  gaps: number;
+  duplicates: number;
+  resets: number;
+  streamErrors: number;
+  /** Fewest and most messages one watcher got. */
+  perWatcherMin: number;
+  perWatcherMax: number;
+  fromAck: WatchLatency;
+  fromSent: WatchLatency;
+  /** Redis script calls (the Append's write, the watch hub's and watchers' reads) per Append. */
+  redisScriptCallsPerAppend?: number;
+  /** From the last Append's answer until the last message arrived (or 5 s without progress). */
+  deliveredAfterLastAckS: number;
+  /** The server's CPU over the run (Appends and deliveries until the last arrived), % of one core. */
+  serverCpuPercent: number;
+  /** The watcher processes' CPU over the same time, % of one core (summed). */
+  watcherCpuPercent: number;
+  /** Server CPU over the run ÷ messages delivered (NaN without watchers) and ÷ Appends. */
+  serverCpuUsPerDelivery: number;
+  serverCpuUsPerAppend?: number;
+  /** % of the run each process's main thread was runnable but waiting for a CPU (the neighbours' load). */
+  runQueueWaitPercent?: { server: number; writer: number; watchers: number[] };
+  loadavgBefore: number[];
+  loadavgAfter: number[];
+  verified: boolean;
+}
+
+export interface WatchMemory {
+  watchers: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  kibPerWatcher: number;
+  /** Growth from the previous step, per watcher added. */
+  marginalKibPerWatcher: number;
+  heapBeforeMiB: number;
+  heapAfterMiB: number;
+  heapKibPerWatcher: number;
+  loadavg: number[];
+}
+
+export interface WatchIdleAppendPair {
+  pair: number;
+  order: string;
+  withoutRps: number;
+  withRps: number;
+  ratio: number;
+  cpuUsWithout: number;
+  cpuUsWith: number;
+  loadavg: number[];
+  verified: boolean;
+}
+
+export interface WatchResults {
+  date: string;
+  settings: Record<string, number | number[]>;
+  fanout: WatchFanout[];
+  memory: WatchMemory[];
+  idleAppend: {
+    watchers: number;
+    concurrency: number;
+    pairs: WatchIdleAppendPair[];
+    medianRatio: number;
+    ratioOfMedians: number;
+    /** Median over pairs of server CPU per call without ÷ with (> 1: cheaper with watchers). */
+    medianCpuRatio?: number;
+  };
+}
+
 export interface BenchSettings {
   durationS: number;
   warmupS: number;
@@ -128,4 +221,6 @@ export interface BenchResults {
   /** Server RSS just before the soak's first slice. */
   soakStartRssMiB?: number;
   soak: SoakSlice[];
+  /** Watch fan-out, memory per idle watcher, Append with idle watchers (absent in older results). */
+  watch?: WatchResults;
 }

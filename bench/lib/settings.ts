@@ -43,7 +43,7 @@ export const settings: BenchSettings = {
   command: "npm run bench",
 };
 export const stores = envList("BENCH_STORES", ["redis", "memory"]) as StoreKind[];
-export const parts = new Set(envList("BENCH_PARTS", ["main", "baselines", "ghz", "memory", "soak"]));
+export const parts = new Set(envList("BENCH_PARTS", ["main", "baselines", "ghz", "memory", "soak", "watch"]));
 export const rpcs = new Set(envList("BENCH_RPCS", ["ceiling", "append", "history"]));
 export const profile = process.env.BENCH_CPU_PROFILE === "1";
 /** Extra server settings, e.g. BENCH_SERVER_ENV="CHATMEMORY_REDIS_CONNECTIONS=2" to compare configurations. */
