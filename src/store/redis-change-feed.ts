@@ -34,6 +34,7 @@ export class RedisChangeFeed {
   readonly #readyTimeoutMs: number;
   readonly #logger: Logger;
   #connection: RedisConnection | undefined;
+  #becomingReady: Promise<RedisConnection> | undefined;
   readonly #channels = new Map<string, ChannelState>();
 
   constructor(options: { open: () => RedisConnection; readyTimeoutMs: number; logger: Logger }) {
@@ -89,7 +90,7 @@ export class RedisChangeFeed {
   }
 
   /** The subscriber connection once it is ready, opened on first use; StoreUnavailableError when it is not ready in time. */
-  async #ready(): Promise<RedisConnection> {
+  #ready(): Promise<RedisConnection> {
     let connection = this.#connection;
     if (!connection) {
       connection = this.#open();
@@ -99,20 +100,26 @@ export class RedisChangeFeed {
       connection.on("close", () => this.#lost(new StoreUnavailableError("the Redis subscriber connection was lost")));
       connection.on("error", (error: Error) => this.#logger.debug({ err: error }, "redis subscriber connection error"));
     }
-    if (connection.status === "ready") return connection;
-    const ready = connection;
-    await new Promise<void>((resolve, reject) => {
+    if (connection.status === "ready") return Promise.resolve(connection);
+    // One wait shared by every channel subscribed meanwhile (many watchers resume at once after an outage).
+    this.#becomingReady ??= this.#waitForReady(connection).finally(() => {
+      this.#becomingReady = undefined;
+    });
+    return this.#becomingReady;
+  }
+
+  #waitForReady(connection: RedisConnection): Promise<RedisConnection> {
+    return new Promise<RedisConnection>((resolve, reject) => {
       const timer = setTimeout(() => {
-        ready.off("ready", onReady);
+        connection.off("ready", onReady);
         reject(new StoreUnavailableError(`the Redis subscriber connection was not ready within ${this.#readyTimeoutMs} ms`));
       }, this.#readyTimeoutMs);
       const onReady = () => {
         clearTimeout(timer);
-        resolve();
+        resolve(connection);
       };
-      ready.once("ready", onReady);
+      connection.once("ready", onReady);
     });
-    return ready;
   }
 
   #dispatch(channel: string, message: string): void {
