@@ -194,12 +194,20 @@ function startCall<T>(
 }
 
 /** Starts the tracer's view of `call`; undefined without a tracer. */
-function traceCall(
-  tracer: CallTracer | undefined,
+/**
+ * Starts observing one call (metrics, logs) and tracing it when a tracer is set: `run` does the
+ * call's work inside its span, `end` reports how it ended to both, once.
+ */
+function observeCall(
   method: DescMethod,
   call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-): TracedCall | undefined {
-  return tracer?.startCall({
+  observer: CallObserver | undefined,
+  tracer: CallTracer | undefined,
+): TracedCall {
+  const methodName = `${method.parent.typeName}/${method.name}`;
+  const started = performance.now();
+  observer?.callStarted(methodName);
+  const traced = tracer?.startCall({
     service: method.parent.typeName,
     method: method.name,
     requestHeader(name) {
@@ -209,6 +217,13 @@ function traceCall(
     authority: () => call.getHost(),
     peer: () => call.getPeer(),
   });
+  return {
+    run: (work) => (traced === undefined ? work() : traced.run(work)),
+    end(code, error) {
+      traced?.end(code, error);
+      observer?.callEnded({ method: methodName, code, durationMs: performance.now() - started, error });
+    },
+  };
 }
 
 /** The status grpc-js sends for a failure; Code holds gRPC's own numbers, so it is grpc-js's status as it is. */
@@ -222,27 +237,17 @@ function unaryCallHandler(
   observer: CallObserver | undefined,
   tracer: CallTracer | undefined,
 ): grpc.handleUnaryCall<DecodedRequest, ResponseInit> {
-  const methodName = `${method.parent.typeName}/${method.name}`;
   return (call, callback) => {
-    const started = performance.now();
-    observer?.callStarted(methodName);
-    const traced = traceCall(tracer, method, call);
-    const finish = (code: Code, error?: ChatMemoryError) => {
-      traced?.end(code, error);
-      observer?.callEnded({ method: methodName, code, durationMs: performance.now() - started, error });
-    };
-
-    const run = () => startCall(method, call, (request) => handler(request, callContext(call)));
-    const result = traced === undefined ? run() : traced.run(run);
+    const observed = observeCall(method, call, observer, tracer);
     // then(onOk, onError) guarantees the callback runs exactly once.
-    result.then(
+    observed.run(() => startCall(method, call, (request) => handler(request, callContext(call)))).then(
       (response) => {
-        finish(Code.OK);
+        observed.end(Code.OK);
         callback(null, response);
       },
       (failure: unknown) => {
         const error = toChatMemoryError(failure);
-        finish(error.code, error);
+        observed.end(error.code, error);
         callback(toServiceError(error));
       },
     );
@@ -260,15 +265,8 @@ function serverStreamingCallHandler(
   observer: CallObserver | undefined,
   tracer: CallTracer | undefined,
 ): grpc.handleServerStreamingCall<DecodedRequest, ResponseInit> {
-  const methodName = `${method.parent.typeName}/${method.name}`;
   return (call) => {
-    const started = performance.now();
-    observer?.callStarted(methodName);
-    const traced = traceCall(tracer, method, call);
-    const finish = (code: Code, error?: ChatMemoryError) => {
-      traced?.end(code, error);
-      observer?.callEnded({ method: methodName, code, durationMs: performance.now() - started, error });
-    };
+    const observed = observeCall(method, call, observer, tracer);
     const stream: ResponseStream<DescMessage> = {
       write: (response) => call.write(response),
       drained: () =>
@@ -284,15 +282,14 @@ function serverStreamingCallHandler(
             })
           : Promise.resolve(),
     };
-    const run = () => startCall(method, call, (request) => handler(request, callContext(call), stream));
-    (traced === undefined ? run() : traced.run(run)).then(
+    observed.run(() => startCall(method, call, (request) => handler(request, callContext(call), stream))).then(
       () => {
-        finish(call.cancelled ? Code.CANCELLED : Code.OK);
+        observed.end(call.cancelled ? Code.CANCELLED : Code.OK);
         if (!call.cancelled) call.end();
       },
       (failure: unknown) => {
         const error = toChatMemoryError(failure);
-        finish(error.code, error);
+        observed.end(error.code, error);
         // grpc-js's stream turns an "error" event into the call's status, sent after what was written.
         if (!call.cancelled) call.emit("error", toServiceError(error));
       },
