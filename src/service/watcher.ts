@@ -36,6 +36,8 @@ export class Watcher {
   /** The queue overflowed: send a reset once the caller catches up. */
   #resetOwed = false;
   #closed = false;
+  /** The step from where the caller stands (its seq and epoch) to a read of the conversation. */
+  readonly #fromWhereWeStand = (read: HistoryReadResult): WatchStep => firstStep(read, this.#lastSeq, this.#epoch);
 
   constructor(options: WatcherOptions) {
     this.#options = options;
@@ -45,7 +47,7 @@ export class Watcher {
 
   /** Sends the first step: what the caller misses, or a reset. Steps offered meanwhile follow it. */
   start(): void {
-    this.#readThen((read) => firstStep(read, this.#lastSeq, this.#epoch));
+    this.#readThen(this.#fromWhereWeStand);
   }
 
   /** A step the conversation's hub read: queued as it is, cut to what we miss, or a reason to read ourselves. */
@@ -67,15 +69,9 @@ export class Watcher {
     }
     const needed = remainderAfter(step, this.#lastSeq);
     const first = needed.messages[0]?.message.seq;
-    if (first === undefined) {
-      if (step.lastSeq > this.#lastSeq) this.#catchUp((read) => firstStep(read, this.#lastSeq, this.#epoch));
-      return;
-    }
-    if (first !== this.#lastSeq + 1) {
-      this.#catchUp((read) => firstStep(read, this.#lastSeq, this.#epoch));
-      return;
-    }
-    this.#enqueue(needed);
+    if (first === this.#lastSeq + 1) this.#enqueue(needed);
+    // A gap before the step's messages, or none we miss though the conversation moved on: read.
+    else if (first !== undefined || step.lastSeq > this.#lastSeq) this.#catchUp(this.#fromWhereWeStand);
   }
 
   /** Ends the stream with `error` (e.g. the store's feed was lost, the server drains). */
