@@ -14,6 +14,7 @@
  *     acknowledged.
  */
 import { createChatMemoryClient, type ChatMemoryClient } from "../clients/typescript/src/index.js";
+import type { WatchDelivery } from "./lib/results.js";
 import { MESSAGE_CONTENT } from "./lib/workload.js";
 
 /** The machine clock in ms with sub-ms resolution: one process's `now` against another's. */
@@ -36,19 +37,9 @@ export interface WatchersFinish {
   times: Record<string, { ackAt: Float64Array; sentAt: Float64Array }>;
 }
 
-export interface WatchersReport {
+export interface WatchersReport extends WatchDelivery {
   type: "report";
   watchers: number;
-  /** Messages that should have arrived (the acknowledged Appends of each watcher's conversation). */
-  expected: number;
-  received: number;
-  missing: number;
-  gaps: number;
-  duplicates: number;
-  resets: number;
-  streamErrors: number;
-  perWatcherMin: number;
-  perWatcherMax: number;
   /** receive − ack and receive − send, ms, one per expected message received. */
   fromAckMs: Float64Array;
   fromSentMs: Float64Array;

@@ -112,17 +112,8 @@ export interface WatchLatency {
   negative: number;
 }
 
-/** One Watch fan-out run: watchers over conversations, open-loop Appends at a fixed rate (bench/scenarios/watch.ts). */
-export interface WatchFanout {
-  name: string;
-  watchers: number;
-  conversations: number;
-  ratePerS: number;
-  seconds: number;
-  appends: number;
-  appendFailures: number;
-  achievedRatePerS: number;
-  appendRoundTrip: WatchLatency;
+/** What a set of watchers got, checked message by message: the counts a fan-out run and each load process report. */
+export interface WatchDelivery {
   /** Messages every watcher should have got (acknowledged Appends of its conversation), summed. */
   expected: number;
   received: number;
@@ -134,6 +125,19 @@ export interface WatchFanout {
   /** Fewest and most messages one watcher got. */
   perWatcherMin: number;
   perWatcherMax: number;
+}
+
+/** One Watch fan-out run: watchers over conversations, open-loop Appends at a fixed rate (bench/scenarios/watch.ts). */
+export interface WatchFanout extends WatchDelivery {
+  name: string;
+  watchers: number;
+  conversations: number;
+  ratePerS: number;
+  seconds: number;
+  appends: number;
+  appendFailures: number;
+  achievedRatePerS: number;
+  appendRoundTrip: WatchLatency;
   fromAck: WatchLatency;
   fromSent: WatchLatency;
   /** Redis script calls (the Append's write, the watch hub's and watchers' reads) per Append. */
