@@ -77,6 +77,15 @@ def stored_elements(conversation_id: str) -> list[dict[str, Any]]:
     return elements
 
 
+def print_first_difference(left: list[Any], right: list[Any], left_label: str, right_label: str) -> None:
+    """Prints the first pair of entries that differ, each after its label."""
+    for x, y in zip(left, right):
+        if x != y:
+            print(left_label, json.dumps(x, ensure_ascii=False))
+            print(right_label, json.dumps(y, ensure_ascii=False))
+            return
+
+
 def main(command: str, first: str, second: str) -> int:
     if command == "write":
         messages = conversation()
@@ -103,11 +112,7 @@ def main(command: str, first: str, second: str) -> int:
             print(f"python read {len(read)} messages from {first}: equal under message_to_dict")
             return 0
         print(f"python read {first}: {len(read)} messages, expected {len(expected)}; first difference:")
-        for got, want in zip(read, expected):
-            if got != want:
-                print("  got:     ", json.dumps(got, ensure_ascii=False))
-                print("  expected:", json.dumps(want, ensure_ascii=False))
-                break
+        print_first_difference(read, expected, "  got:     ", "  expected:")
         return 1
     if command == "same":
         a, b = stored_elements(first), stored_elements(second)
@@ -115,11 +120,7 @@ def main(command: str, first: str, second: str) -> int:
             print(f"{first} and {second} hold the same {len(a)} stored elements")
             return 0
         print(f"{first} ({len(a)}) and {second} ({len(b)}) differ; first difference:")
-        for x, y in zip(a, b):
-            if x != y:
-                print("  ", json.dumps(x, ensure_ascii=False))
-                print("  ", json.dumps(y, ensure_ascii=False))
-                break
+        print_first_difference(a, b, "  ", "  ")
         return 1
     print(__doc__)
     return 2
