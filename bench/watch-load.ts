@@ -67,6 +67,8 @@ export interface WriterReport {
   ackAt: Float64Array;
   /** Append round trip (ack − send) in ms. */
   roundTripMs: Float64Array;
+  /** This process's CPU (user + system) over the Appends, µs: the load generator's own cost. */
+  cpuUs: number;
 }
 
 type Parent = { type: "progress" } | { type: "close" } | WatchersOpen | WatchersFinish | WriterRun;
@@ -208,7 +210,9 @@ async function write(run: WriterRun): Promise<WriterReport> {
     sentAt: new Float64Array(total).fill(Number.NaN),
     ackAt: new Float64Array(total).fill(Number.NaN),
     roundTripMs: new Float64Array(total).fill(Number.NaN),
+    cpuUs: 0,
   };
+  const cpuBefore = process.cpuUsage();
   const intervalMs = 1000 / run.ratePerS;
   const started = performance.now();
   const calls: Promise<void>[] = [];
@@ -243,6 +247,8 @@ async function write(run: WriterRun): Promise<WriterReport> {
   });
   await Promise.all(calls);
   report.elapsedS = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  report.cpuUs = cpu.user + cpu.system;
   client.close();
   return report;
 }

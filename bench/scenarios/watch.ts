@@ -57,7 +57,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
 
 /** A forked bench/watch-load.js, spoken to one request at a time. */
-class LoadProcess {
+export class LoadProcess {
   readonly #child: ChildProcess;
   get pid(): number {
     return this.#child.pid ?? -1;
