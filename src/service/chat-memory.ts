@@ -68,6 +68,22 @@ function toStoredMessage(message: Message, createdAtMs: number, tokens: Record<s
   return stored;
 }
 
+/**
+ * Several steps' WatchResponses as one: protobuf decodes concatenated encodings as one message
+ * whose repeated fields (messages) are appended in order and whose singular ones (epoch) take the
+ * last value, which is what steps that continue each other (no reset among them) add up to. Each
+ * step's encoding stays shared by every watcher it was offered to.
+ */
+function concatenated(parts: readonly EncodedMessage<typeof WatchResponseSchema>[]): EncodedMessage<typeof WatchResponseSchema> {
+  const bytes = new Uint8Array(parts.reduce((length, part) => length + part.bytes.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part.bytes, offset);
+    offset += part.bytes.length;
+  }
+  return new EncodedMessage(WatchResponseSchema, bytes);
+}
+
 export function createChatMemoryService(options: ChatMemoryServiceOptions): ServiceImpl<typeof ChatMemory.method> {
   const { store, limits, logger } = options;
   const toolSafe = options.toolSafeWindow ?? true;
@@ -82,6 +98,14 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     const tokenCount = await readTokens.of(step.messages.map(({ message }) => message));
     const messages = step.messages.map(({ message, pinned }) => toApiMessage(message, pinned, tokenCount(message)));
     return new EncodedMessage(WatchResponseSchema, toBinary(WatchResponseSchema, create(WatchResponseSchema, { messages, reset: step.reset, epoch: step.epoch })));
+  }
+  function encodedStep(step: WatchStep): Promise<EncodedMessage<typeof WatchResponseSchema>> {
+    let bytes = encodedSteps.get(step);
+    if (!bytes) {
+      bytes = encodeWatchStep(step);
+      encodedSteps.set(step, bytes);
+    }
+    return bytes;
   }
   // Authentication comes first (UNAUTHENTICATED before INVALID_ARGUMENT), then the id is scoped to the tenant.
   const conversationOf = (request: { conversationId: string }, context: CallContext) =>
@@ -156,15 +180,10 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
         afterSeq,
         epoch,
         signal: context.signal,
-        async write(step) {
-          let bytes = encodedSteps.get(step);
-          if (!bytes) {
-            bytes = encodeWatchStep(step);
-            encodedSteps.set(step, bytes);
-          }
-          return stream.write(await bytes);
+        async write(steps) {
+          const encoded = await Promise.all(steps.map(encodedStep));
+          await stream.write(encoded.length === 1 ? (encoded[0] as EncodedMessage<typeof WatchResponseSchema>) : concatenated(encoded));
         },
-        drained: () => stream.drained(),
       });
     },
   };
