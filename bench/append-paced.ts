@@ -3,11 +3,11 @@
  * what a c=1 call costs) against one server on a fresh Redis: where the server's CPU per Append
  * goes, and what the load generator itself costs on the same cores.
  *
- *   node dist-bench/bench/append-paced.js [rates (1000)] [seconds (10)] [generators (h2load,node)] [rounds (1)]
+ *   node dist-bench/bench/append-paced.js [rates (1000)] [seconds (10)] [generators (h2load,http2,client)] [rounds (1)]
  *
- * Generators: `h2load` (C, one connection, --rps, one conversation), `node` (the Watch bench's
- * writer, bench/watch-load.ts: the TypeScript client in a forked process, round-robin over
- * 1,000 conversations). Rate 0 measures the idle server (its "per Append" figures are per second). Measurements alternate between generators within each round. The
+ * Generators: `h2load` (C, one connection, --rps, one conversation), and the Watch bench's writer
+ * (bench/watch-load.ts, a forked Node process, round-robin over 1,000 conversations) as `http2`
+ * (raw node:http2, pre-encoded requests) or `client` (the TypeScript client). Rate 0 measures the idle server (its "per Append" figures are per second). Measurements alternate between generators within each round. The
  * server's CPU is split by thread (/proc/<pid>/task: the JS main thread, V8's GC/compiler
  * helpers, libuv's pool). BENCH_SERVER_NODE_ARGS, BENCH_SERVER_ENV and BENCH_CPU_PROFILE work
  * as for run.js; AB_SERVER_SCRIPT_B names a second build measured interleaved with the first.
@@ -26,7 +26,7 @@ import type { WriterReport, WriterRun } from "./watch-load.js";
 const [ratesArg, secondsArg, generatorsArg, roundsArg] = process.argv.slice(2);
 const rates = (ratesArg ?? "1000").split(",").map(Number);
 const seconds = Number(secondsArg ?? 10);
-const generators = (generatorsArg ?? "h2load,node").split(",") as ("h2load" | "node")[];
+const generators = (generatorsArg ?? "h2load,http2,client").split(",") as ("h2load" | "http2" | "client")[];
 const rounds = Number(roundsArg ?? 1);
 const scripts = [SERVER_SCRIPT, ...(process.env.AB_SERVER_SCRIPT_B ? [resolve(process.env.AB_SERVER_SCRIPT_B)] : [])];
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
@@ -102,7 +102,7 @@ try {
           } else {
             const writer = new LoadProcess();
             try {
-              const run: WriterRun = { type: "write", address: server.address, conversationIds, ratePerS: rate, durationS: seconds };
+              const run: WriterRun = { type: "write", address: server.address, conversationIds, ratePerS: rate, durationS: seconds, via: generator };
               const written = await writer.request<WriterReport>(run);
               done = written.appends;
               const sorted = written.roundTripMs.filter((v) => !Number.isNaN(v)).sort();
