@@ -41,8 +41,11 @@ class ConversationHub {
   /** Changes heard since the last read began: read again after it, unless it covered them. */
   #pending: PendingChanges | undefined;
 
-  constructor(read: (newest: number) => Promise<HistoryReadResult>, failAll: (error: unknown) => void) {
+  readonly #prepare: (step: WatchStep) => unknown;
+
+  constructor(read: (newest: number) => Promise<HistoryReadResult>, prepare: (step: WatchStep) => unknown, failAll: (error: unknown) => void) {
     this.#read = read;
+    this.#prepare = prepare;
     this.#failAll = failAll;
   }
 
@@ -81,6 +84,7 @@ class ConversationHub {
         if (pending && !pending.rewrite && !pending.mixedEpochs && this.#covers(pending.epoch ?? "", pending.lastSeq)) this.#pending = undefined;
         // Nothing new (every announcement was late): nothing to offer.
         if (!step.reset && step.messages.length === 0 && before?.epoch === step.epoch && before.lastSeq === step.lastSeq) continue;
+        await this.#prepare(step);
         for (const watcher of this.watchers) watcher.offer(step);
       }
     } catch (error: unknown) {
@@ -121,11 +125,19 @@ export class ConversationWatches {
   readonly #store: ChatStore;
   readonly #bufferMessages: number;
   readonly #hubs = new Map<string, ConversationHub>();
+  readonly #prepare: (step: WatchStep) => unknown;
   #draining = false;
 
-  constructor(options: { store: ChatStore; bufferMessages: number; drainSignal?: AbortSignal | undefined }) {
+  constructor(options: {
+    store: ChatStore;
+    bufferMessages: number;
+    drainSignal?: AbortSignal | undefined;
+    /** Called (and awaited) once per step before the hub offers it to its watchers: e.g. to encode it once for all. */
+    prepare?: (step: WatchStep) => unknown;
+  }) {
     this.#store = options.store;
     this.#bufferMessages = options.bufferMessages;
+    this.#prepare = options.prepare ?? (() => undefined);
     options.drainSignal?.addEventListener("abort", () => this.#drain(), { once: true });
   }
 
@@ -168,6 +180,7 @@ export class ConversationWatches {
     if (hub) return hub;
     const created = new ConversationHub(
       (newest) => this.#store.getHistory(conversationId, newest),
+      this.#prepare,
       (error) => this.#failHub(conversationId, created, error),
     );
     created.subscription = this.#store.watchChanges(conversationId, {
