@@ -268,8 +268,19 @@ function serverStreamingCallHandler(
   return (call) => {
     const observed = observeCall(method, call, observer, tracer);
     const stream: ResponseStream<DescMessage> = {
-      // grpc-js calls back once the HTTP/2 stream has sent the message (never after a cancel).
-      write: (response) => new Promise((resolve) => call.write(response, () => resolve())),
+      write: (response) => call.write(response),
+      drained: () =>
+        call.writableNeedDrain && !call.cancelled
+          ? new Promise((resolve) => {
+              const done = () => {
+                call.off("drain", done);
+                call.off("cancelled", done);
+                resolve();
+              };
+              call.on("drain", done);
+              call.on("cancelled", done);
+            })
+          : Promise.resolve(),
     };
     observed.run(() => startCall(method, call, (request) => handler(request, callContext(call), stream))).then(
       () => {

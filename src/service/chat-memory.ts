@@ -114,8 +114,8 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     encodedSteps.set(step, encoding);
     return encoding;
   }
-  /** The steps as one WatchResponse, written; without a promise hop when their encodings are ready (the usual case). */
-  function writeSteps(stream: ResponseStream<typeof WatchResponseSchema>, steps: readonly WatchStep[]): Promise<void> {
+  /** The steps as one WatchResponse, written; at once when their encodings are ready (the usual case). False = wait for drained(). */
+  function writeSteps(stream: ResponseStream<typeof WatchResponseSchema>, steps: readonly WatchStep[]): boolean | Promise<boolean> {
     const parts = steps.map(encodedStep);
     const write = (ready: readonly EncodedMessage<typeof WatchResponseSchema>[]) =>
       stream.write(ready.length === 1 ? (ready[0] as EncodedMessage<typeof WatchResponseSchema>) : concatenated(ready));
@@ -196,6 +196,7 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
         epoch,
         signal: context.signal,
         write: (steps) => writeSteps(stream, steps),
+        drained: () => stream.drained(),
       });
     },
   };

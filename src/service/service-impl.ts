@@ -30,14 +30,13 @@ type UnaryHandler<M> = M extends {
   : never;
 
 /**
- * Where a server-streaming handler writes its responses. write() resolves once
- * the transport has sent the response to the connection (it waits while the
- * caller's HTTP/2 flow control holds it back), so a handler that awaits each
- * write holds what comes meanwhile itself, and must bound it. It never
- * resolves once the call has ended: the handler hears that from its signal.
+ * Where a server-streaming handler writes its responses. write() returns false
+ * when the transport's buffer is full: the handler should then wait for
+ * drained() before writing more, and bound whatever it holds meanwhile.
  */
 export interface ResponseStream<O extends DescMessage> {
-  write(response: MessageInitShape<O> | EncodedMessage<O>): Promise<void>;
+  write(response: MessageInitShape<O> | EncodedMessage<O>): boolean;
+  drained(): Promise<void>;
 }
 
 /**

@@ -18,8 +18,9 @@ export interface WatchOptions {
   epoch: string;
   /** Aborted when the call is cancelled or its deadline passes: the stream ends quietly. */
   signal: AbortSignal;
-  /** Writes steps as one response; resolves once sent (see WatcherOptions.write). */
-  write: (steps: readonly WatchStep[]) => Promise<void>;
+  /** Writes steps as one response; false = the transport is full, wait for drained(). */
+  write: (steps: readonly WatchStep[]) => boolean | Promise<boolean>;
+  drained: () => Promise<void>;
 }
 
 /** Changes heard and not yet read: a rewrite, or appends up to `lastSeq` (in `epoch`, or in several). */
@@ -159,6 +160,7 @@ export class ConversationWatches {
       bufferMessages: this.#bufferMessages,
       read: () => this.#store.getHistory(conversationId, 0),
       write: options.write,
+      drained: options.drained,
       fail: (error) => failWith(error),
     });
     hub.watchers.add(watcher);

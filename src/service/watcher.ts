@@ -4,9 +4,9 @@
  * that do not continue exactly where the caller stands (a gap, another epoch)
  * make it read the conversation itself; a caller that reads too slowly loses
  * its queue (at most `bufferMessages` messages are held) and gets a reset.
- * One response is in flight at a time: steps offered while it is being sent
- * go out together as the next one, so a stream that falls behind (a busy
- * server, a slow connection) costs one write per catch-up, not one per step.
+ * While the transport is full, steps wait here and then go out together as
+ * one response, so a stream that falls behind (a busy server, a slow
+ * connection) costs one write per catch-up, not one per step.
  */
 import type { HistoryReadResult } from "../store/chat-store.js";
 import { firstStep, remainderAfter, resetStep, type WatchStep } from "./watch-step.js";
@@ -19,11 +19,9 @@ export interface WatcherOptions {
   bufferMessages: number;
   /** Reads the whole conversation. */
   read: () => Promise<HistoryReadResult>;
-  /**
-   * Writes consecutive steps as one response (reset steps always alone); resolves once the
-   * transport has sent it, and never when the call ended meanwhile (the watcher is closed then).
-   */
-  write: (steps: readonly WatchStep[]) => Promise<void>;
+  /** Writes consecutive steps as one response (a reset always alone); false = the transport is full, wait for drained(). */
+  write: (steps: readonly WatchStep[]) => boolean | Promise<boolean>;
+  drained: () => Promise<void>;
   /** The stream must end: a read failed, or the watcher was closed with an error. */
   fail: (error: unknown) => void;
 }
@@ -139,7 +137,7 @@ export class Watcher {
     void this.#pump();
   }
 
-  /** Writes what is queued, one response at a time, each carrying every step queued meanwhile; pays an owed reset once sent. */
+  /** Writes what is queued, every step queued while the transport was full as one response; pays an owed reset once drained. */
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
@@ -152,7 +150,8 @@ export class Watcher {
           if (this.#resetOwed && !this.#reading) this.#catchUp(resetStep);
           return;
         }
-        await this.#options.write(steps);
+        const written = this.#options.write(steps);
+        if (!(typeof written === "boolean" ? written : await written)) await this.#options.drained();
       }
     } catch (error: unknown) {
       this.fail(error);
