@@ -155,6 +155,7 @@ export class RedisChatStore implements ChatStore {
         messages.map((_, index) => (pinned?.[index] ? "1" : "0")).join(""),
         newEpoch(),
         mode,
+        Date.now(),
         ...elements,
       ),
     );
