@@ -135,6 +135,16 @@ local ttlMs = tonumber(ARGV[2])
 local meta = redis.call('HMGET', KEYS[3], 'epoch', 'seq', 'indexed')
 if not replace and meta[1] then epoch = meta[1] end
 local seq = tonumber(meta[2]) or 0
+-- No counter, but messages may still be held: :meta expired while the Python class kept the list
+-- alive (its own, longer TTL), or was deleted. Seqs go on after the highest one held.
+if not meta[1] and not replace and n > 0 then
+  for key = 1, 2 do
+    for _, element in ipairs(redis.call('LRANGE', KEYS[key], 0, -1)) do
+      local held = tonumber(string.match(element, '^{"seq":(%d+),'))
+      if held and held > seq then seq = held end
+    end
+  end
+end
 local first, last = 0, 0
 if n > 0 then
   first = seq + 1
