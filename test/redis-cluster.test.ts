@@ -2,6 +2,7 @@
  * Redis Cluster: the contract suite across a 6-node cluster, companion keys in
  * the conversation's slot, and a primary failover under load.
  */
+import { status } from "@grpc/grpc-js";
 import { afterAll, describe, expect, it } from "vitest";
 import { TestCertificateAuthority } from "./helpers/certificates.js";
 import { defineContractSuite } from "./helpers/contract-suite.js";
@@ -139,6 +140,78 @@ describe("Redis Cluster over TLS (REDIS_TLS)", () => {
       expect(await healthOfFreshServer({ store: "redis", redisClusterNodes: tlsCluster.seeds, redisTlsCa: rogueCa })).toBe("NOT_SERVING");
     } finally {
       await tlsCluster.stop();
+    }
+  });
+});
+
+describe("ListConversations during a live reshard", () => {
+  it("lists every conversation exactly once while slots and their keys move between primaries, and prunes none", { timeout: 240_000 }, async () => {
+    const server = await startTestServer({ store: "redis", redisClusterNodes: cluster.seeds, maxTurns: 3, redisTimeoutMs: 2_000 });
+    const ids = Array.from({ length: 3_000 }, (_, i) => `r${String(i).padStart(4, "0")}`);
+    const expected = [...ids].sort();
+    const unavailable = { list: 0, append: 0 };
+    const retryUnavailable = async <T>(call: () => Promise<T>, counter: "list" | "append"): Promise<T> => {
+      for (;;) {
+        try {
+          return await call();
+        } catch (error: unknown) {
+          if ((error as { code?: number }).code !== status.UNAVAILABLE) throw error;
+          unavailable[counter]++;
+          await sleep(20);
+        }
+      }
+    };
+    /** One whole listing, page size 37, a page that meets a moving slot retried from the same token. */
+    const listAll = async () => {
+      const listed: string[] = [];
+      let pageToken = "";
+      do {
+        const page = await retryUnavailable(() => server.client.listConversations({ pageSize: 37, pageToken }), "list");
+        listed.push(...page.conversations.map((c) => c.conversationId));
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+      return listed;
+    };
+    try {
+      for (let i = 0; i < ids.length; i += 250) {
+        await Promise.all(ids.slice(i, i + 250).map((conversationId) => server.client.append({ conversationId, messages: [{ role: "user", content: conversationId }] })));
+      }
+      const [from, to] = (await cluster.primaries()).sort((a, b) => b.slots - a.slots);
+      let moving = true;
+      const started = Date.now();
+      const reshard = cluster.reshard(from!.id, to!.id, 2_000).finally(() => (moving = false));
+      let appends = 0;
+      // Appends keep running (through ASK redirects and TRYAGAIN while a slot's keys are split).
+      const appender = (async () => {
+        for (let n = 0; moving; n++) {
+          const conversationId = ids[(n * 7919) % ids.length]!;
+          await retryUnavailable(() => server.client.append({ conversationId, messages: [{ role: "user", content: `${n}` }] }), "append");
+          appends++;
+        }
+      })();
+      // Each of these listings started while slots were moving.
+      let listingsDuringReshard = 0;
+      while (moving) {
+        const listed = await listAll();
+        expect(listed.length).toBe(new Set(listed).size);
+        expect([...listed].sort()).toEqual(expected);
+        listingsDuringReshard++;
+      }
+      await reshard;
+      const reshardMs = Date.now() - started;
+      await appender;
+      const after = await cluster.primaries();
+      console.log(
+        `[cluster] reshard of 2,000 slots from ${from!.port} to ${to!.port} in ${reshardMs} ms: ${listingsDuringReshard} whole listings and ${appends} appends during it; ` +
+          `UNAVAILABLE retried: ${unavailable.list} pages, ${unavailable.append} appends; slots now ${after.map((p) => `${p.port}:${p.slots}`).join(", ")}`,
+      );
+      expect(after.find((p) => p.id === to!.id)!.slots).toBe(to!.slots + 2_000);
+      expect(listingsDuringReshard).toBeGreaterThan(0);
+      // Nothing was pruned by a listing that met a half-moved slot: every conversation is listed after it.
+      const final = await listAll();
+      expect([...final].sort()).toEqual(expected);
+    } finally {
+      await server.close();
     }
   });
 });
