@@ -28,8 +28,8 @@ class ConversationHub {
   /** Where the last step offered left the conversation; undefined until the hub has read it. */
   #known: { epoch: string; lastSeq: number } | undefined;
   #reading = false;
-  /** Changes heard while a read was in flight: read again after it. */
-  #pending: { rewrite: boolean; lastSeq: number } | undefined;
+  /** Changes heard while a read was in flight: read again after it (all of it, when announcements may have been missed). */
+  #pending: { rewrite: boolean; lastSeq: number; missed: boolean } | undefined;
 
   constructor(read: (newest: number) => Promise<HistoryReadResult>, failAll: (error: unknown) => void) {
     this.#read = read;
@@ -40,8 +40,9 @@ class ConversationHub {
     const known = this.#known;
     // An append already offered (a late announcement) needs nothing.
     if (change.kind === "append" && !this.#reading && known?.epoch === change.epoch && change.lastSeq <= known.lastSeq) return;
-    const pending = this.#pending ?? { rewrite: false, lastSeq: 0 };
+    const pending = this.#pending ?? { rewrite: false, lastSeq: 0, missed: false };
     if (change.kind === "rewrite") pending.rewrite = true;
+    else if (change.kind === "missed") pending.missed = true;
     else pending.lastSeq = Math.max(pending.lastSeq, change.lastSeq);
     this.#pending = pending;
     if (!this.#reading) void this.#readAndOffer();
@@ -51,9 +52,9 @@ class ConversationHub {
     this.#reading = true;
     try {
       while (this.#pending) {
-        const { rewrite, lastSeq } = this.#pending;
+        const { rewrite, lastSeq, missed } = this.#pending;
         this.#pending = undefined;
-        const step = await this.#stepFor(rewrite, lastSeq);
+        const step = await this.#stepFor(rewrite, missed ? undefined : lastSeq);
         this.#known = { epoch: step.epoch, lastSeq: step.lastSeq };
         for (const watcher of this.watchers) watcher.offer(step);
       }
@@ -64,19 +65,23 @@ class ConversationHub {
     }
   }
 
-  /** The step for what was heard: the new messages (from a read of the newest only, when that has them all) or a reset. */
-  async #stepFor(rewrite: boolean, announcedLastSeq: number): Promise<WatchStep> {
+  /**
+   * The step for what was heard: the new messages (from a read of the newest only, when that has
+   * them all) or a reset. `announcedLastSeq` undefined: announcements may have been missed, read all.
+   */
+  async #stepFor(rewrite: boolean, announcedLastSeq: number | undefined): Promise<WatchStep> {
     const known = this.#known;
     if (rewrite || known === undefined) {
       const read = await this.#read(0);
       // Not knowing what watchers hold, offer everything: each takes what it misses.
       return rewrite ? resetStep(read) : everythingStep(read);
     }
-    const newest = Math.max(announcedLastSeq - known.lastSeq, 1);
+    const newest = announcedLastSeq === undefined ? 0 : Math.max(announcedLastSeq - known.lastSeq, 1);
     let read = await this.#read(newest);
-    if (read.epoch !== known.epoch && known.epoch !== "") return resetStep(read.windowLength > newest ? await this.#read(0) : read);
+    const partial = newest > 0 && read.windowLength > newest;
+    if (read.epoch !== known.epoch && known.epoch !== "") return resetStep(partial ? await this.#read(0) : read);
     let step = stepAfter(read, known.lastSeq);
-    if (step === undefined && read.windowLength > newest) {
+    if (step === undefined && partial) {
       read = await this.#read(0);
       step = stepAfter(read, known.lastSeq);
     }
