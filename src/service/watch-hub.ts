@@ -23,9 +23,10 @@ export interface WatchOptions {
   drained: () => Promise<void>;
 }
 
-/** Changes heard and not yet read: a rewrite, or appends up to `lastSeq` (in `epoch`, or in several). */
+/** Changes heard and not yet read: a rewrite, possibly missed announcements (read all), or appends up to `lastSeq` (in `epoch`, or in several). */
 interface PendingChanges {
   rewrite: boolean;
+  missed: boolean;
   lastSeq: number;
   epoch: string | undefined;
   mixedEpochs: boolean;
@@ -53,8 +54,9 @@ class ConversationHub {
   heard(change: ConversationChange): void {
     // An append already offered (a late announcement) needs nothing.
     if (change.kind === "append" && !this.#reading && this.#covers(change.epoch, change.lastSeq)) return;
-    const pending = this.#pending ?? { rewrite: false, lastSeq: 0, epoch: undefined, mixedEpochs: false };
+    const pending = this.#pending ?? { rewrite: false, missed: false, lastSeq: 0, epoch: undefined, mixedEpochs: false };
     if (change.kind === "rewrite") pending.rewrite = true;
+    else if (change.kind === "missed") pending.missed = true;
     else {
       pending.lastSeq = Math.max(pending.lastSeq, change.lastSeq);
       if (pending.epoch !== undefined && pending.epoch !== change.epoch) pending.mixedEpochs = true;
@@ -75,14 +77,14 @@ class ConversationHub {
   async #readAndOffer(): Promise<void> {
     try {
       while (this.#pending) {
-        const { rewrite, lastSeq } = this.#pending;
+        const { rewrite, missed, lastSeq } = this.#pending;
         this.#pending = undefined;
         const before = this.#known;
-        const step = await this.#stepFor(rewrite, lastSeq);
+        const step = await this.#stepFor(rewrite, missed ? undefined : lastSeq);
         this.#known = { epoch: step.epoch, lastSeq: step.lastSeq };
         // Appends announced during the read that it already returned need no read of their own.
         const pending = this.#pending as PendingChanges | undefined;
-        if (pending && !pending.rewrite && !pending.mixedEpochs && this.#covers(pending.epoch ?? "", pending.lastSeq)) this.#pending = undefined;
+        if (pending && !pending.rewrite && !pending.missed && !pending.mixedEpochs && this.#covers(pending.epoch ?? "", pending.lastSeq)) this.#pending = undefined;
         // Nothing new (every announcement was late): nothing to offer.
         if (!step.reset && step.messages.length === 0 && before?.epoch === step.epoch && before.lastSeq === step.lastSeq) continue;
         await this.#prepare(step);
@@ -95,22 +97,26 @@ class ConversationHub {
     }
   }
 
-  /** The step for what was heard: the new messages (from a read of the newest only, when that has them all) or a reset. */
-  async #stepFor(rewrite: boolean, announcedLastSeq: number): Promise<WatchStep> {
+  /**
+   * The step for what was heard: the new messages (from a read of the newest only, when that has
+   * them all) or a reset. `announcedLastSeq` undefined: announcements may have been missed, read all.
+   */
+  async #stepFor(rewrite: boolean, announcedLastSeq: number | undefined): Promise<WatchStep> {
     const known = this.#known;
     if (rewrite || known === undefined) {
       const read = await this.#read(0);
       // Not knowing what watchers hold, offer everything: each takes what it misses.
       return rewrite ? resetStep(read) : everythingStep(read);
     }
-    const newest = Math.max(announcedLastSeq - known.lastSeq, 1);
+    const newest = announcedLastSeq === undefined ? 0 : Math.max(announcedLastSeq - known.lastSeq, 1);
     let read = await this.#read(newest);
-    if (read.epoch !== known.epoch && known.epoch !== "") return resetStep(read.windowLength > newest ? await this.#read(0) : read);
+    const partial = newest > 0 && read.windowLength > newest;
+    if (read.epoch !== known.epoch && known.epoch !== "") return resetStep(partial ? await this.#read(0) : read);
     let step = stepAfter(read, known.lastSeq);
-    if (step === undefined && read.windowLength > newest) {
+    if (step === undefined && partial) {
       // More was appended before the read ran than was announced: read exactly that much, when it is all still stored.
-      const missed = read.lastSeq - known.lastSeq;
-      read = await this.#read(missed > newest && missed < read.windowLength ? missed : 0);
+      const appended = read.lastSeq - known.lastSeq;
+      read = await this.#read(appended > newest && appended < read.windowLength ? appended : 0);
       step = stepAfter(read, known.lastSeq);
       if (step === undefined && read.messages.length < read.windowLength) {
         read = await this.#read(0);
