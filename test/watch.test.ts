@@ -193,6 +193,32 @@ function defineWatchSuite(name: string, options: TestServerOptions) {
       await own.close();
     });
 
+    it("sends the Appends made while a response is held back as one response, in order, without a reset", async () => {
+      // A buffer large enough that nothing here overflows it: what is held is sent, not dropped.
+      const own = await startTestServer({ ...options, maxTurns: 100, watchBufferMessages: 200 });
+      const client = own.client;
+      const id = conversation();
+      const watch = new StreamReader(client, { conversationId: id });
+      await watch.next();
+      // The reader pauses: 40 × 64 KB is more than the client buffers and HTTP/2 lets through, so a response is held back.
+      const big = "word ".repeat(13_000);
+      const bigAppends = 40;
+      for (let i = 1; i <= bigAppends; i++) await client.append({ conversationId: id, messages: [user(`${i}:${big}`)] });
+      const small = ["s1", "s2", "s3", "s4", "s5"];
+      for (const content of small) await client.append({ conversationId: id, messages: [user(content)] });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const seen: WatchResponse[] = [];
+      const last = bigAppends + small.length;
+      while (seen.at(-1)?.messages.at(-1)?.seq !== BigInt(last)) seen.push(await watch.next());
+      expect(seen.some((response) => response.reset)).toBe(false);
+      expect(seen.flatMap(seqs)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+      // Everything appended while the held response waited went out together, after it.
+      expect(contents(seen.at(-1) as WatchResponse).slice(-small.length)).toEqual(small);
+      expect(seen.length).toBeLessThan(last);
+      watch.close();
+      await own.close();
+    });
+
     it("rejects a negative after_seq and a bad conversation id, naming the field", async () => {
       const bad = new StreamReader(client, { conversationId: "ok", afterSeq: -1n });
       expect(await bad.failure()).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^after_seq: /) });

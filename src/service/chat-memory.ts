@@ -18,7 +18,7 @@ import { ConversationWatches } from "./watch-hub.js";
 import type { WatchStep } from "./watch-step.js";
 import type { CallContext } from "./call-context.js";
 import { ChatMemoryError, Code } from "./errors.js";
-import { EncodedMessage, type ServiceImpl } from "./service-impl.js";
+import { EncodedMessage, type ResponseStream, type ServiceImpl } from "./service-impl.js";
 import { scopedConversationId, type TenantResolver } from "./tenancy.js";
 import type { ChatStore, JsonObject, StoredMessage } from "../store/chat-store.js";
 import { encodeHistoryResponse, toApiMessage } from "./history-response.js";
@@ -68,20 +68,59 @@ function toStoredMessage(message: Message, createdAtMs: number, tokens: Record<s
   return stored;
 }
 
+/**
+ * Several steps' WatchResponses as one: protobuf decodes concatenated encodings as one message
+ * whose repeated fields (messages) are appended in order and whose singular ones (epoch) take the
+ * last value, which is what steps that continue each other (no reset among them) add up to. Each
+ * step's encoding stays shared by every watcher it was offered to.
+ */
+function concatenated(parts: readonly EncodedMessage<typeof WatchResponseSchema>[]): EncodedMessage<typeof WatchResponseSchema> {
+  const bytes = new Uint8Array(parts.reduce((length, part) => length + part.bytes.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part.bytes, offset);
+    offset += part.bytes.length;
+  }
+  return new EncodedMessage(WatchResponseSchema, bytes);
+}
+
 export function createChatMemoryService(options: ChatMemoryServiceOptions): ServiceImpl<typeof ChatMemory.method> {
   const { store, limits, logger } = options;
   const toolSafe = options.toolSafeWindow ?? true;
   const readTokens = new ReadTokenCounts(options.tokenCounter);
   const now = options.now ?? Date.now;
   const resolveTenant = options.resolveTenant ?? (() => undefined);
-  const watches = new ConversationWatches({ store, bufferMessages: options.watchBufferMessages ?? 1000, drainSignal: options.drainSignal });
-  // A step offered to many watchers at once is encoded once.
-  const encodedSteps = new WeakMap<WatchStep, Promise<EncodedMessage<typeof WatchResponseSchema>>>();
+  // A step offered to many watchers at once is encoded once, before it is offered (prepare), so each watcher's write finds its bytes ready.
+  const encodedSteps = new WeakMap<WatchStep, EncodedMessage<typeof WatchResponseSchema> | Promise<EncodedMessage<typeof WatchResponseSchema>>>();
+  const watches = new ConversationWatches({
+    store,
+    bufferMessages: options.watchBufferMessages ?? 1000,
+    drainSignal: options.drainSignal,
+    prepare: (step) => encodedStep(step),
+  });
   /** A Watch step as WatchResponse bytes; token counts of elements without one are counted here. */
   async function encodeWatchStep(step: WatchStep): Promise<EncodedMessage<typeof WatchResponseSchema>> {
     const tokenCount = await readTokens.of(step.messages.map(({ message }) => message));
     const messages = step.messages.map(({ message, pinned }) => toApiMessage(message, pinned, tokenCount(message)));
     return new EncodedMessage(WatchResponseSchema, toBinary(WatchResponseSchema, create(WatchResponseSchema, { messages, reset: step.reset, epoch: step.epoch })));
+  }
+  function encodedStep(step: WatchStep): EncodedMessage<typeof WatchResponseSchema> | Promise<EncodedMessage<typeof WatchResponseSchema>> {
+    const known = encodedSteps.get(step);
+    if (known) return known;
+    const encoding = encodeWatchStep(step).then((encoded) => {
+      encodedSteps.set(step, encoded);
+      return encoded;
+    });
+    encodedSteps.set(step, encoding);
+    return encoding;
+  }
+  /** The steps as one WatchResponse, written; at once when their encodings are ready (the usual case). False = wait for drained(). */
+  function writeSteps(stream: ResponseStream<typeof WatchResponseSchema>, steps: readonly WatchStep[]): boolean | Promise<boolean> {
+    const parts = steps.map(encodedStep);
+    const write = (ready: readonly EncodedMessage<typeof WatchResponseSchema>[]) =>
+      stream.write(ready.length === 1 ? (ready[0] as EncodedMessage<typeof WatchResponseSchema>) : concatenated(ready));
+    if (parts.every((part) => part instanceof EncodedMessage)) return write(parts as EncodedMessage<typeof WatchResponseSchema>[]);
+    return Promise.all(parts).then(write);
   }
   // Authentication comes first (UNAUTHENTICATED before INVALID_ARGUMENT), then the id is scoped to the tenant.
   const conversationOf = (request: { conversationId: string }, context: CallContext) =>
@@ -156,14 +195,7 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
         afterSeq,
         epoch,
         signal: context.signal,
-        async write(step) {
-          let bytes = encodedSteps.get(step);
-          if (!bytes) {
-            bytes = encodeWatchStep(step);
-            encodedSteps.set(step, bytes);
-          }
-          return stream.write(await bytes);
-        },
+        write: (steps) => writeSteps(stream, steps),
         drained: () => stream.drained(),
       });
     },

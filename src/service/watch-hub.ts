@@ -1,10 +1,12 @@
 /**
  * Watch across this server: one hub per watched conversation, holding one
  * store subscription however many streams watch it. On each change the hub
- * reads the conversation once (reads coalesce while one is in flight) and
- * offers the resulting step to every watcher, so 1,000 watchers of one
- * conversation cost one read and, when they all stand at the same seq, one
- * encoding per change.
+ * reads the conversation once and offers the resulting step to every watcher,
+ * so 1,000 watchers of one conversation cost one read and, when they all stand
+ * at the same seq, one encoding per change. Reads coalesce: announcements heard
+ * together, or while a read is in flight, are served by one read (none when the
+ * previous read already covered them), so a busy server reads and offers less
+ * often, with more messages per step.
  */
 import type { ChangeSubscription, ChatStore, ConversationChange, HistoryReadResult } from "../store/chat-store.js";
 import { ChatMemoryError, Code, toChatMemoryError } from "./errors.js";
@@ -16,8 +18,18 @@ export interface WatchOptions {
   epoch: string;
   /** Aborted when the call is cancelled or its deadline passes: the stream ends quietly. */
   signal: AbortSignal;
-  write: (step: WatchStep) => Promise<boolean>;
+  /** Writes steps as one response; false = the transport is full, wait for drained(). */
+  write: (steps: readonly WatchStep[]) => boolean | Promise<boolean>;
   drained: () => Promise<void>;
+}
+
+/** Changes heard and not yet read: a rewrite, possibly missed announcements (read all), or appends up to `lastSeq` (in `epoch`, or in several). */
+interface PendingChanges {
+  rewrite: boolean;
+  missed: boolean;
+  lastSeq: number;
+  epoch: string | undefined;
+  mixedEpochs: boolean;
 }
 
 class ConversationHub {
@@ -28,34 +40,54 @@ class ConversationHub {
   /** Where the last step offered left the conversation; undefined until the hub has read it. */
   #known: { epoch: string; lastSeq: number } | undefined;
   #reading = false;
-  /** Changes heard while a read was in flight: read again after it (all of it, when announcements may have been missed). */
-  #pending: { rewrite: boolean; lastSeq: number; missed: boolean } | undefined;
+  /** Changes heard since the last read began: read again after it, unless it covered them. */
+  #pending: PendingChanges | undefined;
 
-  constructor(read: (newest: number) => Promise<HistoryReadResult>, failAll: (error: unknown) => void) {
+  readonly #prepare: (step: WatchStep) => unknown;
+
+  constructor(read: (newest: number) => Promise<HistoryReadResult>, prepare: (step: WatchStep) => unknown, failAll: (error: unknown) => void) {
     this.#read = read;
+    this.#prepare = prepare;
     this.#failAll = failAll;
   }
 
   heard(change: ConversationChange): void {
-    const known = this.#known;
     // An append already offered (a late announcement) needs nothing.
-    if (change.kind === "append" && !this.#reading && known?.epoch === change.epoch && change.lastSeq <= known.lastSeq) return;
-    const pending = this.#pending ?? { rewrite: false, lastSeq: 0, missed: false };
+    if (change.kind === "append" && !this.#reading && this.#covers(change.epoch, change.lastSeq)) return;
+    const pending = this.#pending ?? { rewrite: false, missed: false, lastSeq: 0, epoch: undefined, mixedEpochs: false };
     if (change.kind === "rewrite") pending.rewrite = true;
     else if (change.kind === "missed") pending.missed = true;
-    else pending.lastSeq = Math.max(pending.lastSeq, change.lastSeq);
+    else {
+      pending.lastSeq = Math.max(pending.lastSeq, change.lastSeq);
+      if (pending.epoch !== undefined && pending.epoch !== change.epoch) pending.mixedEpochs = true;
+      pending.epoch = change.epoch;
+    }
     this.#pending = pending;
-    if (!this.#reading) void this.#readAndOffer();
+    if (this.#reading) return;
+    this.#reading = true;
+    // Read once the announcements that arrived together (one socket read's worth) are all heard.
+    queueMicrotask(() => void this.#readAndOffer());
+  }
+
+  /** Whether what was last offered already holds `lastSeq` of `epoch`. */
+  #covers(epoch: string, lastSeq: number): boolean {
+    return this.#known !== undefined && this.#known.epoch === epoch && lastSeq <= this.#known.lastSeq;
   }
 
   async #readAndOffer(): Promise<void> {
-    this.#reading = true;
     try {
       while (this.#pending) {
-        const { rewrite, lastSeq, missed } = this.#pending;
+        const { rewrite, missed, lastSeq } = this.#pending;
         this.#pending = undefined;
+        const before = this.#known;
         const step = await this.#stepFor(rewrite, missed ? undefined : lastSeq);
         this.#known = { epoch: step.epoch, lastSeq: step.lastSeq };
+        // Appends announced during the read that it already returned need no read of their own.
+        const pending = this.#pending as PendingChanges | undefined;
+        if (pending && !pending.rewrite && !pending.missed && !pending.mixedEpochs && this.#covers(pending.epoch ?? "", pending.lastSeq)) this.#pending = undefined;
+        // Nothing new (every announcement was late): nothing to offer.
+        if (!step.reset && step.messages.length === 0 && before?.epoch === step.epoch && before.lastSeq === step.lastSeq) continue;
+        await this.#prepare(step);
         for (const watcher of this.watchers) watcher.offer(step);
       }
     } catch (error: unknown) {
@@ -82,8 +114,14 @@ class ConversationHub {
     if (read.epoch !== known.epoch && known.epoch !== "") return resetStep(partial ? await this.#read(0) : read);
     let step = stepAfter(read, known.lastSeq);
     if (step === undefined && partial) {
-      read = await this.#read(0);
+      // More was appended before the read ran than was announced: read exactly that much, when it is all still stored.
+      const appended = read.lastSeq - known.lastSeq;
+      read = await this.#read(appended > newest && appended < read.windowLength ? appended : 0);
       step = stepAfter(read, known.lastSeq);
+      if (step === undefined && read.messages.length < read.windowLength) {
+        read = await this.#read(0);
+        step = stepAfter(read, known.lastSeq);
+      }
     }
     // Messages after the last step were trimmed before they could be sent.
     return step ?? resetStep(read);
@@ -94,11 +132,19 @@ export class ConversationWatches {
   readonly #store: ChatStore;
   readonly #bufferMessages: number;
   readonly #hubs = new Map<string, ConversationHub>();
+  readonly #prepare: (step: WatchStep) => unknown;
   #draining = false;
 
-  constructor(options: { store: ChatStore; bufferMessages: number; drainSignal?: AbortSignal | undefined }) {
+  constructor(options: {
+    store: ChatStore;
+    bufferMessages: number;
+    drainSignal?: AbortSignal | undefined;
+    /** Called (and awaited) once per step before the hub offers it to its watchers: e.g. to encode it once for all. */
+    prepare?: (step: WatchStep) => unknown;
+  }) {
     this.#store = options.store;
     this.#bufferMessages = options.bufferMessages;
+    this.#prepare = options.prepare ?? (() => undefined);
     options.drainSignal?.addEventListener("abort", () => this.#drain(), { once: true });
   }
 
@@ -142,6 +188,7 @@ export class ConversationWatches {
     if (hub) return hub;
     const created = new ConversationHub(
       (newest) => this.#store.getHistory(conversationId, newest),
+      this.#prepare,
       (error) => this.#failHub(conversationId, created, error),
     );
     created.subscription = this.#store.watchChanges(conversationId, {

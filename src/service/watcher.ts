@@ -4,6 +4,9 @@
  * that do not continue exactly where the caller stands (a gap, another epoch)
  * make it read the conversation itself; a caller that reads too slowly loses
  * its queue (at most `bufferMessages` messages are held) and gets a reset.
+ * While the transport is full, steps wait here and then go out together as
+ * one response, so a stream that falls behind (a busy server, a slow
+ * connection) costs one write per catch-up, not one per step.
  */
 import type { HistoryReadResult } from "../store/chat-store.js";
 import { firstStep, remainderAfter, resetStep, type WatchStep } from "./watch-step.js";
@@ -16,8 +19,8 @@ export interface WatcherOptions {
   bufferMessages: number;
   /** Reads the whole conversation. */
   read: () => Promise<HistoryReadResult>;
-  /** Writes a step; false = the transport is full, wait for drained(). */
-  write: (step: WatchStep) => Promise<boolean>;
+  /** Writes consecutive steps as one response (a reset always alone); false = the transport is full, wait for drained(). */
+  write: (steps: readonly WatchStep[]) => boolean | Promise<boolean>;
   drained: () => Promise<void>;
   /** The stream must end: a read failed, or the watcher was closed with an error. */
   fail: (error: unknown) => void;
@@ -134,26 +137,41 @@ export class Watcher {
     void this.#pump();
   }
 
-  /** Writes queued steps in order, waiting whenever the transport is full; pays an owed reset once drained. */
+  /** Writes what is queued, every step queued while the transport was full as one response; pays an owed reset once drained. */
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
       for (;;) {
         if (this.#closed) return;
-        const step = this.#queue.shift();
-        if (step === undefined) {
+        const steps = this.#takeQueued();
+        if (steps.length === 0) {
           // The caller caught up: pay the reset its overflow earned (a read in flight pays it itself).
           if (this.#resetOwed && !this.#reading) this.#catchUp(resetStep);
           return;
         }
-        this.#queuedMessages -= step.messages.length;
-        if (!(await this.#options.write(step))) await this.#options.drained();
+        const written = this.#options.write(steps);
+        if (!(typeof written === "boolean" ? written : await written)) await this.#options.drained();
       }
     } catch (error: unknown) {
       this.fail(error);
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /**
+   * The next response's steps: a reset alone (its messages are pinned first, which later steps
+   * would break), or every queued step up to the next reset. Queued steps continue each other
+   * (#enqueue keeps them exact), so their messages together are still in seq order.
+   */
+  #takeQueued(): WatchStep[] {
+    const first = this.#queue[0];
+    if (first === undefined) return [];
+    let end = 1;
+    if (!first.reset) while (end < this.#queue.length && !(this.#queue[end] as WatchStep).reset) end++;
+    const steps = this.#queue.splice(0, end);
+    for (const step of steps) this.#queuedMessages -= step.messages.length;
+    return steps;
   }
 }
