@@ -193,7 +193,7 @@ function defineWatchSuite(name: string, options: TestServerOptions) {
       await own.close();
     });
 
-    it("sends the Appends made while a response is held back as one response, in order, without a reset", async () => {
+    it("sends one response per Append, also for Appends made while a response is held back", async () => {
       // A buffer large enough that nothing here overflows it: what is held is sent, not dropped.
       const own = await startTestServer({ ...options, maxTurns: 100, watchBufferMessages: 200 });
       const client = own.client;
@@ -211,10 +211,29 @@ function defineWatchSuite(name: string, options: TestServerOptions) {
       const last = bigAppends + small.length;
       while (seen.at(-1)?.messages.at(-1)?.seq !== BigInt(last)) seen.push(await watch.next());
       expect(seen.some((response) => response.reset)).toBe(false);
-      expect(seen.flatMap(seqs)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
-      // Everything appended while the held response waited went out together, after it.
-      expect(contents(seen.at(-1) as WatchResponse).slice(-small.length)).toEqual(small);
-      expect(seen.length).toBeLessThan(last);
+      expect(seen.map(seqs)).toEqual(Array.from({ length: last }, (_, i) => [i + 1]));
+      expect(seen.slice(-small.length).map(contents)).toEqual(small.map((content) => [content]));
+      watch.close();
+      await own.close();
+    });
+
+    it("sends one response per Append when Appends land together, each with its own messages", async () => {
+      const own = await startTestServer({ ...options, maxTurns: 100 });
+      const client = own.client;
+      const id = conversation();
+      const watch = new StreamReader(client, { conversationId: id });
+      await watch.next();
+      for (let round = 0; round < 5; round++) {
+        // Batches of 1 to 3 messages appended at once: one read may return several of them.
+        const batches = Array.from({ length: 8 }, (_, b) => Array.from({ length: 1 + ((b + round) % 3) }, (_, m) => `r${round}b${b}m${m}`));
+        await Promise.all(batches.map((batch) => client.append({ conversationId: id, messages: batch.map((content) => user(content)) })));
+        const responses: WatchResponse[] = [];
+        for (let i = 0; i < batches.length; i++) responses.push(await watch.next());
+        expect(responses.some((response) => response.reset)).toBe(false);
+        // Each response is exactly one batch, whole; the batches in the order Redis applied them.
+        const received = responses.map(contents);
+        expect([...received].sort()).toEqual([...batches].sort());
+      }
       watch.close();
       await own.close();
     });

@@ -68,22 +68,6 @@ function toStoredMessage(message: Message, createdAtMs: number, tokens: Record<s
   return stored;
 }
 
-/**
- * Several steps' WatchResponses as one: protobuf decodes concatenated encodings as one message
- * whose repeated fields (messages) are appended in order and whose singular ones (epoch) take the
- * last value, which is what steps that continue each other (no reset among them) add up to. Each
- * step's encoding stays shared by every watcher it was offered to.
- */
-function concatenated(parts: readonly EncodedMessage<typeof WatchResponseSchema>[]): EncodedMessage<typeof WatchResponseSchema> {
-  const bytes = new Uint8Array(parts.reduce((length, part) => length + part.bytes.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part.bytes, offset);
-    offset += part.bytes.length;
-  }
-  return new EncodedMessage(WatchResponseSchema, bytes);
-}
-
 export function createChatMemoryService(options: ChatMemoryServiceOptions): ServiceImpl<typeof ChatMemory.method> {
   const { store, limits, logger } = options;
   const toolSafe = options.toolSafeWindow ?? true;
@@ -114,13 +98,10 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     encodedSteps.set(step, encoding);
     return encoding;
   }
-  /** The steps as one WatchResponse, written; at once when their encodings are ready (the usual case). False = wait for drained(). */
-  function writeSteps(stream: ResponseStream<typeof WatchResponseSchema>, steps: readonly WatchStep[]): boolean | Promise<boolean> {
-    const parts = steps.map(encodedStep);
-    const write = (ready: readonly EncodedMessage<typeof WatchResponseSchema>[]) =>
-      stream.write(ready.length === 1 ? (ready[0] as EncodedMessage<typeof WatchResponseSchema>) : concatenated(ready));
-    if (parts.every((part) => part instanceof EncodedMessage)) return write(parts as EncodedMessage<typeof WatchResponseSchema>[]);
-    return Promise.all(parts).then(write);
+  /** The step as one WatchResponse, written; at once when its encoding is ready (the usual case). False = wait for drained(). */
+  function writeStep(stream: ResponseStream<typeof WatchResponseSchema>, step: WatchStep): boolean | Promise<boolean> {
+    const encoded = encodedStep(step);
+    return encoded instanceof EncodedMessage ? stream.write(encoded) : encoded.then((ready) => stream.write(ready));
   }
   // Authentication comes first (UNAUTHENTICATED before INVALID_ARGUMENT), then the id is scoped to the tenant.
   const conversationOf = (request: { conversationId: string }, context: CallContext) =>
@@ -195,7 +176,7 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
         afterSeq,
         epoch,
         signal: context.signal,
-        write: (steps) => writeSteps(stream, steps),
+        write: (step) => writeStep(stream, step),
         drained: () => stream.drained(),
       });
     },

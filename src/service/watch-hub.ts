@@ -10,7 +10,7 @@
  */
 import type { ChangeSubscription, ChatStore, ConversationChange, HistoryReadResult } from "../store/chat-store.js";
 import { ChatMemoryError, Code, toChatMemoryError } from "./errors.js";
-import { everythingStep, resetStep, stepAfter, type WatchStep } from "./watch-step.js";
+import { everythingStep, resetStep, stepAfter, stepsPerAppend, type WatchStep } from "./watch-step.js";
 import { Watcher } from "./watcher.js";
 
 export interface WatchOptions {
@@ -18,8 +18,8 @@ export interface WatchOptions {
   epoch: string;
   /** Aborted when the call is cancelled or its deadline passes: the stream ends quietly. */
   signal: AbortSignal;
-  /** Writes steps as one response; false = the transport is full, wait for drained(). */
-  write: (steps: readonly WatchStep[]) => boolean | Promise<boolean>;
+  /** Writes a step as one response; false = the transport is full, wait for drained(). */
+  write: (step: WatchStep) => boolean | Promise<boolean>;
   drained: () => Promise<void>;
 }
 
@@ -30,6 +30,17 @@ interface PendingChanges {
   lastSeq: number;
   epoch: string | undefined;
   mixedEpochs: boolean;
+  /** Each announced Append's last seq, under its epoch: where one response ends and the next begins. */
+  appendEnds: { epoch: string; lastSeq: number }[];
+}
+
+/** The announced Append ends in an append step that follows `after`, up to its last seq, ascending, once each. */
+function endsWithin(step: WatchStep, after: number, ...heard: (PendingChanges | undefined)[]): number[] {
+  const ends = new Set<number>();
+  for (const changes of heard) {
+    for (const end of changes?.appendEnds ?? []) if (end.epoch === step.epoch && end.lastSeq > after && end.lastSeq <= step.lastSeq) ends.add(end.lastSeq);
+  }
+  return [...ends].sort((a, b) => a - b);
 }
 
 class ConversationHub {
@@ -54,13 +65,14 @@ class ConversationHub {
   heard(change: ConversationChange): void {
     // An append already offered (a late announcement) needs nothing.
     if (change.kind === "append" && !this.#reading && this.#covers(change.epoch, change.lastSeq)) return;
-    const pending = this.#pending ?? { rewrite: false, missed: false, lastSeq: 0, epoch: undefined, mixedEpochs: false };
+    const pending = this.#pending ?? { rewrite: false, missed: false, lastSeq: 0, epoch: undefined, mixedEpochs: false, appendEnds: [] };
     if (change.kind === "rewrite") pending.rewrite = true;
     else if (change.kind === "missed") pending.missed = true;
     else {
       pending.lastSeq = Math.max(pending.lastSeq, change.lastSeq);
       if (pending.epoch !== undefined && pending.epoch !== change.epoch) pending.mixedEpochs = true;
       pending.epoch = change.epoch;
+      pending.appendEnds.push({ epoch: change.epoch, lastSeq: change.lastSeq });
     }
     this.#pending = pending;
     if (this.#reading) return;
@@ -77,18 +89,25 @@ class ConversationHub {
   async #readAndOffer(): Promise<void> {
     try {
       while (this.#pending) {
-        const { rewrite, missed, lastSeq } = this.#pending;
+        const heard = this.#pending;
         this.#pending = undefined;
         const before = this.#known;
-        const step = await this.#stepFor(rewrite, missed ? undefined : lastSeq);
-        this.#known = { epoch: step.epoch, lastSeq: step.lastSeq };
+        const step = await this.#stepFor(heard.rewrite, heard.missed ? undefined : heard.lastSeq);
+        const heardDuringRead = this.#pending as PendingChanges | undefined;
+        // One response per Append (design.md): a read that returned several Appends is cut at their
+        // announced ends, those heard during the read included; a catch-up or a reset goes whole.
+        const steps = step.reset || heard.missed ? [step] : stepsPerAppend(step, endsWithin(step, before?.lastSeq ?? 0, heard, heardDuringRead));
+        const last = steps.at(-1);
+        if (last !== undefined) this.#known = { epoch: last.epoch, lastSeq: last.lastSeq };
         // Appends announced during the read that it already returned need no read of their own.
         const pending = this.#pending as PendingChanges | undefined;
         if (pending && !pending.rewrite && !pending.missed && !pending.mixedEpochs && this.#covers(pending.epoch ?? "", pending.lastSeq)) this.#pending = undefined;
-        // Nothing new (every announcement was late): nothing to offer.
-        if (!step.reset && step.messages.length === 0 && before?.epoch === step.epoch && before.lastSeq === step.lastSeq) continue;
-        await this.#prepare(step);
-        for (const watcher of this.watchers) watcher.offer(step);
+        for (const offered of steps) {
+          // Nothing new (every announcement was late): nothing to offer.
+          if (!offered.reset && offered.messages.length === 0 && before?.epoch === offered.epoch && before.lastSeq === offered.lastSeq) continue;
+          await this.#prepare(offered);
+          for (const watcher of this.watchers) watcher.offer(offered);
+        }
       }
     } catch (error: unknown) {
       this.#failAll(error);

@@ -4,9 +4,6 @@
  * that do not continue exactly where the caller stands (a gap, another epoch)
  * make it read the conversation itself; a caller that reads too slowly loses
  * its queue (at most `bufferMessages` messages are held) and gets a reset.
- * While the transport is full, steps wait here and then go out together as
- * one response, so a stream that falls behind (a busy server, a slow
- * connection) costs one write per catch-up, not one per step.
  */
 import type { HistoryReadResult } from "../store/chat-store.js";
 import { firstStep, remainderAfter, resetStep, type WatchStep } from "./watch-step.js";
@@ -19,8 +16,8 @@ export interface WatcherOptions {
   bufferMessages: number;
   /** Reads the whole conversation. */
   read: () => Promise<HistoryReadResult>;
-  /** Writes consecutive steps as one response (a reset always alone); false = the transport is full, wait for drained(). */
-  write: (steps: readonly WatchStep[]) => boolean | Promise<boolean>;
+  /** Writes a step as one response; false = the transport is full, wait for drained(). */
+  write: (step: WatchStep) => boolean | Promise<boolean>;
   drained: () => Promise<void>;
   /** The stream must end: a read failed, or the watcher was closed with an error. */
   fail: (error: unknown) => void;
@@ -137,20 +134,21 @@ export class Watcher {
     void this.#pump();
   }
 
-  /** Writes what is queued, every step queued while the transport was full as one response; pays an owed reset once drained. */
+  /** Writes queued steps in order, one response each, waiting whenever the transport is full; pays an owed reset once drained. */
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
       for (;;) {
         if (this.#closed) return;
-        const steps = this.#takeQueued();
-        if (steps.length === 0) {
+        const step = this.#queue.shift();
+        if (step === undefined) {
           // The caller caught up: pay the reset its overflow earned (a read in flight pays it itself).
           if (this.#resetOwed && !this.#reading) this.#catchUp(resetStep);
           return;
         }
-        const written = this.#options.write(steps);
+        this.#queuedMessages -= step.messages.length;
+        const written = this.#options.write(step);
         if (!(typeof written === "boolean" ? written : await written)) await this.#options.drained();
       }
     } catch (error: unknown) {
@@ -158,20 +156,5 @@ export class Watcher {
     } finally {
       this.#pumping = false;
     }
-  }
-
-  /**
-   * The next response's steps: a reset alone (its messages are pinned first, which later steps
-   * would break), or every queued step up to the next reset. Queued steps continue each other
-   * (#enqueue keeps them exact), so their messages together are still in seq order.
-   */
-  #takeQueued(): WatchStep[] {
-    const first = this.#queue[0];
-    if (first === undefined) return [];
-    let end = 1;
-    if (!first.reset) while (end < this.#queue.length && !(this.#queue[end] as WatchStep).reset) end++;
-    const steps = this.#queue.splice(0, end);
-    for (const step of steps) this.#queuedMessages -= step.messages.length;
-    return steps;
   }
 }
