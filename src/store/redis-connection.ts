@@ -43,6 +43,9 @@ export interface RedisConnectionSettings {
   credentials?: RedisCredentials | undefined;
 }
 
+/** How often a Cluster subscriber connection reads the slot map to follow slots that moved. */
+const SUBSCRIBER_SLOTS_REFRESH_MS = 1000;
+
 /** Upper bound for reconnect back-off, so a returning Redis is picked up within about a second. */
 const MAX_RECONNECT_DELAY_MS = 500;
 const reconnectDelay = (attempt: number) => Math.min(attempt * 50, MAX_RECONNECT_DELAY_MS);
@@ -109,6 +112,10 @@ export function openRedisConnection(target: RedisTarget, settings: RedisConnecti
         // Writes and reads both go to primaries: GetHistory right after Append must see it.
         scaleReads: "master",
         shardedSubscribers: settings.subscriber === true,
+        // A subscriber also checks the slot map on its own: ioredis refreshes it when Redis drops a
+        // subscription whose slot moved, but skips that refresh while another one is running, and
+        // one that read the map before the move leaves the subscription behind.
+        ...(settings.subscriber === true ? { slotsRefreshInterval: SUBSCRIBER_SLOTS_REFRESH_MS } : {}),
       };
       return new Cluster(target.nodes, clusterOptions);
     }
