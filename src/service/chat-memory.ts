@@ -26,7 +26,7 @@ import { requestFingerprint, type WriteKind } from "./request-fingerprint.js";
 import { elementsToRead, selectHistory } from "./history-selection.js";
 import { encodeWriteResponse } from "./write-response.js";
 import { listConversations } from "./list-conversations.js";
-import { ReadTokenCounts, type TextTokenCounter, tokensForAppend } from "./token-budget.js";
+import { ReadTokenCounts, type TextTokenCounter, tokensForAppend, tokensForAppendNow } from "./token-budget.js";
 import {
   DEFAULT_TOOL_TYPE,
   type RequestLimits,
@@ -97,7 +97,7 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     const ttlMs = validateWriteRequest(request, limits);
     // One server timestamp for the whole batch: order is decided by Redis, not by clocks.
     const createdAtMs = now();
-    const tokens = await tokensForAppend(options.tokenCounter, request.messages);
+    const tokens = tokensForAppendNow(options.tokenCounter, request.messages) ?? (await tokensForAppend(options.tokenCounter, request.messages));
     const idempotency =
       request.requestId === "" ? undefined : { requestId: request.requestId, fingerprint: requestFingerprint(request.messages, ttlMs, kind) };
     const messages = request.messages.map((message, index) => toStoredMessage(message, createdAtMs, tokens[index]));
