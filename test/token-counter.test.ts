@@ -93,7 +93,7 @@ describe("countTokens matches js-tiktoken", () => {
       const anyCodePoints = fc.string({ unit: "binary", maxLength: 64 });
       fc.assert(fc.property(fc.oneof(anyUnits, anyCodePoints), (text) => countTokens(encoding, text) === referenceCount(encoding, text)), { numRuns: 1000 });
     });
-    it(`ASCII-only texts (the ASCII path), and the same pieces from the ASCII pattern and scanner as from the Unicode pattern, ${encoding}`, () => {
+    it(`ASCII-only texts (the ASCII pattern's path), and the same pieces as the Unicode pattern, ${encoding}`, () => {
       const bpe = loadBpe(encoding);
       expect(asciiPatternSource(bpe.pattern.source), "the pattern has an ASCII form").toBeDefined();
       const pieces = (pattern: RegExp, text: string) => [...text.matchAll(new RegExp(pattern.source, "g" + pattern.flags.replace(/[gy]/g, "")))].map((m) => m[0]);
@@ -101,33 +101,17 @@ describe("countTokens matches js-tiktoken", () => {
       const asciiFragment = fc.oneof(
         fc.constantFrom(" ", "  ", "\n", "\r\n", "\t", "\v\f", "'s", "'S", "'LL", "'re", "'", ".", "...", "!?", "()", "=>", "//", "\n/", "\x00", "\x7f"),
         fc.constantFrom("the", "The", "THE", "hello", "World", "iPhone", "McDonald's", "XMLHttp", "snake_case", "x1y2"),
-        // Contractions and near misses, and the whitespace and slash cases the scanner tells apart.
-        fc.constantFrom("'ve", "'VE", "'Ll", "'lL", "'d", "'M", "'t", "'T", "'x", "' ", "'r", "'rx", "'l", "'v", "'", "''s", "s'", "A's"),
-        fc.constantFrom(" !", " /", "/\n/", "!\r\n/", " \n ", "\r", "\r\r\n", "   x", " \t", "\t ", "\v", " 1", " A", " a", "$A", "-b"),
         fc.integer({ min: 0, max: 10_000_000 }).map(String),
         fc.string({ unit: asciiUnit, maxLength: 12 }),
       );
       const asciiText = fc.array(asciiFragment, { maxLength: 40 }).map((parts) => parts.join(""));
-      expect(bpe.asciiPieceEnd, "the pattern has an ASCII scanner").toBeDefined();
-      const scanned = (text: string) => {
-        const found: string[] = [];
-        for (let start = 0; start < text.length; ) {
-          const end = bpe.asciiPieceEnd!(text, start);
-          found.push(text.slice(start, end));
-          start = end;
-        }
-        return found;
-      };
       fc.assert(
         fc.property(asciiText, (text) => {
-          const expected = pieces(bpe.pattern, text);
-          expect(pieces(bpe.asciiPieces, text)).toEqual(expected);
-          expect(scanned(text)).toEqual(expected);
+          expect(pieces(bpe.asciiPieces, text)).toEqual(pieces(bpe.pattern, text));
           return countTokens(encoding, text) === referenceCount(encoding, text);
         }),
-        { numRuns: 3000 },
+        { numRuns: 1500 },
       );
-      for (const text of FIXED_TEXTS.filter((t) => !/[^\x00-\x7f]/.test(t))) expect(scanned(text)).toEqual(pieces(bpe.pattern, text));
     });
     it(`long unbroken runs and base64, ${encoding}`, () => {
       const base64 = fc.tuple(fc.string({ maxLength: 8 }), fc.integer({ min: 1, max: 4096 })).map(([seed, chars]) => base64Text(chars, seed));

@@ -14,30 +14,25 @@ const NON_ASCII = /[^\x00-\x7f]/;
 
 export function countTokens(encoding: TokenEncoding, text: string): number {
   const bpe = loadBpe(encoding);
-  // An ASCII text's chars are its UTF-8 bytes, and its pieces come from the ASCII scanner (or the faster ASCII pattern).
+  // An ASCII text's chars are its UTF-8 bytes, and its pieces come from the faster ASCII pattern.
   const ascii = !NON_ASCII.test(text);
   const pieces = ascii ? bpe.asciiPieces : bpe.pieces;
-  const scan = ascii ? bpe.asciiPieceEnd : undefined;
   const length = text.length;
   let count = 0;
   let start = 0;
   while (start < length) {
+    pieces.lastIndex = start;
     let end: number;
-    if (scan !== undefined) {
-      end = scan(text, start);
+    if (pieces.test(text)) {
+      end = pieces.lastIndex;
     } else {
-      pieces.lastIndex = start;
-      if (pieces.test(text)) {
-        end = pieces.lastIndex;
-      } else {
-        // No piece starts here (tiktoken's patterns leave no gaps): skip to the next, as tiktoken's find_iter would.
-        const pattern = bpe.pattern;
-        pattern.lastIndex = start;
-        const match = pattern.exec(text);
-        if (match === null) break;
-        start = match.index;
-        end = start + match[0].length;
-      }
+      // No piece starts here (tiktoken's patterns leave no gaps): skip to the next, as tiktoken's find_iter would.
+      const pattern = bpe.pattern;
+      pattern.lastIndex = start;
+      const match = pattern.exec(text);
+      if (match === null) break;
+      start = match.index;
+      end = start + match[0].length;
     }
     // The pattern never matches the empty string; this guard only rules out looping forever.
     if (end === start) {

@@ -4,7 +4,6 @@
  */
 import { createRequire } from "node:module";
 import { asciiPatternSource } from "./ascii-pattern.js";
-import { type AsciiPieceEnd, asciiPieceEnd } from "./ascii-pieces.js";
 import { PieceMemo } from "./piece-memo.js";
 
 export const TOKEN_ENCODINGS = ["o200k_base", "cl100k_base"] as const;
@@ -25,8 +24,6 @@ export interface Bpe {
   readonly pieces: RegExp;
   /** Sticky and for ASCII-only text: the pattern with its Unicode classes as ASCII ones (./ascii-pattern.ts). */
   readonly asciiPieces: RegExp;
-  /** For ASCII-only text, where asciiPieces would end each piece, without a RegExp call (./ascii-pieces.ts); unset for an unknown pattern. */
-  readonly asciiPieceEnd: AsciiPieceEnd | undefined;
   /** Token counts of short pieces seen lately (prose repeats its words): ./piece-memo.ts. */
   readonly pieceCounts: PieceMemo;
 }
@@ -79,7 +76,6 @@ function parseRanks(file: RanksFile): Bpe {
     pattern: new RegExp(file.pat_str, "gu"),
     pieces: new RegExp(file.pat_str, "uy"),
     asciiPieces: ascii === undefined ? new RegExp(file.pat_str, "uy") : new RegExp(ascii, "y"),
-    asciiPieceEnd: asciiPieceEnd(file.pat_str),
     pieceCounts: new PieceMemo(),
   };
 }
