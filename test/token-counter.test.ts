@@ -15,7 +15,6 @@ import { afterAll, describe, expect, it } from "vitest";
 import { countTokens, createTokenCounter, TOKEN_ENCODINGS, type TokenCounter, type TokenEncoding } from "../src/tokens/token-counter.js";
 import { asciiPatternSource } from "../src/tokens/ascii-pattern.js";
 import { loadBpe } from "../src/tokens/encodings.js";
-import { PieceMemo, rangeHash } from "../src/tokens/piece-memo.js";
 import { tokensForAppend, tokensForAppendNow } from "../src/service/token-budget.js";
 import { base64Text, CHAT_MESSAGE, proseText } from "./helpers/token-texts.js";
 
@@ -121,18 +120,6 @@ describe("countTokens matches js-tiktoken", () => {
 });
 
 describe("the piece memo", () => {
-  it("finds a piece by a range of any text, and only that piece", () => {
-    const memo = new PieceMemo();
-    const key = (text: string, start: number, end: number) => memo.get(text, start, end, rangeHash(text, start, end));
-    memo.set("hello", rangeHash("hello", 0, 5), 1);
-    memo.set("hell", rangeHash("hell", 0, 4), 2);
-    expect(key(" hello there", 1, 6)).toBe(1);
-    expect(key("shell", 1, 5)).toBe(2);
-    expect(key("hello", 0, 4)).toBe(2);
-    expect(key("hellO", 0, 5)).toBe(-1);
-    expect(key("help", 0, 3)).toBe(-1);
-  });
-
   it("keeps counts exact through many more distinct pieces than it holds (filled and cleared again and again)", () => {
     // 20,000 distinct short words, each a piece: the memo (4096 entries) is cleared several times per pass.
     const text = Array.from({ length: 20_000 }, (_, i) => ` w${(i * 7919).toString(36)}q`).join("");

@@ -8,7 +8,11 @@
  */
 import { countMergedParts } from "./byte-pair-count.js";
 import { type Bpe, loadBpe, type TokenEncoding } from "./encodings.js";
-import { MEMO_PIECE_CHARS, rangeHash } from "./piece-memo.js";
+
+// Counts of pieces up to this many bytes are kept, at most this many per encoding: a small table
+// that stays in the CPU's caches, where the ranks (200k entries for o200k_base) mostly do not.
+const MEMO_PIECE_BYTES = 32;
+const MEMO_ENTRIES = 4096;
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
@@ -39,38 +43,33 @@ export function countTokens(encoding: TokenEncoding, text: string): number {
       start++;
       continue;
     }
-    // One byte is one token.
-    count += end - start === 1 && text.charCodeAt(start) < 0x80 ? 1 : pieceTokens(text, start, end, ascii, bpe);
+    const piece = text.slice(start, end);
+    count += pieceTokens(ascii ? piece : utf8AsLatin1(piece), bpe);
     start = end;
   }
   return count;
 }
 
-/** The tokens of the piece text[start, end); short pieces' counts are memoized (./piece-memo.ts). */
-function pieceTokens(text: string, start: number, end: number, ascii: boolean, bpe: Bpe): number {
-  if (end - start > MEMO_PIECE_CHARS) return bytesTokens(utf8Bytes(text.slice(start, end), ascii), bpe);
-  const hash = rangeHash(text, start, end);
-  let count = bpe.pieceCounts.get(text, start, end, hash);
-  if (count < 0) {
-    const piece = text.slice(start, end);
-    count = bytesTokens(utf8Bytes(piece, ascii), bpe);
-    bpe.pieceCounts.set(piece, hash, count);
+/** `piece`: UTF-8 bytes as a latin1 string. */
+function pieceTokens(piece: string, bpe: Bpe): number {
+  if (piece.length === 1) return 1;
+  const memo = bpe.pieceCounts;
+  let count = memo.get(piece);
+  if (count === undefined) {
+    count = bpe.ranks.has(piece) ? 1 : countMergedParts(piece, bpe);
+    if (piece.length <= MEMO_PIECE_BYTES) {
+      if (memo.size >= MEMO_ENTRIES) memo.clear();
+      memo.set(piece, count);
+    }
   }
   return count;
 }
 
-/** `bytes`: a piece's UTF-8 bytes as a latin1 string. */
-function bytesTokens(bytes: string, bpe: Bpe): number {
-  if (bytes.length === 1 || bpe.ranks.has(bytes)) return 1;
-  return countMergedParts(bytes, bpe);
-}
-
 /**
- * UTF-8 bytes as a latin1 string (`ascii`: the text is known to be ASCII). A lone surrogate becomes
- * U+FFFD's bytes (EF BF BD), as with TextEncoder in js-tiktoken, and as tiktoken itself does (it
- * re-encodes such text with "replace").
+ * UTF-8 bytes as a latin1 string. A lone surrogate becomes U+FFFD's bytes (EF BF BD), as with
+ * TextEncoder in js-tiktoken, and as tiktoken itself does (it re-encodes such text with "replace").
  */
-function utf8Bytes(piece: string, ascii: boolean): string {
+function utf8AsLatin1(s: string): string {
   // Most pieces of a non-ASCII text are still ASCII: their chars already are their UTF-8 bytes.
-  return ascii || !NON_ASCII.test(piece) ? piece : Buffer.from(piece, "utf8").toString("latin1");
+  return NON_ASCII.test(s) ? Buffer.from(s, "utf8").toString("latin1") : s;
 }

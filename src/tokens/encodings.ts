@@ -4,7 +4,6 @@
  */
 import { createRequire } from "node:module";
 import { asciiPatternSource } from "./ascii-pattern.js";
-import { PieceMemo } from "./piece-memo.js";
 
 export const TOKEN_ENCODINGS = ["o200k_base", "cl100k_base"] as const;
 export type TokenEncoding = (typeof TOKEN_ENCODINGS)[number];
@@ -24,8 +23,8 @@ export interface Bpe {
   readonly pieces: RegExp;
   /** Sticky and for ASCII-only text: the pattern with its Unicode classes as ASCII ones (./ascii-pattern.ts). */
   readonly asciiPieces: RegExp;
-  /** Token counts of short pieces seen lately (prose repeats its words): ./piece-memo.ts. */
-  readonly pieceCounts: PieceMemo;
+  /** Token counts of short pieces seen lately (prose repeats its words); see count-tokens.ts. */
+  readonly pieceCounts: Map<string, number>;
 }
 
 interface RanksFile {
@@ -76,6 +75,6 @@ function parseRanks(file: RanksFile): Bpe {
     pattern: new RegExp(file.pat_str, "gu"),
     pieces: new RegExp(file.pat_str, "uy"),
     asciiPieces: ascii === undefined ? new RegExp(file.pat_str, "uy") : new RegExp(ascii, "y"),
-    pieceCounts: new PieceMemo(),
+    pieceCounts: new Map(),
   };
 }
