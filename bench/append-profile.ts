@@ -7,7 +7,8 @@
  *   BENCH_CPU_PROFILE=1 BENCH_RESULTS_DIR=/tmp/p node dist-bench/bench/append-profile.js <main.js> [calls (40000)]
  *
  * Prints one JSON line: calls/s, server and Redis CPU µs per call (process times), and Redis's
- * INFO commandstats line for evalsha (usec_per_call: Redis's own time per script call).
+ * INFO commandstats line for evalsha (usec_per_call: Redis's own time per script call), and the
+ * commands the script ran (calls and µs per call).
  */
 import { resolve } from "node:path";
 import { CHAT_MESSAGE } from "../test/helpers/token-texts.js";
@@ -35,8 +36,13 @@ try {
   const run = await runH2load({ url, framePath: target.framePath, connections, streams, requests: calls });
   const serverUs = (cpuTimeUs(server.pid) - serverBefore) / calls;
   const redisUs = (cpuTimeUs(bench.redisPid) - redisBefore) / calls;
-  const evalsha = /^cmdstat_evalsha:.*$/m.exec(await bench.redisClient.info("commandstats"))?.[0];
-  process.stdout.write(`${JSON.stringify({ script, calls, succeeded: run.succeeded, rps: run.rps, serverUs, redisUs, evalsha })}\n`);
+  const commandstats = await bench.redisClient.info("commandstats");
+  const evalsha = /^cmdstat_evalsha:.*$/m.exec(commandstats)?.[0];
+  // The commands the script ran, each with its calls and Redis's own µs per call.
+  const inside = [...commandstats.matchAll(/^cmdstat_(\w+(?:\|\w+)?):calls=(\d+),usec=\d+,usec_per_call=([\d.]+)/gm)]
+    .filter((match) => match[1] !== "evalsha")
+    .map((match) => `${match[1]} ${match[2]} × ${match[3]}`);
+  process.stdout.write(`${JSON.stringify({ script, calls, succeeded: run.succeeded, rps: run.rps, serverUs, redisUs, evalsha, inside })}\n`);
 } finally {
   await server.stop();
   await bench.stop();

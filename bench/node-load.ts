@@ -80,6 +80,7 @@ async function ioredisAppend(url: string, concurrency: number, seconds: number):
       "0",
       "bench-epoch",
       "append",
+      Date.now(),
       encodeStoredMessage({ role: "user", content: MESSAGE_CONTENT, createdAtMs: Date.now() }),
     );
   try {

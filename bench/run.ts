@@ -31,6 +31,8 @@
  *   BENCH_WATCH_IDLE [1000,5000]    idle watchers for the memory steps (empty skips)
  *   BENCH_WATCH_PAIRS [5]           interleaved pairs of Append c=64 without / with 100 idle watchers
  *   BENCH_WATCH_PROCESSES [2]       watcher processes the watchers are spread over
+ *   BENCH_WATCH_VIA [http2]         how the writer and watchers speak gRPC: raw HTTP/2 (cheap) or
+ *                                   `client` (the TypeScript client, several µs per message)
  *
  * The scenarios live in bench/scenarios/, the shared machinery (Redis, servers, `measure`) in
  * bench/lib/bench.ts, the settings above in bench/lib/settings.ts.

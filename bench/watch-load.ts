@@ -11,8 +11,15 @@
  *   writer: open-loop Appends of one message at a fixed rate, round-robin over conversations,
  *     paced by the clock (a late timer sends what is due at once: calls are never held back by
  *     slow answers); returns, per Append, the conversation, the seq, and when it was sent and
- *     acknowledged.
+ *     acknowledged. By default it speaks gRPC over node:http2 itself, with each conversation's
+ *     request frame encoded once: the TypeScript client costs about as much CPU per call as the
+ *     server does (bench/notes.md, "Watch fan-out, coalesced"), and on 2 shared cores that CPU is
+ *     taken from the server. `via: "client"` uses the client instead.
  */
+import { type ClientHttp2Session, connect, constants as http2 } from "node:http2";
+import { fromBinary } from "@bufbuild/protobuf";
+import { AppendRequestSchema, AppendResponseSchema, WatchRequestSchema } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
+import { encodeFrame } from "./lib/frames.js";
 import { createChatMemoryClient, type ChatMemoryClient } from "../clients/typescript/src/index.js";
 import type { WatchDelivery } from "./lib/results.js";
 import { MESSAGE_CONTENT } from "./lib/workload.js";
@@ -29,6 +36,12 @@ export interface WatchersOpen {
   capacity: number;
   /** Watchers per client (connection): the server allows 1,000 streams per connection. */
   perConnection: number;
+  /**
+   * How streams are read: raw HTTP/2, taking only each message's seq from the bytes (default; a
+   * receiver's CPU per message is then small next to the server's), or the TypeScript client's
+   * `watchStream`, which decodes every message (about 4–10 µs each).
+   */
+  via?: "http2" | "client";
 }
 
 export interface WatchersFinish {
@@ -53,6 +66,8 @@ export interface WriterRun {
   conversationIds: string[];
   ratePerS: number;
   durationS: number;
+  /** How Appends are sent: raw HTTP/2 with pre-encoded frames (default), or the TypeScript client. */
+  via?: "http2" | "client";
 }
 
 export interface WriterReport {
@@ -67,14 +82,90 @@ export interface WriterReport {
   ackAt: Float64Array;
   /** Append round trip (ack − send) in ms. */
   roundTripMs: Float64Array;
+  /** This process's CPU (user + system) over the Appends, µs: the load generator's own cost. */
+  cpuUs: number;
 }
 
 type Parent = { type: "progress" } | { type: "close" } | WatchersOpen | WatchersFinish | WriterRun;
 
 const send = (message: unknown) => process.send?.(message);
 
+/** A base-128 varint at `at`: its value (exact below 2^53) and where the next field starts. */
+function varint(bytes: Uint8Array, at: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    const byte = bytes[at++] as number;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [value, at];
+    scale *= 128;
+  }
+}
+
+/** Where the field after one of wire type `wireType` starting at `at` (after its tag) begins. */
+function skipField(bytes: Uint8Array, at: number, wireType: number): number {
+  if (wireType === 0) return varint(bytes, at)[1];
+  if (wireType === 1) return at + 8;
+  if (wireType === 5) return at + 4;
+  if (wireType === 2) {
+    const [length, start] = varint(bytes, at);
+    return start + length;
+  }
+  throw new Error(`unexpected wire type ${wireType}`);
+}
+
+/**
+ * A WatchResponse read only as far as the benchmark needs: `reset` (field 2) and each message's
+ * `seq` (Message field 8) from `messages` (field 1), straight from the wire bytes.
+ */
+function scanWatchResponse(bytes: Uint8Array, onSeq: (seq: number) => void): boolean {
+  let reset = false;
+  let at = 0;
+  while (at < bytes.length) {
+    const [tag, afterTag] = varint(bytes, at);
+    const field = Math.floor(tag / 8);
+    const wireType = tag % 8;
+    if (field === 1 && wireType === 2) {
+      const [length, start] = varint(bytes, afterTag);
+      const end = start + length;
+      let inner = start;
+      while (inner < end) {
+        const [innerTag, afterInnerTag] = varint(bytes, inner);
+        if (innerTag === (8 << 3) /* seq, varint */) {
+          const [seq, next] = varint(bytes, afterInnerTag);
+          onSeq(seq);
+          inner = next;
+        } else inner = skipField(bytes, afterInnerTag, innerTag % 8);
+      }
+      at = end;
+    } else if (field === 2 && wireType === 0) {
+      const [value, next] = varint(bytes, afterTag);
+      reset = value !== 0;
+      at = next;
+    } else at = skipField(bytes, afterTag, wireType);
+  }
+  return reset;
+}
+
+/** gRPC's length-prefixed messages from a stream's DATA chunks, as they complete. */
+class GrpcFrames {
+  #pending: Buffer = Buffer.alloc(0);
+  push(chunk: Buffer, onMessage: (message: Buffer) => void): void {
+    let buffer = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
+    while (buffer.length >= 5) {
+      const length = buffer.readUInt32BE(1);
+      if (buffer.length < 5 + length) break;
+      onMessage(buffer.subarray(5, 5 + length));
+      buffer = buffer.subarray(5 + length);
+    }
+    this.#pending = buffer;
+  }
+}
+
 class WatcherSet {
   readonly #clients: ChatMemoryClient[] = [];
+  readonly #sessions: ClientHttp2Session[] = [];
+  readonly #via: "http2" | "client";
   readonly #abort = new AbortController();
   readonly #ids: string[];
   readonly #receivedAt: Float64Array[];
@@ -90,15 +181,22 @@ class WatcherSet {
     this.#ids = open.conversationIds;
     this.#receivedAt = this.#ids.map(() => new Float64Array(open.capacity).fill(Number.NaN));
     this.#lastSeq = this.#ids.map(() => 0);
+    this.#via = open.via ?? "http2";
     const connections = Math.ceil(this.#ids.length / open.perConnection);
     for (let i = 0; i < connections; i++) {
+      if (this.#via === "http2") {
+        const session = connect(`http://${open.address}`);
+        session.on("error", () => {});
+        this.#sessions.push(session);
+      }
       // A subchannel of its own, so each client is its own HTTP/2 connection.
-      this.#clients.push(createChatMemoryClient({ address: open.address, channelOptions: { "grpc.use_local_subchannel_pool": 1 } }));
+      else this.#clients.push(createChatMemoryClient({ address: open.address, channelOptions: { "grpc.use_local_subchannel_pool": 1 } }));
     }
   }
 
   /** Opens every stream; resolves once each has its first response (it is watching). */
   async open(perConnection: number): Promise<void> {
+    if (this.#via === "http2") return this.#openRaw(perConnection);
     const firsts = this.#ids.map((conversationId, index) => {
       const client = this.#clients[Math.floor(index / perConnection)] as ChatMemoryClient;
       return new Promise<void>((resolve, reject) => {
@@ -119,6 +217,43 @@ class WatcherSet {
             reject(error as Error);
           }
         })();
+      });
+    });
+    await Promise.all(firsts);
+    this.#cpuAtOpen = process.cpuUsage();
+  }
+
+  async #openRaw(perConnection: number): Promise<void> {
+    const headers = {
+      [http2.HTTP2_HEADER_METHOD]: "POST",
+      [http2.HTTP2_HEADER_PATH]: "/chatmemory.v1.ChatMemory/Watch",
+      "content-type": "application/grpc",
+      te: "trailers",
+    };
+    const firsts = this.#ids.map((conversationId, index) => {
+      const session = this.#sessions[Math.floor(index / perConnection)] as ClientHttp2Session;
+      return new Promise<void>((resolve, reject) => {
+        let first = true;
+        const stream = session.request(headers, { endStream: false, signal: this.#abort.signal });
+        const frames = new GrpcFrames();
+        stream.on("data", (chunk: Buffer) => {
+          const at = clock();
+          frames.push(chunk, (message) => {
+            if (scanWatchResponse(message, (seq) => this.#record(index, seq, at))) this.#resets++;
+            if (first) {
+              first = false;
+              resolve();
+            }
+          });
+        });
+        const failed = (why: string) => {
+          if (this.#abort.signal.aborted) return;
+          this.#streamErrors++;
+          reject(new Error(`watch ${conversationId}: ${why}`));
+        };
+        stream.on("trailers", (trailers) => failed(`ended with grpc-status ${String(trailers["grpc-status"])}`));
+        stream.on("error", (error: Error) => failed(error.message));
+        stream.end(encodeFrame(WatchRequestSchema, { conversationId }));
       });
     });
     await Promise.all(firsts);
@@ -191,12 +326,61 @@ class WatcherSet {
   close(): void {
     this.#abort.abort();
     for (const client of this.#clients) client.close();
+    for (const session of this.#sessions) session.destroy();
   }
 }
 
-async function write(run: WriterRun): Promise<WriterReport> {
+/** Append of one pre-encoded request over one HTTP/2 connection; resolves to first_seq, rejects on a non-OK status. */
+type Appender = { append: (index: number) => Promise<bigint>; close: () => void };
+
+async function clientAppender(run: WriterRun): Promise<Appender> {
   const client = createChatMemoryClient({ address: run.address, defaultDeadlineMs: 30_000 });
   await client.waitForReady(10_000);
+  return {
+    append: async (index) => {
+      const response = await client.append({ conversationId: run.conversationIds[index] as string, messages: [{ role: "user", content: MESSAGE_CONTENT }] });
+      return response.firstSeq;
+    },
+    close: () => client.close(),
+  };
+}
+
+async function http2Appender(run: WriterRun): Promise<Appender> {
+  const session = connect(`http://${run.address}`);
+  await new Promise<void>((resolve, reject) => {
+    session.once("connect", () => resolve());
+    session.once("error", reject);
+  });
+  const frames = run.conversationIds.map((conversationId) => encodeFrame(AppendRequestSchema, { conversationId, messages: [{ role: "user", content: MESSAGE_CONTENT }] }));
+  const headers = {
+    [http2.HTTP2_HEADER_METHOD]: "POST",
+    [http2.HTTP2_HEADER_PATH]: "/chatmemory.v1.ChatMemory/Append",
+    "content-type": "application/grpc",
+    te: "trailers",
+  };
+  return {
+    append: (index) =>
+      new Promise<bigint>((resolve, reject) => {
+        const stream = session.request(headers, { endStream: false });
+        const chunks: Buffer[] = [];
+        let status: string | undefined;
+        stream.on("response", (h) => (status = h["grpc-status"] as string | undefined));
+        stream.on("trailers", (t) => (status = t["grpc-status"] as string | undefined));
+        stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+        stream.on("error", reject);
+        stream.on("close", () => {
+          const body = Buffer.concat(chunks);
+          if (status !== "0" || body.length < 5) return reject(new Error(`Append: grpc-status ${status}`));
+          resolve(fromBinary(AppendResponseSchema, body.subarray(5)).firstSeq);
+        });
+        stream.end(frames[index]);
+      }),
+    close: () => session.close(),
+  };
+}
+
+async function write(run: WriterRun): Promise<WriterReport> {
+  const client = run.via === "client" ? await clientAppender(run) : await http2Appender(run);
   const total = Math.round(run.ratePerS * run.durationS);
   const report: WriterReport = {
     type: "written",
@@ -208,22 +392,23 @@ async function write(run: WriterRun): Promise<WriterReport> {
     sentAt: new Float64Array(total).fill(Number.NaN),
     ackAt: new Float64Array(total).fill(Number.NaN),
     roundTripMs: new Float64Array(total).fill(Number.NaN),
+    cpuUs: 0,
   };
+  const cpuBefore = process.cpuUsage();
   const intervalMs = 1000 / run.ratePerS;
   const started = performance.now();
   const calls: Promise<void>[] = [];
   const appendOne = (i: number): Promise<void> => {
     const index = i % run.conversationIds.length;
-    const conversationId = run.conversationIds[index] as string;
     report.conversation[i] = index;
     const sentAt = clock();
     report.sentAt[i] = sentAt;
-    return client.append({ conversationId, messages: [{ role: "user", content: MESSAGE_CONTENT }] }).then(
-      (response) => {
+    return client.append(index).then(
+      (firstSeq) => {
         const ackAt = clock();
         report.ackAt[i] = ackAt;
         report.roundTripMs[i] = ackAt - sentAt;
-        report.seq[i] = Number(response.firstSeq);
+        report.seq[i] = Number(firstSeq);
         report.appends++;
       },
       () => {
@@ -243,6 +428,8 @@ async function write(run: WriterRun): Promise<WriterReport> {
   });
   await Promise.all(calls);
   report.elapsedS = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  report.cpuUs = cpu.user + cpu.system;
   client.close();
   return report;
 }

@@ -102,6 +102,25 @@ describe("compatibility with the Python class", () => {
     expect(message?.toolCalls.map((call) => [call.id, call.type, call.name, call.arguments])).toEqual([["call_9", "function", "f", '{"x": 1}']]);
   });
 
+  it("goes on after the highest seq held when the counter is gone but messages are not (the Python class kept the list alive)", async () => {
+    const id = uniqueId("seq");
+    const key = `${PYTHON_PREFIX}:${id}`;
+    await server.client.append({ conversationId: id, messages: [{ role: "system", content: "s", pinned: true }, { role: "user", content: "a" }, { role: "user", content: "b" }] });
+    await redis.rpush(key, pythonJsonDumps("assistant", "from Python"));
+    // As when :meta expires under the server's TTL while the Python class refreshes the list's own.
+    await redis.del(`{${key}}:meta`);
+    const appended = await server.client.append({ conversationId: id, messages: [{ role: "user", content: "c" }] });
+    expect([appended.firstSeq, appended.lastSeq]).toEqual([4n, 4n]);
+    const { messages } = await server.client.getHistory({ conversationId: id });
+    expect(messages.map((m) => [m.content, m.seq])).toEqual([
+      ["s", 1n],
+      ["a", 2n],
+      ["b", 3n],
+      ["from Python", 0n],
+      ["c", 4n],
+    ]);
+  });
+
   it("sets the TTL with PEXPIRE in milliseconds", async () => {
     const id = uniqueId("ttl");
     await server.client.append({ conversationId: id, messages: [{ role: "user", content: "x" }] });

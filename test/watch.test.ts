@@ -193,6 +193,51 @@ function defineWatchSuite(name: string, options: TestServerOptions) {
       await own.close();
     });
 
+    it("sends one response per Append, also for Appends made while a response is held back", async () => {
+      // A buffer large enough that nothing here overflows it: what is held is sent, not dropped.
+      const own = await startTestServer({ ...options, maxTurns: 100, watchBufferMessages: 200 });
+      const client = own.client;
+      const id = conversation();
+      const watch = new StreamReader(client, { conversationId: id });
+      await watch.next();
+      // The reader pauses: 40 × 64 KB is more than the client buffers and HTTP/2 lets through, so a response is held back.
+      const big = "word ".repeat(13_000);
+      const bigAppends = 40;
+      for (let i = 1; i <= bigAppends; i++) await client.append({ conversationId: id, messages: [user(`${i}:${big}`)] });
+      const small = ["s1", "s2", "s3", "s4", "s5"];
+      for (const content of small) await client.append({ conversationId: id, messages: [user(content)] });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const seen: WatchResponse[] = [];
+      const last = bigAppends + small.length;
+      while (seen.at(-1)?.messages.at(-1)?.seq !== BigInt(last)) seen.push(await watch.next());
+      expect(seen.some((response) => response.reset)).toBe(false);
+      expect(seen.map(seqs)).toEqual(Array.from({ length: last }, (_, i) => [i + 1]));
+      expect(seen.slice(-small.length).map(contents)).toEqual(small.map((content) => [content]));
+      watch.close();
+      await own.close();
+    });
+
+    it("sends one response per Append when Appends land together, each with its own messages", async () => {
+      const own = await startTestServer({ ...options, maxTurns: 100 });
+      const client = own.client;
+      const id = conversation();
+      const watch = new StreamReader(client, { conversationId: id });
+      await watch.next();
+      for (let round = 0; round < 5; round++) {
+        // Batches of 1 to 3 messages appended at once: one read may return several of them.
+        const batches = Array.from({ length: 8 }, (_, b) => Array.from({ length: 1 + ((b + round) % 3) }, (_, m) => `r${round}b${b}m${m}`));
+        await Promise.all(batches.map((batch) => client.append({ conversationId: id, messages: batch.map((content) => user(content)) })));
+        const responses: WatchResponse[] = [];
+        for (let i = 0; i < batches.length; i++) responses.push(await watch.next());
+        expect(responses.some((response) => response.reset)).toBe(false);
+        // Each response is exactly one batch, whole; the batches in the order Redis applied them.
+        const received = responses.map(contents);
+        expect([...received].sort()).toEqual([...batches].sort());
+      }
+      watch.close();
+      await own.close();
+    });
+
     it("rejects a negative after_seq and a bad conversation id, naming the field", async () => {
       const bad = new StreamReader(client, { conversationId: "ok", afterSeq: -1n });
       expect(await bad.failure()).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^after_seq: /) });

@@ -21,6 +21,8 @@ export interface H2loadRun {
   durationS?: number;
   /** Where per-request latencies go (--log-file); omit to skip latency percentiles. */
   logFile?: string;
+  /** Requests per second per connection (--rps), evenly paced; omit for as fast as the streams allow. */
+  rps?: number;
 }
 
 export interface H2loadResult {
@@ -66,6 +68,7 @@ export async function runH2load(run: H2loadRun): Promise<H2loadResult> {
     "-d", run.framePath,
     ...(run.requests !== undefined ? ["-n", String(run.requests)] : ["-D", String(run.durationS ?? 1)]),
     ...(run.logFile ? [`--log-file=${run.logFile}`] : []),
+    ...(run.rps !== undefined ? [`--rps=${run.rps}`] : []),
     run.url,
   ];
   const child = spawn("bash", ["-c", 'h2load "$@"; rc=$?; times >&2; exit $rc', "h2load", ...args], {

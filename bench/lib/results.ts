@@ -185,7 +185,7 @@ export interface WatchIdleAppendPair {
 
 export interface WatchResults {
   date: string;
-  settings: Record<string, number | number[]>;
+  settings: Record<string, number | number[] | string>;
   fanout: WatchFanout[];
   memory: WatchMemory[];
   idleAppend: {

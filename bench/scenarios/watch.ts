@@ -51,13 +51,15 @@ export const watchSettings = {
   idle: envNumbers("BENCH_WATCH_IDLE", [1000, 5000]),
   pairs: envNumbers("BENCH_WATCH_PAIRS", [5])[0] ?? 0,
   processes: Math.max(1, envNumbers("BENCH_WATCH_PROCESSES", [2])[0] ?? 2),
+  /** How the load processes speak gRPC: raw HTTP/2 (default: cheap, so they leave the CPU to the server) or the TypeScript client. */
+  via: (process.env.BENCH_WATCH_VIA === "client" ? "client" : "http2") as "http2" | "client",
 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
 
 /** A forked bench/watch-load.js, spoken to one request at a time. */
-class LoadProcess {
+export class LoadProcess {
   readonly #child: ChildProcess;
   get pid(): number {
     return this.#child.pid ?? -1;
@@ -104,7 +106,7 @@ async function openWatchers(address: string, conversationIds: string[], processe
         if (ids.length === 0) return;
         const load = new LoadProcess();
         loads.push(load);
-        const open: WatchersOpen = { type: "open", address, conversationIds: ids, capacity, perConnection: 250 };
+        const open: WatchersOpen = { type: "open", address, conversationIds: ids, capacity, perConnection: 250, via: watchSettings.via };
         await load.request(open);
       }),
     );
@@ -158,7 +160,7 @@ export async function watchFanout(
     const pids = [server.pid, writer.pid, ...loads.map((load) => load.pid)];
     const waitBefore = pids.map(runQueueWaitUs);
     const started = performance.now();
-    const run: WriterRun = { type: "write", address: server.address, conversationIds, ratePerS: options.ratePerS, durationS: options.seconds };
+    const run: WriterRun = { type: "write", address: server.address, conversationIds, ratePerS: options.ratePerS, durationS: options.seconds, via: watchSettings.via };
     const written = await writer.request<WriterReport>(run);
     const writtenAt = performance.now();
     // Expected deliveries: each watcher gets every acknowledged Append of its conversation.

@@ -18,7 +18,7 @@ import { ConversationWatches } from "./watch-hub.js";
 import type { WatchStep } from "./watch-step.js";
 import type { CallContext } from "./call-context.js";
 import { ChatMemoryError, Code } from "./errors.js";
-import { EncodedMessage, type ServiceImpl } from "./service-impl.js";
+import { EncodedMessage, type ResponseStream, type ServiceImpl } from "./service-impl.js";
 import { scopedConversationId, type TenantResolver } from "./tenancy.js";
 import { type ChatStore, hasKeys, type JsonObject, type StoredMessage } from "../store/chat-store.js";
 import { encodeHistoryResponse, toApiMessage } from "./history-response.js";
@@ -74,14 +74,34 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
   const readTokens = new ReadTokenCounts(options.tokenCounter);
   const now = options.now ?? Date.now;
   const resolveTenant = options.resolveTenant ?? (() => undefined);
-  const watches = new ConversationWatches({ store, bufferMessages: options.watchBufferMessages ?? 1000, drainSignal: options.drainSignal });
-  // A step offered to many watchers at once is encoded once.
-  const encodedSteps = new WeakMap<WatchStep, Promise<EncodedMessage<typeof WatchResponseSchema>>>();
+  // A step offered to many watchers at once is encoded once, before it is offered (prepare), so each watcher's write finds its bytes ready.
+  const encodedSteps = new WeakMap<WatchStep, EncodedMessage<typeof WatchResponseSchema> | Promise<EncodedMessage<typeof WatchResponseSchema>>>();
+  const watches = new ConversationWatches({
+    store,
+    bufferMessages: options.watchBufferMessages ?? 1000,
+    drainSignal: options.drainSignal,
+    prepare: (step) => encodedStep(step),
+  });
   /** A Watch step as WatchResponse bytes; token counts of elements without one are counted here. */
   async function encodeWatchStep(step: WatchStep): Promise<EncodedMessage<typeof WatchResponseSchema>> {
     const tokenCount = await readTokens.of(step.messages.map(({ message }) => message));
     const messages = step.messages.map(({ message, pinned }) => toApiMessage(message, pinned, tokenCount(message)));
     return new EncodedMessage(WatchResponseSchema, toBinary(WatchResponseSchema, create(WatchResponseSchema, { messages, reset: step.reset, epoch: step.epoch })));
+  }
+  function encodedStep(step: WatchStep): EncodedMessage<typeof WatchResponseSchema> | Promise<EncodedMessage<typeof WatchResponseSchema>> {
+    const known = encodedSteps.get(step);
+    if (known) return known;
+    const encoding = encodeWatchStep(step).then((encoded) => {
+      encodedSteps.set(step, encoded);
+      return encoded;
+    });
+    encodedSteps.set(step, encoding);
+    return encoding;
+  }
+  /** The step as one WatchResponse, written; at once when its encoding is ready (the usual case). False = wait for drained(). */
+  function writeStep(stream: ResponseStream<typeof WatchResponseSchema>, step: WatchStep): boolean | Promise<boolean> {
+    const encoded = encodedStep(step);
+    return encoded instanceof EncodedMessage ? stream.write(encoded) : encoded.then((ready) => stream.write(ready));
   }
   // Authentication comes first (UNAUTHENTICATED before INVALID_ARGUMENT), then the id is scoped to the tenant.
   const conversationOf = (request: { conversationId: string }, context: CallContext) =>
@@ -156,14 +176,7 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
         afterSeq,
         epoch,
         signal: context.signal,
-        async write(step) {
-          let bytes = encodedSteps.get(step);
-          if (!bytes) {
-            bytes = encodeWatchStep(step);
-            encodedSteps.set(step, bytes);
-          }
-          return stream.write(await bytes);
-        },
+        write: (step) => writeStep(stream, step),
         drained: () => stream.drained(),
       });
     },

@@ -1,14 +1,16 @@
 /**
  * Watch across this server: one hub per watched conversation, holding one
  * store subscription however many streams watch it. On each change the hub
- * reads the conversation once (reads coalesce while one is in flight) and
- * offers the resulting step to every watcher, so 1,000 watchers of one
- * conversation cost one read and, when they all stand at the same seq, one
- * encoding per change.
+ * reads the conversation once and offers the resulting step to every watcher,
+ * so 1,000 watchers of one conversation cost one read and, when they all stand
+ * at the same seq, one encoding per change. Reads coalesce: announcements heard
+ * together, or while a read is in flight, are served by one read (none when the
+ * previous read already covered them), so a busy server reads and offers less
+ * often, with more messages per step.
  */
 import type { ChangeSubscription, ChatStore, ConversationChange, HistoryReadResult } from "../store/chat-store.js";
 import { ChatMemoryError, Code, toChatMemoryError } from "./errors.js";
-import { everythingStep, resetStep, stepAfter, type WatchStep } from "./watch-step.js";
+import { everythingStep, resetStep, stepAfter, stepsPerAppend, type WatchStep } from "./watch-step.js";
 import { Watcher } from "./watcher.js";
 
 export interface WatchOptions {
@@ -16,8 +18,29 @@ export interface WatchOptions {
   epoch: string;
   /** Aborted when the call is cancelled or its deadline passes: the stream ends quietly. */
   signal: AbortSignal;
-  write: (step: WatchStep) => Promise<boolean>;
+  /** Writes a step as one response; false = the transport is full, wait for drained(). */
+  write: (step: WatchStep) => boolean | Promise<boolean>;
   drained: () => Promise<void>;
+}
+
+/** Changes heard and not yet read: a rewrite, possibly missed announcements (read all), or appends up to `lastSeq` (in `epoch`, or in several). */
+interface PendingChanges {
+  rewrite: boolean;
+  missed: boolean;
+  lastSeq: number;
+  epoch: string | undefined;
+  mixedEpochs: boolean;
+  /** Each announced Append's last seq, under its epoch: where one response ends and the next begins. */
+  appendEnds: { epoch: string; lastSeq: number }[];
+}
+
+/** The announced Append ends in an append step that follows `after`, up to its last seq, ascending, once each. */
+function endsWithin(step: WatchStep, after: number, ...heard: (PendingChanges | undefined)[]): number[] {
+  const ends = new Set<number>();
+  for (const changes of heard) {
+    for (const end of changes?.appendEnds ?? []) if (end.epoch === step.epoch && end.lastSeq > after && end.lastSeq <= step.lastSeq) ends.add(end.lastSeq);
+  }
+  return [...ends].sort((a, b) => a - b);
 }
 
 class ConversationHub {
@@ -28,34 +51,63 @@ class ConversationHub {
   /** Where the last step offered left the conversation; undefined until the hub has read it. */
   #known: { epoch: string; lastSeq: number } | undefined;
   #reading = false;
-  /** Changes heard while a read was in flight: read again after it. */
-  #pending: { rewrite: boolean; lastSeq: number } | undefined;
+  /** Changes heard since the last read began: read again after it, unless it covered them. */
+  #pending: PendingChanges | undefined;
 
-  constructor(read: (newest: number) => Promise<HistoryReadResult>, failAll: (error: unknown) => void) {
+  readonly #prepare: (step: WatchStep) => unknown;
+
+  constructor(read: (newest: number) => Promise<HistoryReadResult>, prepare: (step: WatchStep) => unknown, failAll: (error: unknown) => void) {
     this.#read = read;
+    this.#prepare = prepare;
     this.#failAll = failAll;
   }
 
   heard(change: ConversationChange): void {
-    const known = this.#known;
     // An append already offered (a late announcement) needs nothing.
-    if (change.kind === "append" && !this.#reading && known?.epoch === change.epoch && change.lastSeq <= known.lastSeq) return;
-    const pending = this.#pending ?? { rewrite: false, lastSeq: 0 };
+    if (change.kind === "append" && !this.#reading && this.#covers(change.epoch, change.lastSeq)) return;
+    const pending = this.#pending ?? { rewrite: false, missed: false, lastSeq: 0, epoch: undefined, mixedEpochs: false, appendEnds: [] };
     if (change.kind === "rewrite") pending.rewrite = true;
-    else pending.lastSeq = Math.max(pending.lastSeq, change.lastSeq);
+    else if (change.kind === "missed") pending.missed = true;
+    else {
+      pending.lastSeq = Math.max(pending.lastSeq, change.lastSeq);
+      if (pending.epoch !== undefined && pending.epoch !== change.epoch) pending.mixedEpochs = true;
+      pending.epoch = change.epoch;
+      pending.appendEnds.push({ epoch: change.epoch, lastSeq: change.lastSeq });
+    }
     this.#pending = pending;
-    if (!this.#reading) void this.#readAndOffer();
+    if (this.#reading) return;
+    this.#reading = true;
+    // Read once the announcements that arrived together (one socket read's worth) are all heard.
+    queueMicrotask(() => void this.#readAndOffer());
+  }
+
+  /** Whether what was last offered already holds `lastSeq` of `epoch`. */
+  #covers(epoch: string, lastSeq: number): boolean {
+    return this.#known !== undefined && this.#known.epoch === epoch && lastSeq <= this.#known.lastSeq;
   }
 
   async #readAndOffer(): Promise<void> {
-    this.#reading = true;
     try {
       while (this.#pending) {
-        const { rewrite, lastSeq } = this.#pending;
+        const heard = this.#pending;
         this.#pending = undefined;
-        const step = await this.#stepFor(rewrite, lastSeq);
-        this.#known = { epoch: step.epoch, lastSeq: step.lastSeq };
-        for (const watcher of this.watchers) watcher.offer(step);
+        const before = this.#known;
+        const step = await this.#stepFor(heard.rewrite, heard.missed ? undefined : heard.lastSeq);
+        const heardDuringRead = this.#pending as PendingChanges | undefined;
+        // One response per Append (design.md): a read that returned several Appends is cut at their
+        // announced ends, those heard during the read included; a catch-up or a reset goes whole.
+        const steps = step.reset || heard.missed ? [step] : stepsPerAppend(step, endsWithin(step, before?.lastSeq ?? 0, heard, heardDuringRead));
+        const last = steps.at(-1);
+        if (last !== undefined) this.#known = { epoch: last.epoch, lastSeq: last.lastSeq };
+        // Appends announced during the read that it already returned need no read of their own.
+        const pending = this.#pending as PendingChanges | undefined;
+        if (pending && !pending.rewrite && !pending.missed && !pending.mixedEpochs && this.#covers(pending.epoch ?? "", pending.lastSeq)) this.#pending = undefined;
+        for (const offered of steps) {
+          // Nothing new (every announcement was late): nothing to offer.
+          if (!offered.reset && offered.messages.length === 0 && before?.epoch === offered.epoch && before.lastSeq === offered.lastSeq) continue;
+          await this.#prepare(offered);
+          for (const watcher of this.watchers) watcher.offer(offered);
+        }
       }
     } catch (error: unknown) {
       this.#failAll(error);
@@ -64,21 +116,31 @@ class ConversationHub {
     }
   }
 
-  /** The step for what was heard: the new messages (from a read of the newest only, when that has them all) or a reset. */
-  async #stepFor(rewrite: boolean, announcedLastSeq: number): Promise<WatchStep> {
+  /**
+   * The step for what was heard: the new messages (from a read of the newest only, when that has
+   * them all) or a reset. `announcedLastSeq` undefined: announcements may have been missed, read all.
+   */
+  async #stepFor(rewrite: boolean, announcedLastSeq: number | undefined): Promise<WatchStep> {
     const known = this.#known;
     if (rewrite || known === undefined) {
       const read = await this.#read(0);
       // Not knowing what watchers hold, offer everything: each takes what it misses.
       return rewrite ? resetStep(read) : everythingStep(read);
     }
-    const newest = Math.max(announcedLastSeq - known.lastSeq, 1);
+    const newest = announcedLastSeq === undefined ? 0 : Math.max(announcedLastSeq - known.lastSeq, 1);
     let read = await this.#read(newest);
-    if (read.epoch !== known.epoch && known.epoch !== "") return resetStep(read.windowLength > newest ? await this.#read(0) : read);
+    const partial = newest > 0 && read.windowLength > newest;
+    if (read.epoch !== known.epoch && known.epoch !== "") return resetStep(partial ? await this.#read(0) : read);
     let step = stepAfter(read, known.lastSeq);
-    if (step === undefined && read.windowLength > newest) {
-      read = await this.#read(0);
+    if (step === undefined && partial) {
+      // More was appended before the read ran than was announced: read exactly that much, when it is all still stored.
+      const appended = read.lastSeq - known.lastSeq;
+      read = await this.#read(appended > newest && appended < read.windowLength ? appended : 0);
       step = stepAfter(read, known.lastSeq);
+      if (step === undefined && read.messages.length < read.windowLength) {
+        read = await this.#read(0);
+        step = stepAfter(read, known.lastSeq);
+      }
     }
     // Messages after the last step were trimmed before they could be sent.
     return step ?? resetStep(read);
@@ -89,11 +151,19 @@ export class ConversationWatches {
   readonly #store: ChatStore;
   readonly #bufferMessages: number;
   readonly #hubs = new Map<string, ConversationHub>();
+  readonly #prepare: (step: WatchStep) => unknown;
   #draining = false;
 
-  constructor(options: { store: ChatStore; bufferMessages: number; drainSignal?: AbortSignal | undefined }) {
+  constructor(options: {
+    store: ChatStore;
+    bufferMessages: number;
+    drainSignal?: AbortSignal | undefined;
+    /** Called (and awaited) once per step before the hub offers it to its watchers: e.g. to encode it once for all. */
+    prepare?: (step: WatchStep) => unknown;
+  }) {
     this.#store = options.store;
     this.#bufferMessages = options.bufferMessages;
+    this.#prepare = options.prepare ?? (() => undefined);
     options.drainSignal?.addEventListener("abort", () => this.#drain(), { once: true });
   }
 
@@ -137,6 +207,7 @@ export class ConversationWatches {
     if (hub) return hub;
     const created = new ConversationHub(
       (newest) => this.#store.getHistory(conversationId, newest),
+      this.#prepare,
       (error) => this.#failHub(conversationId, created, error),
     );
     created.subscription = this.#store.watchChanges(conversationId, {

@@ -75,3 +75,20 @@ export function remainderAfter(step: WatchStep, afterSeq: number): WatchStep {
   if (first === 0) return step;
   return { ...step, messages: first < 0 ? [] : step.messages.slice(first) };
 }
+
+/**
+ * One step per Append: an append step cut after each of `appendEnds` (the last seqs the Appends
+ * announced, ascending, none before the step's first message). Messages after the last end are
+ * left out: their Append's announcement has not been heard yet, and brings them in its own step.
+ */
+export function stepsPerAppend(step: WatchStep, appendEnds: readonly number[]): WatchStep[] {
+  if (appendEnds.length === 1 && appendEnds[0] === step.lastSeq) return [step];
+  const steps: WatchStep[] = [];
+  let next = 0;
+  for (const end of appendEnds) {
+    const start = next;
+    while (next < step.messages.length && ((step.messages[next] as StepMessage).message.seq as number) <= end) next++;
+    steps.push({ messages: step.messages.slice(start, next), reset: false, epoch: step.epoch, lastSeq: end });
+  }
+  return steps;
+}

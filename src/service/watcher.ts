@@ -16,8 +16,8 @@ export interface WatcherOptions {
   bufferMessages: number;
   /** Reads the whole conversation. */
   read: () => Promise<HistoryReadResult>;
-  /** Writes a step; false = the transport is full, wait for drained(). */
-  write: (step: WatchStep) => Promise<boolean>;
+  /** Writes a step as one response; false = the transport is full, wait for drained(). */
+  write: (step: WatchStep) => boolean | Promise<boolean>;
   drained: () => Promise<void>;
   /** The stream must end: a read failed, or the watcher was closed with an error. */
   fail: (error: unknown) => void;
@@ -134,7 +134,7 @@ export class Watcher {
     void this.#pump();
   }
 
-  /** Writes queued steps in order, waiting whenever the transport is full; pays an owed reset once drained. */
+  /** Writes queued steps in order, one response each, waiting whenever the transport is full; pays an owed reset once drained. */
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
@@ -148,7 +148,8 @@ export class Watcher {
           return;
         }
         this.#queuedMessages -= step.messages.length;
-        if (!(await this.#options.write(step))) await this.#options.drained();
+        const written = this.#options.write(step);
+        if (!(typeof written === "boolean" ? written : await written)) await this.#options.drained();
       }
     } catch (error: unknown) {
       this.fail(error);

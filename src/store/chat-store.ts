@@ -173,11 +173,14 @@ export interface ConversationPage {
  * What changed in a conversation, as every server sharing the store hears it: an append (its seqs,
  * under the conversation's epoch) or a rewrite of its past (Replace, DeleteMessages, Clear; `epoch`
  * is the new one, "" when it now holds nothing). Expiry is not announced: the next write comes
- * with a new epoch instead.
+ * with a new epoch instead. `missed`: the feed itself may have missed announcements (on Redis
+ * Cluster, the conversation's slot moved to another node and the subscription followed it late);
+ * the conversation must be read again to learn what changed.
  */
 export type ConversationChange =
   | { kind: "append"; epoch: string; firstSeq: number; lastSeq: number }
-  | { kind: "rewrite"; epoch: string };
+  | { kind: "rewrite"; epoch: string }
+  | { kind: "missed" };
 
 /** Hears the changes of one conversation until closed. */
 export interface ChangeListener {

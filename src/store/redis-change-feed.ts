@@ -5,6 +5,9 @@
  * process (per shard on Cluster), opened on the first watch; one channel
  * subscription per watched conversation, however many watch it here.
  */
+/// <reference path="./cluster-key-slot.d.ts" />
+import calculateSlot from "cluster-key-slot";
+import { Cluster } from "ioredis";
 import type { Logger } from "pino";
 import { type ChangeListener, type ChangeSubscription, type ConversationChange, StoreUnavailableError } from "./chat-store.js";
 import type { RedisConnection } from "./redis-connection.js";
@@ -27,6 +30,8 @@ interface ChannelState {
   subscribed: boolean;
   /** Settles after the last command queued for the channel: the next one goes after it. */
   chain: Promise<void>;
+  /** On Cluster: the node that served the channel's slot when it was last subscribed. */
+  node: string | undefined;
 }
 
 export class RedisChangeFeed {
@@ -46,7 +51,7 @@ export class RedisChangeFeed {
   async subscribe(channel: string, listener: ChangeListener): Promise<ChangeSubscription> {
     let state = this.#channels.get(channel);
     if (!state) {
-      state = { listeners: new Set(), subscribed: false, chain: Promise.resolve() };
+      state = { listeners: new Set(), subscribed: false, chain: Promise.resolve(), node: undefined };
       this.#channels.set(channel, state);
     }
     const subscribed = state;
@@ -57,6 +62,7 @@ export class RedisChangeFeed {
       const connection = await this.#ready();
       await connection.ssubscribe(channel);
       subscribed.subscribed = true;
+      subscribed.node = nodeServing(connection, channel);
     });
     subscribed.chain = step.catch(() => {});
     try {
@@ -99,6 +105,12 @@ export class RedisChangeFeed {
       // On one server the subscriptions end with the connection: tell every listener, forget them all.
       connection.on("close", () => this.#lost(new StoreUnavailableError("the Redis subscriber connection was lost")));
       connection.on("error", (error: Error) => this.#logger.debug({ err: error }, "redis subscriber connection error"));
+      // ioredis moves a sharded subscription when its slot moves (it hears Redis's sunsubscribe,
+      // refreshes the slot map, subscribes anew); announcements made meanwhile are lost.
+      if (connection instanceof Cluster) {
+        const cluster = connection;
+        cluster.on("subscribersReady", () => this.#followMovedSlots(cluster));
+      }
     }
     if (connection.status === "ready") return Promise.resolve(connection);
     // One wait shared by every channel subscribed meanwhile (many watchers resume at once after an outage).
@@ -122,6 +134,32 @@ export class RedisChangeFeed {
     });
   }
 
+  /**
+   * After ioredis moved subscriptions: each channel whose slot another node now serves is
+   * subscribed again (ensuring the new node has it before anything is read), then its listeners
+   * hear that they may have missed changes, and read.
+   */
+  #followMovedSlots(connection: Cluster): void {
+    for (const [channel, state] of this.#channels) {
+      const node = nodeServing(connection, channel);
+      if (!state.subscribed || node === state.node) continue;
+      state.node = node;
+      state.chain = state.chain
+        .then(async () => {
+          if (!state.subscribed) return;
+          await connection.ssubscribe(channel);
+          for (const listener of state.listeners) listener.change({ kind: "missed" });
+        })
+        .catch((error: unknown) => {
+          // Not subscribed where the channel now lives: its watchers resume elsewhere or later.
+          if (this.#channels.get(channel) === state) this.#channels.delete(channel);
+          state.subscribed = false;
+          const lost = new StoreUnavailableError("the Redis subscription could not follow its slot to another node", { cause: error });
+          for (const listener of state.listeners) listener.lost(lost);
+        });
+    }
+  }
+
   #dispatch(channel: string, message: string): void {
     const listeners = this.#channels.get(channel)?.listeners;
     if (!listeners) return;
@@ -142,4 +180,9 @@ export class RedisChangeFeed {
       for (const listener of state.listeners) listener.lost(error);
     }
   }
+}
+
+/** On Cluster, the node (host:port) ioredis's slot map names for the channel's slot; undefined elsewhere. */
+function nodeServing(connection: RedisConnection, channel: string): string | undefined {
+  return connection instanceof Cluster ? connection.slots[calculateSlot(channel)]?.[0] : undefined;
 }

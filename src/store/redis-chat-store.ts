@@ -3,7 +3,7 @@
  * per conversation under `<keyPrefix>:<conversationId>`, one JSON element per
  * message. Connections are made once and shared by every request.
  */
-import { Cluster, ReplyError } from "ioredis";
+import { Cluster } from "ioredis";
 import type { Logger } from "pino";
 import {
   type AppendOptions,
@@ -18,7 +18,6 @@ import {
   type ListCursor,
   PinnedLimitError,
   RequestIdReusedError,
-  StoreUnavailableError,
   type StoredMessage,
   type WindowPolicy,
 } from "./chat-store.js";
@@ -26,6 +25,7 @@ import { newEpoch } from "./epoch.js";
 import { decodeElements, decodeHistory, deletedMessages, type ElementDecoding, encodeStoredMessage } from "./message-codec.js";
 import { DecodedElementCache, elementDecoding } from "./decoded-element-cache.js";
 import { toStoreError } from "./redis-errors.js";
+import { sendFollowingSlotMoves } from "./redis-redirections.js";
 import { openRedisConnection, type RedisConnection, type RedisCredentials, type RedisTarget } from "./redis-connection.js";
 import type { RedisCommand, RedisCommandHook } from "./redis-command-hook.js";
 import { changeChannel, conversationKeys, defineScriptCommands } from "./redis-scripts.js";
@@ -155,6 +155,7 @@ export class RedisChatStore implements ChatStore {
         messages.map((_, index) => (pinned?.[index] ? "1" : "0")).join(""),
         newEpoch(),
         mode,
+        Date.now(),
         ...elements,
       ),
     );
@@ -201,25 +202,20 @@ export class RedisChatStore implements ChatStore {
     return { count, pinned: pinnedCount };
   }
 
-  listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage> {
+  async listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage> {
     const client = this.#client();
-    const listBuckets: ListBuckets = async (firstKey, min, max, bucketLimit, budget, laterMin, tags) => {
-      try {
-        const send = () => client.chatmemoryListBuckets(firstKey, this.#keyPrefix, min, max, bucketLimit, budget, laterMin, ...tags);
-        return await (this.#hook === undefined ? send() : this.#hook.around(SCRIPT.list, send));
-      } catch (error: unknown) {
-        // A slot of the run moved to another node (resharding, failover) before ioredis's map knew:
-        // refresh the map and let the caller retry (UNAVAILABLE), from the same page token.
-        if (client instanceof Cluster && error instanceof ReplyError && String((error as Error).message).includes("non local key")) {
-          client.refreshSlotsCache();
-          throw new StoreUnavailableError("a slot moved during the listing; retry", { cause: error });
-        }
-        throw toStoreError(error);
-      }
+    const listBuckets: ListBuckets = (firstKey, min, max, bucketLimit, budget, laterMin, tags) => {
+      const send = () => client.chatmemoryListBuckets(firstKey, this.#keyPrefix, min, max, bucketLimit, budget, laterMin, ...tags);
+      return this.#hook === undefined ? send() : this.#hook.around(SCRIPT.list, send);
     };
     // On Cluster, a script call walks the buckets one node serves (by ioredis's slot map).
     const ownerOf = (slot: number) => (client instanceof Cluster ? client.slots[slot]?.[0] : undefined);
-    return listFromIndex(this.#index, listBuckets, ownerOf, idPrefix, limit, cursor);
+    // A slot that moved mid-page: the page is planned again from the same cursor, by the refreshed slot map.
+    try {
+      return await sendFollowingSlotMoves(this.#clients, () => listFromIndex(this.#index, listBuckets, ownerOf, idPrefix, limit, cursor));
+    } catch (error: unknown) {
+      throw toStoreError(error);
+    }
   }
 
   /** The conversation's keys and its index bucket, as the write and clear scripts take them. */
@@ -251,7 +247,8 @@ export class RedisChatStore implements ChatStore {
 
   async #run<T>(command: RedisCommand, send: () => Promise<T>): Promise<T> {
     try {
-      return await (this.#hook === undefined ? send() : this.#hook.around(command, send));
+      const hooked = this.#hook === undefined ? send : () => (this.#hook as RedisCommandHook).around(command, send);
+      return await sendFollowingSlotMoves(this.#clients, hooked);
     } catch (error: unknown) {
       throw toStoreError(error);
     }

@@ -6,15 +6,19 @@
  */
 import { ReplyError } from "ioredis";
 import { StoreDataError, StoreUnavailableError } from "./chat-store.js";
+import { didNotRunHere } from "./redis-redirections.js";
 
 /** Server replies that mean "not now" rather than "never": loading, failing over, script busy, ... */
-const TRANSIENT_REPLY_PREFIXES = ["LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"];
+const TRANSIENT_REPLY_PREFIXES = ["LOADING", "BUSY", "MASTERDOWN", "READONLY", "NOREPLICAS"];
 
 export function toStoreError(error: unknown): Error {
   if (error instanceof ReplyError) {
     const message = String((error as Error).message);
     if (message.startsWith("WRONGTYPE")) {
       return new StoreDataError("the conversation key holds a value that is not a list", { cause: error });
+    }
+    if (didNotRunHere(error)) {
+      return new StoreUnavailableError("a slot of the Redis Cluster was moving; retry", { cause: error });
     }
     if (TRANSIENT_REPLY_PREFIXES.some((prefix) => message.startsWith(prefix))) {
       return new StoreUnavailableError("redis is temporarily unable to serve the request", { cause: error });

@@ -7,7 +7,8 @@
  * hash tag is the whole list key, which itself has no braces):
  *   KEYS[1] <prefix>:<id>                   the window: a List of JSON elements (the Python class's key)
  *   KEYS[2] {<prefix>:<id>}:pinned          the pinned messages: a List of JSON elements
- *   KEYS[3] {<prefix>:<id>}:meta            Hash: `seq` (the last seq given), `epoch`
+ *   KEYS[3] {<prefix>:<id>}:meta            Hash: `seq` (the last seq given), `epoch`, `appended` (last write, ms),
+ *                                           `indexed` ('1' while the id is in its index bucket)
  *   KEYS[4] {<prefix>:<id>}:request-ids     Hash request_id -> "<count>:<fingerprint>", "<request_id> seqs" -> "<first>:<last>"
  *   KEYS[5] {<prefix>:<id>}:request-expiry  Sorted set request_id -> expiry (epoch ms)
  *   KEYS[6] <prefix>:{<tag>}:conversations  the conversation index bucket of its slot (redis-conversation-index.ts)
@@ -39,6 +40,7 @@ declare module "ioredis" {
       pins: string,
       newEpoch: string,
       mode: "append" | "replace",
+      nowMs: number,
       ...elements: string[]
     ): Result<[number, string | number, number, number], Context>;
     chatmemoryDelete(list: string, pinned: string, meta: string, newEpoch: string, ...seqs: string[]): Result<string[], Context>;
@@ -66,7 +68,8 @@ declare module "ioredis" {
  * always changes). ARGV: maxMessages, ttlMs (0 = keep the current expiry), requestId ('' = none),
  * fingerprint, requestIdTtlMs, maxPinned, toolSafe ('1'/'0'), pins (one '1'/'0' per element),
  * newEpoch (used when the conversation has none, or by a replace), mode ('append'/'replace'),
- * elements... (JSON objects without a seq).
+ * nowMs (the server's clock: the write's time, and when request ids expire), elements... (JSON
+ * objects without a seq).
  * Returns {count, previousFingerprint, firstSeq, lastSeq}: previousFingerprint is '' for a fresh
  * write and the first call's fingerprint for a replay (with the first call's numbers);
  * {-1, index} when pinning elements[index] would exceed maxPinned (nothing is stored).
@@ -76,10 +79,8 @@ declare module "ioredis" {
 export const WRITE_LUA = `
 local requestId = ARGV[3]
 local replace = ARGV[10] == 'replace'
-local now = 0
+local now = tonumber(ARGV[11])
 if requestId ~= '' then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   -- Forget ids past their lifetime, in chunks (unpack has a stack limit).
   local expired = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 500)
   while #expired > 0 do
@@ -103,7 +104,7 @@ if requestId ~= '' then
 end
 
 local pins = ARGV[8]
-local n = #ARGV - 10
+local n = #ARGV - 11
 local newPinned = 0
 for i = 1, n do
   if string.byte(pins, i) == 49 then newPinned = newPinned + 1 end
@@ -130,15 +131,19 @@ if replace then
   redis.call('DEL', KEYS[1], KEYS[2])
 end
 
--- The expiry a write without its own TTL keeps: the conversation's current one (PTTL: -2 = no meta yet, -1 = none).
 local ttlMs = tonumber(ARGV[2])
-local metaTtl = redis.call('PTTL', KEYS[3])
-local seq = 0
-if metaTtl ~= -2 then
-  local meta = redis.call('HMGET', KEYS[3], 'epoch', 'seq')
-  if not replace and meta[1] then epoch = meta[1] end
-  seq = tonumber(meta[2]) or 0
-  if ttlMs == 0 then ttlMs = math.max(metaTtl, 0) end
+local meta = redis.call('HMGET', KEYS[3], 'epoch', 'seq', 'indexed')
+if not replace and meta[1] then epoch = meta[1] end
+local seq = tonumber(meta[2]) or 0
+-- No counter, but messages may still be held: :meta expired while the Python class kept the list
+-- alive (its own, longer TTL), or was deleted. Seqs go on after the highest one held.
+if not meta[1] and not replace and n > 0 then
+  for key = 1, 2 do
+    for _, element in ipairs(redis.call('LRANGE', KEYS[key], 0, -1)) do
+      local held = tonumber(string.match(element, '^{"seq":(%d+),'))
+      if held and held > seq then seq = held end
+    end
+  end
 end
 local first, last = 0, 0
 if n > 0 then
@@ -146,21 +151,30 @@ if n > 0 then
   last = seq + n
   seq = last
 end
--- One HSET for the epoch (new, or a replace's), the seq counter and, for ListConversations, this write's time.
-if now == 0 then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+-- ListConversations: this write adds the id to its slot's index only when :meta does not say it is there
+-- (a first write; or the listing pruned it while it held nothing, and took 'indexed' away then).
+local index = n > 0 and not meta[3]
+if index then
+  redis.call('HSET', KEYS[3], 'epoch', epoch, 'seq', seq, 'appended', now, 'indexed', '1')
+else
+  redis.call('HSET', KEYS[3], 'epoch', epoch, 'seq', seq, 'appended', now)
 end
-redis.call('HSET', KEYS[3], 'epoch', epoch, 'seq', seq, 'appended', now)
 
 local window, pinned = {}, {}
 for i = 1, n do
-  local element = '{"seq":' .. (first + i - 1) .. ',' .. string.sub(ARGV[10 + i], 2)
+  local element = '{"seq":' .. (first + i - 1) .. ',' .. string.sub(ARGV[11 + i], 2)
   if string.byte(pins, i) == 49 then pinned[#pinned + 1] = element else window[#window + 1] = element end
 end
-if #pinned > 0 then redis.call('RPUSH', KEYS[2], unpack(pinned)) end
+-- A key this write creates (the first pinned message, a window emptied before) gets no expiry of its own.
+local created = false
+if #pinned > 0 then created = redis.call('RPUSH', KEYS[2], unpack(pinned)) == #pinned end
 local count
-if #window > 0 then count = redis.call('RPUSH', KEYS[1], unpack(window)) else count = redis.call('LLEN', KEYS[1]) end
+if #window > 0 then
+  count = redis.call('RPUSH', KEYS[1], unpack(window))
+  created = created or count == #window
+else
+  count = redis.call('LLEN', KEYS[1])
+end
 local maxMessages = tonumber(ARGV[1])
 if count > maxMessages then
   redis.call('LTRIM', KEYS[1], -maxMessages, -1)
@@ -178,6 +192,9 @@ if count > maxMessages then
     end
   end
 end
+-- Without a TTL of its own, a write keeps the conversation's current one (PTTL -1 = none), which
+-- the keys that already existed still carry.
+if ttlMs == 0 and created and meta[1] then ttlMs = math.max(redis.call('PTTL', KEYS[3]), 0) end
 if ttlMs > 0 then
   for key = 1, 3 do redis.call('PEXPIRE', KEYS[key], ttlMs) end
 end
@@ -191,8 +208,8 @@ if requestId ~= '' then
   redis.call('PEXPIRE', KEYS[4], requestIdTtlMs)
   redis.call('PEXPIRE', KEYS[5], requestIdTtlMs)
 end
--- ListConversations: the id in its slot's index (member: the list key without '<prefix>:').
-if n > 0 then redis.call('ZADD', KEYS[6], 0, string.sub(KEYS[1], string.find(KEYS[6], ':{', 1, true) + 1)) end
+-- Member: the list key without '<prefix>:'.
+if index then redis.call('ZADD', KEYS[6], 0, string.sub(KEYS[1], string.find(KEYS[6], ':{', 1, true) + 1)) end
 local channel = '{' .. KEYS[1] .. '}:watch'
 if replace then
   if n == 0 then epoch = '' end
@@ -295,6 +312,8 @@ for b = 7, #ARGV do
       local count = redis.call('LLEN', list)
       if count == 0 and redis.call('EXISTS', '{' .. list .. '}:pinned') == 0 then
         redis.call('ZREM', bucket, member)
+        -- The next write that stores something adds it back (the write script reads 'indexed').
+        redis.call('HDEL', '{' .. list .. '}:meta', 'indexed')
       else
         found = found + 1
         out[#out + 1] = offset

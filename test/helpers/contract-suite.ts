@@ -285,9 +285,13 @@ export function defineContractSuite(label: string, base: TestServerOptions): voi
 
     it("keeps a conversation's ttl on a later append without one (the server has no TTL)", async () => {
       const id = uniqueId();
-      await server.client.append({ conversationId: id, messages: [user("u")], ttl: { seconds: 0n, nanos: 500_000_000 } });
+      const { lastSeq } = await server.client.append({ conversationId: id, messages: [user("u")], ttl: { seconds: 0n, nanos: 600_000_000 } });
+      // The first pinned message, and a window emptied and then written again: new keys, the same expiry.
       await server.client.append({ conversationId: id, messages: [{ role: "system", content: "s", pinned: true }] });
-      await sleep(800);
+      await server.client.deleteMessages({ conversationId: id, seqs: [lastSeq] });
+      await server.client.append({ conversationId: id, messages: [user("v")] });
+      expect(await server.client.count({ conversationId: id })).toMatchObject({ count: 1n, pinned: 1n });
+      await sleep(900);
       expect(await server.client.count({ conversationId: id })).toMatchObject({ count: 0n, pinned: 0n });
     });
 

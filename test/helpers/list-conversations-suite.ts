@@ -92,9 +92,9 @@ export function defineListConversationsSuite(label: string, base: TestServerOpti
         ["kept", 1n],
         ["pinned-only", 0n],
       ]);
-      // Written again after a clear: listed again.
-      await client.append({ conversationId: "cleared", messages: [message("again")] }, as(tenant));
-      expect((await listAll(tenant, 2)).sorted).toEqual(["cleared", "kept", "pinned-only"]);
+      // Written again after a clear, or after a listing found them holding nothing: listed again.
+      for (const conversationId of ["cleared", "emptied", "replaced"]) await client.append({ conversationId, messages: [message("again")] }, as(tenant));
+      expect((await listAll(tenant, 2)).sorted).toEqual(["cleared", "emptied", "kept", "pinned-only", "replaced"]);
     });
 
     it("shows each tenant only its own conversations, under the ids it gave", async () => {

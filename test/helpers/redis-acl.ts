@@ -6,8 +6,8 @@ export const LEAST_PRIVILEGE_COMMANDS = [
   // Watch's subscriber connection:
   "ssubscribe", "sunsubscribe",
   // Inside the scripts:
-  "rpush", "ltrim", "pexpire", "time", "zrangebyscore", "hdel", "zrem", "hget", "hset", "zadd", "exists", "del",
-  "hincrby", "pttl", "lindex", "lpop", "hmget", "spublish", "lrem", "zrangebylex",
+  "rpush", "ltrim", "pexpire", "zrangebyscore", "hdel", "zrem", "hget", "hset", "zadd", "exists", "del",
+  "pttl", "lindex", "lpop", "hmget", "spublish", "lrem", "zrangebylex",
 ];
 
 /** ACL SETUSER arguments: `user` with `password`, only the keys and Watch channels under `keyPrefix`, only `commands`. */

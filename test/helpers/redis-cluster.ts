@@ -91,6 +91,30 @@ export class RedisClusterProcesses {
     }
   }
 
+  /** The primaries' node ids and the number of slots each serves (from CLUSTER NODES). */
+  async primaries(): Promise<{ id: string; port: number; slots: number }[]> {
+    const lines = String(await this.command(this.nodes[0]!, "CLUSTER", "NODES")).trim().split("\n");
+    return lines
+      .map((line) => line.split(" "))
+      .filter((fields) => fields[2]?.includes("master") && !fields[2].includes("fail"))
+      .map((fields) => ({
+        id: fields[0]!,
+        port: Number(/:(\d+)@/.exec(fields[1]!)?.[1]),
+        slots: fields.slice(8).reduce((sum, range) => {
+          const [from, to = from] = range.split("-").map(Number);
+          return range.startsWith("[") ? sum : sum + (to! - from! + 1);
+        }, 0),
+      }));
+  }
+
+  /** Moves `slots` slots, keys included, from one primary to another, live (redis-cli --cluster reshard). */
+  async reshard(fromId: string, toId: string, slots: number): Promise<void> {
+    const seed = `127.0.0.1:${this.nodes[0]!.port}`;
+    await run("redis-cli", ["--cluster", "reshard", seed, "--cluster-from", fromId, "--cluster-to", toId, "--cluster-slots", String(slots), "--cluster-yes"], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.stop()));
   }
