@@ -46,19 +46,15 @@ export class ConversationIndex {
     cluster: boolean,
   ) {
     this.tags = cluster ? (clusterTags ??= slotTags()) : ["index"];
-    this.#keys = new Array<string | undefined>(this.tags.length).fill(undefined);
   }
 
   get buckets(): number {
     return this.tags.length;
   }
 
-  /** Bucket keys made so far: every write names its bucket's, so each is built (and flattened by ioredis) once. */
-  readonly #keys: (string | undefined)[];
-
   /** The index key of a bucket. */
   key(bucket: number): string {
-    return (this.#keys[bucket] ??= `${this.keyPrefix}:{${this.tags[bucket]}}:conversations`);
+    return `${this.keyPrefix}:{${this.tags[bucket]}}:conversations`;
   }
 
   /** The index key a conversation belongs to: its list key's slot's (on Cluster). */
