@@ -1,8 +1,9 @@
 /**
  * Append's per-call parts on their own, this build against another build's dist directory,
- * interleaved: counting the chat message's tokens, tokensForAppend (with its promise hops), the
- * Struct null check of the decoded request, and the AppendResponse (protobuf-es create + toBinary,
- * as before, against the hand encoder). Fastest and median of 25 rounds, wall time
+ * interleaved: counting the chat message's tokens (a literal, and the string fromBinary decoded),
+ * tokensForAppend (with its promise hops), the handler's way to the counts (tokensForAppendNow
+ * where a build has it), the Struct null check of the decoded request, and the AppendResponse
+ * (protobuf-es create + toBinary, as before, against the hand encoder). Fastest and median of 25 rounds, wall time
  * (bench/notes.md, sixth round).
  *
  *   node dist-bench/bench/append-parts.js <other build's dist dir>
@@ -12,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AppendRequestSchema, AppendResponseSchema } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { findKindlessValue } from "../src/grpc/struct-kinds.js";
-import { tokensForAppend } from "../src/service/token-budget.js";
+import { tokensForAppend, tokensForAppendNow } from "../src/service/token-budget.js";
 import { encodeWriteResponse } from "../src/service/write-response.js";
 import { countTokens, createTokenCounter } from "../src/tokens/token-counter.js";
 import { CHAT_MESSAGE } from "../test/helpers/token-texts.js";
@@ -59,7 +60,18 @@ process.stdout.write(`| part | ${otherDist}: fastest (median) µs | this build: 
 for (const encoding of ["o200k_base", "cl100k_base"] as const) {
   await compare(`countTokens, the chat message, ${encoding}`, () => other.tokens.countTokens(encoding, CHAT_MESSAGE), () => countTokens(encoding, CHAT_MESSAGE));
 }
+const content = request.messages[0]!.content;
+for (const encoding of ["o200k_base", "cl100k_base"] as const) {
+  await compare(`countTokens, the message as decoded from the request, ${encoding}`, () => other.tokens.countTokens(encoding, content), () => countTokens(encoding, content));
+}
 await compare("tokensForAppend, one message (o200k_base)", () => other.budget.tokensForAppend(theirCounter, request.messages), () => tokensForAppend(ourCounter, request.messages));
+// The Append path's counts: awaited in both (as the handler does), inline without a promise where the other build has no tokensForAppendNow.
+const theirTokensNow = (other.budget as { tokensForAppendNow?: typeof tokensForAppendNow }).tokensForAppendNow;
+await compare(
+  "the Append handler's token counts, one message (o200k_base)",
+  () => theirTokensNow?.(theirCounter, request.messages) ?? other.budget.tokensForAppend(theirCounter, request.messages),
+  () => tokensForAppendNow(ourCounter, request.messages) ?? tokensForAppend(ourCounter, request.messages),
+);
 await compare("Struct null check of the request", () => other.kinds.findKindlessValue(AppendRequestSchema, request, requestBytes), () => findKindlessValue(AppendRequestSchema, request, requestBytes));
 await compare(
   "AppendResponse: create + toBinary, then by hand",

@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { countTokens, createTokenCounter, TOKEN_ENCODINGS, type TokenCounter, type TokenEncoding } from "../src/tokens/token-counter.js";
 import { asciiPatternSource } from "../src/tokens/ascii-pattern.js";
 import { loadBpe } from "../src/tokens/encodings.js";
+import { tokensForAppend, tokensForAppendNow } from "../src/service/token-budget.js";
 import { base64Text, CHAT_MESSAGE, proseText } from "./helpers/token-texts.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -116,6 +117,57 @@ describe("countTokens matches js-tiktoken", () => {
       fc.assert(fc.property(fc.oneof(longRun, base64), (text) => countTokens(encoding, text) === referenceCount(encoding, text)), { numRuns: 60 });
     });
   }
+});
+
+describe("the piece memo", () => {
+  it("keeps counts exact through many more distinct pieces than it holds (filled and cleared again and again)", () => {
+    // 20,000 distinct short words, each a piece: the memo (4096 entries) is cleared several times per pass.
+    const text = Array.from({ length: 20_000 }, (_, i) => ` w${(i * 7919).toString(36)}q`).join("");
+    for (const encoding of TOKEN_ENCODINGS) {
+      const expected = referenceCount(encoding, text);
+      expect(countTokens(encoding, text)).toBe(expected);
+      expect(countTokens(encoding, text)).toBe(expected);
+      // A part of it again: its words' counts now come from the memo.
+      const words = text.slice(0, 4000);
+      expect(countTokens(encoding, words)).toBe(referenceCount(encoding, words));
+    }
+  });
+});
+
+describe("tokensForAppendNow (the Append path's inline counts)", () => {
+  const counter = createTokenCounter("o200k_base", { offloadAboveChars: 64 });
+  afterAll(() => counter.close());
+  const call = { id: "c1", type: "function", name: "get_weather", arguments: '{"city":"Paris"}' };
+
+  it("gives tokensForAppend's counts when the texts fit the inline budget, without a promise", async () => {
+    const batches = [
+      [{ content: "Hello, world!" }],
+      [{ content: "checking", toolCalls: [call] }, { content: "" }],
+      [{ content: "a".repeat(32) }, { content: "b".repeat(32) }],
+    ];
+    for (const messages of batches) {
+      const now = tokensForAppendNow(counter, messages);
+      expect(Array.isArray(now)).toBe(true);
+      expect(now).toEqual(await tokensForAppend(counter, messages));
+    }
+    expect(tokensForAppendNow(counter, [{ content: "checking", toolCalls: [call] }])).toEqual([
+      { o200k_base: referenceCount("o200k_base", "checking") + referenceCount("o200k_base", call.name) + referenceCount("o200k_base", call.arguments) },
+    ]);
+  });
+
+  it("leaves texts beyond the inline budget (one long text, or many short ones) to tokensForAppend", async () => {
+    expect(tokensForAppendNow(counter, [{ content: "x".repeat(65) }])).toBeUndefined();
+    expect(tokensForAppendNow(counter, [{ content: "x".repeat(40) }, { content: "y".repeat(25) }])).toBeUndefined();
+    expect(tokensForAppendNow(counter, [{ content: "x", toolCalls: [{ ...call, arguments: "z".repeat(60) }] }])).toBeUndefined();
+    expect(await tokensForAppend(counter, [{ content: "x".repeat(65) }])).toEqual([{ o200k_base: referenceCount("o200k_base", "x".repeat(65)) }]);
+  });
+
+  it("throws once the counter is closed, as count rejects", async () => {
+    const closing = createTokenCounter("o200k_base");
+    await closing.close();
+    expect(() => closing.countNow("x")).toThrow(/closed/);
+    await expect(closing.count(["x"])).rejects.toThrow(/closed/);
+  });
 });
 
 describe("createTokenCounter", () => {

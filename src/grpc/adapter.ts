@@ -193,18 +193,42 @@ function startCall<T>(
   return Promise.resolve().then(() => run(decoded.message));
 }
 
-/** Starts the tracer's view of `call`; undefined without a tracer. */
 /**
- * Starts observing one call (metrics, logs) and tracing it when a tracer is set: `run` does the
- * call's work inside its span, `end` reports how it ended to both, once.
+ * One call observed (metrics, logs) and traced when a tracer is set: `run` does the call's work
+ * inside its span, `end` reports how it ended to both, once. A class, so a call allocates one small
+ * object rather than closures.
  */
+class ObservedCall implements TracedCall {
+  readonly #methodName: string;
+  readonly #started: number;
+  readonly #observer: CallObserver | undefined;
+  readonly #traced: TracedCall | undefined;
+
+  constructor(methodName: string, started: number, observer: CallObserver | undefined, traced: TracedCall | undefined) {
+    this.#methodName = methodName;
+    this.#started = started;
+    this.#observer = observer;
+    this.#traced = traced;
+  }
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    return this.#traced === undefined ? work() : this.#traced.run(work);
+  }
+
+  end(code: Code, error?: ChatMemoryError): void {
+    this.#traced?.end(code, error);
+    this.#observer?.callEnded({ method: this.#methodName, code, durationMs: performance.now() - this.#started, error });
+  }
+}
+
+/** Starts observing one call; `methodName` is `service/method`, made once per method. */
 function observeCall(
   method: DescMethod,
+  methodName: string,
   call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
   observer: CallObserver | undefined,
   tracer: CallTracer | undefined,
-): TracedCall {
-  const methodName = `${method.parent.typeName}/${method.name}`;
+): ObservedCall {
   const started = performance.now();
   observer?.callStarted(methodName);
   const traced = tracer?.startCall({
@@ -217,13 +241,7 @@ function observeCall(
     authority: () => call.getHost(),
     peer: () => call.getPeer(),
   });
-  return {
-    run: (work) => (traced === undefined ? work() : traced.run(work)),
-    end(code, error) {
-      traced?.end(code, error);
-      observer?.callEnded({ method: methodName, code, durationMs: performance.now() - started, error });
-    },
-  };
+  return new ObservedCall(methodName, started, observer, traced);
 }
 
 /** The status grpc-js sends for a failure; Code holds gRPC's own numbers, so it is grpc-js's status as it is. */
@@ -237,8 +255,9 @@ function unaryCallHandler(
   observer: CallObserver | undefined,
   tracer: CallTracer | undefined,
 ): grpc.handleUnaryCall<DecodedRequest, ResponseInit> {
+  const methodName = `${method.parent.typeName}/${method.name}`;
   return (call, callback) => {
-    const observed = observeCall(method, call, observer, tracer);
+    const observed = observeCall(method, methodName, call, observer, tracer);
     // then(onOk, onError) guarantees the callback runs exactly once.
     observed.run(() => startCall(method, call, (request) => handler(request, callContext(call)))).then(
       (response) => {
@@ -265,8 +284,9 @@ function serverStreamingCallHandler(
   observer: CallObserver | undefined,
   tracer: CallTracer | undefined,
 ): grpc.handleServerStreamingCall<DecodedRequest, ResponseInit> {
+  const methodName = `${method.parent.typeName}/${method.name}`;
   return (call) => {
-    const observed = observeCall(method, call, observer, tracer);
+    const observed = observeCall(method, methodName, call, observer, tracer);
     const stream: ResponseStream<DescMessage> = {
       write: (response) => call.write(response),
       drained: () =>

@@ -68,11 +68,18 @@ function structHoldsNull(schema: DescMessage, message: Record<string, unknown>, 
   for (const field of structFields(schema)) {
     const value = message[field.localName];
     if (value === undefined) continue;
-    const isStruct = field.message.typeName === STRUCT;
-    const holds = (item: unknown) => (isStruct ? holdsNull(item) : structHoldsNull(field.message, item as Record<string, unknown>, depth + 1));
-    if (Array.isArray(value) ? value.some(holds) : holds(value)) return true;
+    if (Array.isArray(value)) {
+      for (const item of value) if (fieldHoldsNull(field, item, depth)) return true;
+    } else if (fieldHoldsNull(field, value, depth)) {
+      return true;
+    }
   }
   return false;
+}
+
+/** One value of a field that is a Struct or reaches one (a plain function: no closure per field and call). */
+function fieldHoldsNull(field: MessageField, value: unknown, depth: number): boolean {
+  return field.message.typeName === STRUCT ? holdsNull(value) : structHoldsNull(field.message, value as Record<string, unknown>, depth + 1);
 }
 
 /** A Value's bytes: does it set a kind (fields 1..6), and do the Structs and lists inside it too? */

@@ -20,13 +20,13 @@ import type { CallContext } from "./call-context.js";
 import { ChatMemoryError, Code } from "./errors.js";
 import { EncodedMessage, type ResponseStream, type ServiceImpl } from "./service-impl.js";
 import { scopedConversationId, type TenantResolver } from "./tenancy.js";
-import type { ChatStore, JsonObject, StoredMessage } from "../store/chat-store.js";
+import { type ChatStore, hasKeys, type JsonObject, type StoredMessage } from "../store/chat-store.js";
 import { encodeHistoryResponse, toApiMessage } from "./history-response.js";
 import { requestFingerprint, type WriteKind } from "./request-fingerprint.js";
 import { elementsToRead, selectHistory } from "./history-selection.js";
 import { encodeWriteResponse } from "./write-response.js";
 import { listConversations } from "./list-conversations.js";
-import { ReadTokenCounts, type TextTokenCounter, tokensForAppend } from "./token-budget.js";
+import { ReadTokenCounts, type TextTokenCounter, tokensForAppend, tokensForAppendNow } from "./token-budget.js";
 import {
   DEFAULT_TOOL_TYPE,
   type RequestLimits,
@@ -59,12 +59,12 @@ function toStoredMessage(message: Message, createdAtMs: number, tokens: Record<s
   const stored: StoredMessage = { role: message.role, content: message.content, createdAtMs, tokens };
   if (message.name) stored.name = message.name;
   if (message.toolCallId) stored.toolCallId = message.toolCallId;
-  if (Object.keys(message.metadata).length > 0) stored.metadata = message.metadata;
+  if (hasKeys(message.metadata)) stored.metadata = message.metadata;
   if (message.toolCalls.length > 0) {
     stored.toolCalls = message.toolCalls.map(({ id, type, name, arguments: args }) => ({ id, type: type || DEFAULT_TOOL_TYPE, name, arguments: args }));
   }
   if (message.id) stored.id = message.id;
-  if (message.extra !== undefined && Object.keys(message.extra).length > 0) stored.extra = message.extra as JsonObject;
+  if (message.extra !== undefined && hasKeys(message.extra)) stored.extra = message.extra as JsonObject;
   return stored;
 }
 
@@ -117,7 +117,7 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     const ttlMs = validateWriteRequest(request, limits);
     // One server timestamp for the whole batch: order is decided by Redis, not by clocks.
     const createdAtMs = now();
-    const tokens = await tokensForAppend(options.tokenCounter, request.messages);
+    const tokens = tokensForAppendNow(options.tokenCounter, request.messages) ?? (await tokensForAppend(options.tokenCounter, request.messages));
     const idempotency =
       request.requestId === "" ? undefined : { requestId: request.requestId, fingerprint: requestFingerprint(request.messages, ttlMs, kind) };
     const messages = request.messages.map((message, index) => toStoredMessage(message, createdAtMs, tokens[index]));

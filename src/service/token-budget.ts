@@ -9,11 +9,17 @@ import type { StoredMessage } from "../store/chat-store.js";
 /** Counts the tokens of texts under one encoding (src/tokens/token-counter.ts). */
 export interface TextTokenCounter {
   readonly encoding: string;
+  /** Texts adding up to at most this many chars may be counted with `countNow`. */
+  readonly inlineChars: number;
+  /** One text's count, on the calling thread (no promise): for texts within `inlineChars`. */
+  countNow(text: string): number;
   count(texts: readonly string[]): Promise<number[]>;
 }
 
+type CountedMessage = Pick<StoredMessage, "content" | "toolCalls">;
+
 /** Each message's token count: its content's, plus each tool call's name and arguments', all counted in one call. */
-async function countMessages(counter: TextTokenCounter, messages: readonly Pick<StoredMessage, "content" | "toolCalls">[]): Promise<number[]> {
+async function countMessages(counter: TextTokenCounter, messages: readonly CountedMessage[]): Promise<number[]> {
   const texts: string[] = [];
   // ends[i]: where message i's texts end in `texts`.
   const ends: number[] = [];
@@ -31,11 +37,38 @@ async function countMessages(counter: TextTokenCounter, messages: readonly Pick<
   });
 }
 
-/** The token counts to store with messages being appended, as `tokens` records. */
-export async function tokensForAppend(
-  counter: TextTokenCounter,
-  messages: readonly Pick<StoredMessage, "content" | "toolCalls">[],
-): Promise<Record<string, number>[]> {
+/** The chars of a message's counted texts. */
+function countedChars(message: CountedMessage): number {
+  let chars = message.content.length;
+  if (message.toolCalls !== undefined) {
+    for (const call of message.toolCalls) chars += call.name.length + call.arguments.length;
+  }
+  return chars;
+}
+
+/**
+ * The token counts to store with messages being appended, as `tokens` records, counted at once
+ * when their texts are within the counter's inline budget (most Appends: no promise to wait for);
+ * undefined otherwise, for tokensForAppend. The counts are those tokensForAppend gives.
+ */
+export function tokensForAppendNow(counter: TextTokenCounter, messages: readonly CountedMessage[]): Record<string, number>[] | undefined {
+  let chars = 0;
+  for (const message of messages) chars += countedChars(message);
+  if (chars > counter.inlineChars) return undefined;
+  const encoding = counter.encoding;
+  const tokens: Record<string, number>[] = [];
+  for (const message of messages) {
+    let count = counter.countNow(message.content);
+    if (message.toolCalls !== undefined) {
+      for (const call of message.toolCalls) count += counter.countNow(call.name) + counter.countNow(call.arguments);
+    }
+    tokens.push({ [encoding]: count });
+  }
+  return tokens;
+}
+
+/** The token counts to store with messages being appended, as `tokens` records (long texts counted in the worker pool). */
+export async function tokensForAppend(counter: TextTokenCounter, messages: readonly CountedMessage[]): Promise<Record<string, number>[]> {
   const counts = await countMessages(counter, messages);
   return counts.map((count) => ({ [counter.encoding]: count }));
 }

@@ -6,6 +6,7 @@
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import type { AppendRequest, DeleteMessagesRequest, GetHistoryRequest, Message, ReplaceRequest, WatchRequest } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { ChatMemoryError } from "./errors.js";
+import { hasKeys } from "../store/chat-store.js";
 
 export interface RequestLimits {
   /** Most messages in one Append. */
@@ -34,8 +35,12 @@ export const DEFAULT_TOOL_TYPE = "function";
 const MAX_TOOL_CALLS = 128;
 const TOOL_TYPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
-function validateToolCalls(message: Message, field: string): number {
+/** `messages[i]`: made only for an error's message (most requests have none). */
+const messageField = (index: number) => `messages[${index}]`;
+
+function validateToolCalls(message: Message, index: number): number {
   if (message.toolCalls.length === 0) return 0;
+  const field = messageField(index);
   if (message.role !== "assistant") {
     throw ChatMemoryError.invalidArgument(`${field}.tool_calls`, `only assistant messages make tool calls; this one's role is ${JSON.stringify(message.role)}`);
   }
@@ -43,8 +48,8 @@ function validateToolCalls(message: Message, field: string): number {
     throw ChatMemoryError.invalidArgument(`${field}.tool_calls`, `must hold at most ${MAX_TOOL_CALLS} calls, got ${message.toolCalls.length}`);
   }
   let argumentBytes = 0;
-  message.toolCalls.forEach((call, index) => {
-    const callField = `${field}.tool_calls[${index}]`;
+  message.toolCalls.forEach((call, callIndex) => {
+    const callField = `${field}.tool_calls[${callIndex}]`;
     if (call.id.length < 1 || call.id.length > 128) throw ChatMemoryError.invalidArgument(`${callField}.id`, `must be 1..128 characters, got ${call.id.length}`);
     if (call.name.length < 1 || call.name.length > 128) throw ChatMemoryError.invalidArgument(`${callField}.name`, `must be 1..128 characters, got ${call.name.length}`);
     if (call.type !== "" && !TOOL_TYPE_PATTERN.test(call.type)) {
@@ -67,33 +72,33 @@ function nonFiniteNumberPath(value: unknown, path: string): string | undefined {
 }
 
 /** Bytes of `extra` as stored (compact JSON); 0 when unset or empty. */
-function validateExtra(message: Message, field: string): number {
-  if (message.extra === undefined || Object.keys(message.extra).length === 0) return 0;
+function validateExtra(message: Message, index: number): number {
+  if (message.extra === undefined || !hasKeys(message.extra)) return 0;
   const bad = nonFiniteNumberPath(message.extra, "extra");
-  if (bad !== undefined) throw ChatMemoryError.invalidArgument(`${field}.extra`, `${bad} is not a finite number (JSON has no NaN or Infinity)`);
+  if (bad !== undefined) throw ChatMemoryError.invalidArgument(`${messageField(index)}.extra`, `${bad} is not a finite number (JSON has no NaN or Infinity)`);
   return Buffer.byteLength(JSON.stringify(message.extra), "utf8");
 }
 
 function validateMessage(message: Message, index: number, limits: RequestLimits): void {
-  const field = `messages[${index}]`;
   if (!ALLOWED_ROLES.has(message.role)) {
+    const field = messageField(index);
     const got = message.role === "" ? "it is empty" : `got ${JSON.stringify(message.role.slice(0, 32))}`;
     throw ChatMemoryError.invalidArgument(`${field}.role`, `must be one of ${[...ALLOWED_ROLES].join(", ")}; ${got}`);
   }
   if (message.id !== "" && !REQUEST_ID_PATTERN.test(message.id)) {
-    throw ChatMemoryError.invalidArgument(`${field}.id`, "must be empty or 1..128 printable ASCII characters without spaces");
+    throw ChatMemoryError.invalidArgument(`${messageField(index)}.id`, "must be empty or 1..128 printable ASCII characters without spaces");
   }
   // Cheap upper bound first: a UTF-8 encoding takes at most 3 bytes per UTF-16 unit.
   const contentBytes = message.content.length * 3 > limits.maxContentBytes ? Buffer.byteLength(message.content, "utf8") : message.content.length;
   if (contentBytes > limits.maxContentBytes) {
-    throw ChatMemoryError.invalidArgument(`${field}.content`, `must be at most ${limits.maxContentBytes} UTF-8 bytes, got ${contentBytes}`);
+    throw ChatMemoryError.invalidArgument(`${messageField(index)}.content`, `must be at most ${limits.maxContentBytes} UTF-8 bytes, got ${contentBytes}`);
   }
-  const otherBytes = validateToolCalls(message, field) + validateExtra(message, field);
+  const otherBytes = validateToolCalls(message, index) + validateExtra(message, index);
   if (otherBytes > 0) {
     const total = Buffer.byteLength(message.content, "utf8") + otherBytes;
     if (total > limits.maxContentBytes) {
       throw ChatMemoryError.invalidArgument(
-        field,
+        messageField(index),
         `content, tool call arguments and extra must together be at most ${limits.maxContentBytes} UTF-8 bytes, got ${total}`,
       );
     }
@@ -134,7 +139,7 @@ export function validateWriteRequest(request: AppendRequest | ReplaceRequest, li
       `must hold at most ${limits.maxBatch} messages, got ${request.messages.length}`,
     );
   }
-  request.messages.forEach((message, index) => validateMessage(message, index, limits));
+  for (let index = 0; index < request.messages.length; index++) validateMessage(request.messages[index]!, index, limits);
   return validateTtl(request.ttl);
 }
 

@@ -16,6 +16,12 @@ export interface StoredToolCall {
 export type JsonObject = { [key: string]: JsonValue };
 export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
 
+/** Whether an object (metadata, extra, tokens) has an own enumerable key: Object.keys(o).length > 0 without the array, on every Append. */
+export function hasKeys(object: object): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
+}
+
 /** One chat message as stored: the Python class's `{role, content}` plus optional fields. */
 export interface StoredMessage {
   role: string;

@@ -5,7 +5,7 @@
  * `tok` (token counts by encoding) and `ts` (epoch ms). Empty optional fields are left out so elements stay as
  * small as the Python class's.
  */
-import type { DeletedMessages, HistoryReadResult, JsonObject, SharedEncodings, StoredMessage, StoredToolCall } from "./chat-store.js";
+import { type DeletedMessages, hasKeys, type HistoryReadResult, type JsonObject, type SharedEncodings, type StoredMessage, type StoredToolCall } from "./chat-store.js";
 
 /** OpenAI's shape: `{"id", "type": "function", "function": {"name", "arguments"}}`; another type T keeps its payload under T. */
 type ToolCallJson = { id: string; type: string } & Record<string, unknown>;
@@ -34,11 +34,11 @@ export function encodeStoredMessage(message: StoredMessage): string {
     message.seq === undefined ? { role: message.role, content: message.content } : { seq: message.seq, role: message.role, content: message.content };
   if (message.name) element.name = message.name;
   if (message.toolCallId) element.tool_call_id = message.toolCallId;
-  if (message.metadata && Object.keys(message.metadata).length > 0) element.metadata = message.metadata;
+  if (message.metadata && hasKeys(message.metadata)) element.metadata = message.metadata;
   if (message.toolCalls && message.toolCalls.length > 0) element.tool_calls = message.toolCalls.map(toolCallJson);
   if (message.id) element.id = message.id;
-  if (message.extra && Object.keys(message.extra).length > 0) element.extra = message.extra;
-  if (message.tokens && Object.keys(message.tokens).length > 0) element.tok = message.tokens;
+  if (message.extra && hasKeys(message.extra)) element.extra = message.extra;
+  if (message.tokens && hasKeys(message.tokens)) element.tok = message.tokens;
   if (message.createdAtMs !== undefined) element.ts = message.createdAtMs;
   return JSON.stringify(element);
 }

@@ -18,6 +18,10 @@ export { countTokens };
 
 export interface TokenCounter {
   readonly encoding: TokenEncoding;
+  /** Texts adding up to at most this many UTF-16 chars are counted inline: `count` does so, and `countNow` may be used instead. */
+  readonly inlineChars: number;
+  /** One text's token count, on the calling thread: for texts within `inlineChars` (counting a longer one here would hold up other calls). */
+  countNow(text: string): number;
   /** The token count of each text, in order. Never rejects for any string (lone surrogates included). */
   count(texts: readonly string[]): Promise<number[]>;
   /** Ends the worker threads; later `count` calls reject. */
@@ -64,6 +68,11 @@ export function createTokenCounter(encoding: TokenEncoding, options: TokenCounte
 
   return {
     encoding,
+    inlineChars: offloadAbove,
+    countNow(text: string): number {
+      if (closed) throw new Error("token counter is closed");
+      return countTokens(encoding, text);
+    },
     async count(texts: readonly string[]): Promise<number[]> {
       if (closed) throw new Error("token counter is closed");
       const counts = new Array<number>(texts.length).fill(0);
