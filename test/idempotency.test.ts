@@ -133,6 +133,17 @@ describe("request_id storage in Redis", () => {
     expect(await redis.keys(`*${id}*`)).toEqual([]);
   });
 
+  it("keeps an id no longer than its conversation, also when the Append gives no ttl of its own", async () => {
+    const id = uniqueId();
+    const list = `${server.keyPrefix}:${id}`;
+    await server.client.append({ conversationId: id, messages: userMessage("x"), ttl: { seconds: 30n, nanos: 0 } });
+    await server.client.append({ conversationId: id, messages: userMessage("y"), requestId: "req-b" });
+    const conversationTtl = await redis.pttl(`{${list}}:meta`);
+    expect(conversationTtl).toBeGreaterThan(25_000);
+    expect(await redis.pttl(`{${list}}:request-ids`)).toBeLessThanOrEqual(conversationTtl);
+    expect(await redis.pttl(`{${list}}:request-expiry`)).toBeLessThanOrEqual(conversationTtl);
+  });
+
   it("keeps no request-id keys for appends without a request_id (only the list and its seq counter)", async () => {
     const id = uniqueId();
     await server.client.append({ conversationId: id, messages: userMessage("x") });

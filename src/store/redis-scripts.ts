@@ -192,9 +192,9 @@ if count > maxMessages then
     end
   end
 end
--- Without a TTL of its own, a write keeps the conversation's current one (PTTL -1 = none), which
--- the keys that already existed still carry.
-if ttlMs == 0 and created and meta[1] then ttlMs = math.max(redis.call('PTTL', KEYS[3]), 0) end
+-- Without a TTL of its own, a write keeps the conversation's current one (PTTL -1 = none). Keys
+-- that already existed still carry it; a key this write created, and request ids, need it read.
+if ttlMs == 0 and meta[1] and (created or requestId ~= '') then ttlMs = math.max(redis.call('PTTL', KEYS[3]), 0) end
 if ttlMs > 0 then
   for key = 1, 3 do redis.call('PEXPIRE', KEYS[key], ttlMs) end
 end
