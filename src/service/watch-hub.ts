@@ -23,15 +23,19 @@ export interface WatchOptions {
   drained: () => Promise<void>;
 }
 
-/** Changes heard and not yet read: a rewrite, possibly missed announcements (read all), or appends up to `lastSeq` (in `epoch`, or in several). */
+/** Changes heard and not yet read: a rewrite, possibly missed announcements (read all), appends. */
 interface PendingChanges {
   rewrite: boolean;
   missed: boolean;
-  lastSeq: number;
-  epoch: string | undefined;
-  mixedEpochs: boolean;
   /** Each announced Append's last seq, under its epoch: where one response ends and the next begins. */
   appendEnds: { epoch: string; lastSeq: number }[];
+}
+
+/** The highest seq the pending Appends announced; 0 for none. */
+function announcedLastSeq(pending: PendingChanges): number {
+  let last = 0;
+  for (const end of pending.appendEnds) last = Math.max(last, end.lastSeq);
+  return last;
 }
 
 /** The announced Append ends in an append step that follows `after`, up to its last seq, ascending, once each. */
@@ -65,15 +69,10 @@ class ConversationHub {
   heard(change: ConversationChange): void {
     // An append already offered (a late announcement) needs nothing.
     if (change.kind === "append" && !this.#reading && this.#covers(change.epoch, change.lastSeq)) return;
-    const pending = this.#pending ?? { rewrite: false, missed: false, lastSeq: 0, epoch: undefined, mixedEpochs: false, appendEnds: [] };
+    const pending = this.#pending ?? { rewrite: false, missed: false, appendEnds: [] };
     if (change.kind === "rewrite") pending.rewrite = true;
     else if (change.kind === "missed") pending.missed = true;
-    else {
-      pending.lastSeq = Math.max(pending.lastSeq, change.lastSeq);
-      if (pending.epoch !== undefined && pending.epoch !== change.epoch) pending.mixedEpochs = true;
-      pending.epoch = change.epoch;
-      pending.appendEnds.push({ epoch: change.epoch, lastSeq: change.lastSeq });
-    }
+    else pending.appendEnds.push({ epoch: change.epoch, lastSeq: change.lastSeq });
     this.#pending = pending;
     if (this.#reading) return;
     this.#reading = true;
@@ -92,7 +91,7 @@ class ConversationHub {
         const heard = this.#pending;
         this.#pending = undefined;
         const before = this.#known;
-        const step = await this.#stepFor(heard.rewrite, heard.missed ? undefined : heard.lastSeq);
+        const step = await this.#stepFor(heard.rewrite, heard.missed ? undefined : announcedLastSeq(heard));
         const heardDuringRead = this.#pending as PendingChanges | undefined;
         // One response per Append (design.md): a read that returned several Appends is cut at their
         // announced ends, those heard during the read included; a catch-up or a reset goes whole.
@@ -101,7 +100,7 @@ class ConversationHub {
         if (last !== undefined) this.#known = { epoch: last.epoch, lastSeq: last.lastSeq };
         // Appends announced during the read that it already returned need no read of their own.
         const pending = this.#pending as PendingChanges | undefined;
-        if (pending && !pending.rewrite && !pending.missed && !pending.mixedEpochs && this.#covers(pending.epoch ?? "", pending.lastSeq)) this.#pending = undefined;
+        if (pending && !pending.rewrite && !pending.missed && pending.appendEnds.every((end) => this.#covers(end.epoch, end.lastSeq))) this.#pending = undefined;
         for (const offered of steps) {
           // Nothing new (every announcement was late): nothing to offer.
           if (!offered.reset && offered.messages.length === 0 && before?.epoch === offered.epoch && before.lastSeq === offered.lastSeq) continue;
