@@ -76,13 +76,16 @@ export class RedisChatStore implements ChatStore {
   readonly #hook: RedisCommandHook | undefined;
   readonly #index: ConversationIndex;
   readonly #changes: RedisChangeFeed;
+  /** On Cluster, commands follow slot moves (redis-redirections.ts); elsewhere nothing moves. */
+  readonly #cluster: boolean;
   #next = 0;
 
   constructor(options: RedisChatStoreOptions) {
     this.#keyPrefix = options.keyPrefix;
     this.#window = options.window;
     this.#hook = options.commandHook;
-    this.#index = new ConversationIndex(options.keyPrefix, options.target.kind === "cluster");
+    this.#cluster = options.target.kind === "cluster";
+    this.#index = new ConversationIndex(options.keyPrefix, this.#cluster);
     const cacheBytes = options.historyCacheBytes ?? 0;
     const elementBytes = Math.floor(cacheBytes / 2);
     this.#decoding = elementDecoding(elementBytes);
@@ -204,10 +207,8 @@ export class RedisChatStore implements ChatStore {
 
   async listConversations(idPrefix: string, limit: number, cursor: ListCursor | undefined): Promise<ConversationPage> {
     const client = this.#client();
-    const listBuckets: ListBuckets = (firstKey, min, max, bucketLimit, budget, laterMin, tags) => {
-      const send = () => client.chatmemoryListBuckets(firstKey, this.#keyPrefix, min, max, bucketLimit, budget, laterMin, ...tags);
-      return this.#hook === undefined ? send() : this.#hook.around(SCRIPT.list, send);
-    };
+    const listBuckets: ListBuckets = (firstKey, min, max, bucketLimit, budget, laterMin, tags) =>
+      this.#hooked(SCRIPT.list, () => client.chatmemoryListBuckets(firstKey, this.#keyPrefix, min, max, bucketLimit, budget, laterMin, ...tags));
     // On Cluster, a script call walks the buckets one node serves (by ioredis's slot map).
     const ownerOf = (slot: number) => (client instanceof Cluster ? client.slots[slot]?.[0] : undefined);
     // A slot that moved mid-page: the page is planned again from the same cursor, by the refreshed slot map.
@@ -245,10 +246,15 @@ export class RedisChatStore implements ChatStore {
     );
   }
 
+  #hooked<T>(command: RedisCommand, send: () => Promise<T>): Promise<T> {
+    return this.#hook === undefined ? send() : this.#hook.around(command, send);
+  }
+
   async #run<T>(command: RedisCommand, send: () => Promise<T>): Promise<T> {
     try {
-      const hooked = this.#hook === undefined ? send : () => (this.#hook as RedisCommandHook).around(command, send);
-      return await sendFollowingSlotMoves(this.#clients, hooked);
+      // Only a Cluster client pays for the wrapper: every Redis call passes here.
+      if (!this.#cluster) return await this.#hooked(command, send);
+      return await sendFollowingSlotMoves(this.#clients, () => this.#hooked(command, send));
     } catch (error: unknown) {
       throw toStoreError(error);
     }
