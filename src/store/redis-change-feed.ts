@@ -13,6 +13,9 @@ import { type ChangeListener, type ChangeSubscription, type ConversationChange, 
 import type { RedisConnection } from "./redis-connection.js";
 import { toStoreError } from "./redis-errors.js";
 
+/** How long ioredis's subscription changes must pause before every channel reads again (Cluster). */
+const SUBSCRIPTIONS_SETTLE_MS = 300;
+
 /** Parses an announcement: "a <epoch> <first> <last>" or "r <epoch>"; undefined for anything else. */
 export function parseChange(message: string): ConversationChange | undefined {
   const [kind, epoch = "", first, last] = message.split(" ");
@@ -41,6 +44,8 @@ export class RedisChangeFeed {
   #connection: RedisConnection | undefined;
   #becomingReady: Promise<RedisConnection> | undefined;
   readonly #channels = new Map<string, ChannelState>();
+  /** Pending re-read of every channel once ioredis's subscription changes settle (Cluster). */
+  #settleTimer: NodeJS.Timeout | undefined;
 
   constructor(options: { open: () => RedisConnection; readyTimeoutMs: number; logger: Logger }) {
     this.#open = options.open;
@@ -77,6 +82,7 @@ export class RedisChangeFeed {
   async close(): Promise<void> {
     const connection = this.#connection;
     this.#connection = undefined;
+    clearTimeout(this.#settleTimer);
     this.#channels.clear();
     connection?.disconnect();
   }
@@ -137,27 +143,39 @@ export class RedisChangeFeed {
   /**
    * After ioredis moved subscriptions: each channel whose slot another node now serves is
    * subscribed again (ensuring the new node has it before anything is read), then its listeners
-   * hear that they may have missed changes, and read.
+   * hear that they may have missed changes, and read. ioredis may also have replaced a node's
+   * subscriber whose slots stayed put, losing announcements meanwhile: once these events pause,
+   * every channel does the same.
    */
   #followMovedSlots(connection: Cluster): void {
     for (const [channel, state] of this.#channels) {
       const node = nodeServing(connection, channel);
       if (!state.subscribed || node === state.node) continue;
       state.node = node;
-      state.chain = state.chain
-        .then(async () => {
-          if (!state.subscribed) return;
-          await connection.ssubscribe(channel);
-          for (const listener of state.listeners) listener.change({ kind: "missed" });
-        })
-        .catch((error: unknown) => {
-          // Not subscribed where the channel now lives: its watchers resume elsewhere or later.
-          if (this.#channels.get(channel) === state) this.#channels.delete(channel);
-          state.subscribed = false;
-          const lost = new StoreUnavailableError("the Redis subscription could not follow its slot to another node", { cause: error });
-          for (const listener of state.listeners) listener.lost(lost);
-        });
+      this.#catchUp(connection, channel, state);
     }
+    clearTimeout(this.#settleTimer);
+    this.#settleTimer = setTimeout(() => {
+      for (const [channel, state] of this.#channels) if (state.subscribed) this.#catchUp(connection, channel, state);
+    }, SUBSCRIPTIONS_SETTLE_MS);
+    this.#settleTimer.unref();
+  }
+
+  /** Subscribes the channel again where it now lives, then tells its listeners they may have missed changes. */
+  #catchUp(connection: Cluster, channel: string, state: ChannelState): void {
+    state.chain = state.chain
+      .then(async () => {
+        if (!state.subscribed) return;
+        await connection.ssubscribe(channel);
+        for (const listener of state.listeners) listener.change({ kind: "missed" });
+      })
+      .catch((error: unknown) => {
+        // Not subscribed where the channel now lives: its watchers resume elsewhere or later.
+        if (this.#channels.get(channel) === state) this.#channels.delete(channel);
+        state.subscribed = false;
+        const lost = new StoreUnavailableError("the Redis subscription could not follow its slot to another node", { cause: error });
+        for (const listener of state.listeners) listener.lost(lost);
+      });
   }
 
   #dispatch(channel: string, message: string): void {
