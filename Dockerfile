@@ -39,6 +39,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "dist/src/healthcheck.js"]
 # Node runs as PID 1 and handles SIGTERM itself: NOT_SERVING, drain, close Redis, exit 0.
 STOPSIGNAL SIGTERM
-# A 4 MB young generation: many short scavenges instead of a 13-20 ms one each second (the p99
-# of a paced Append); docs/operations.md, "Node flags".
-ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/src/main.js"]
+ENTRYPOINT ["node", "dist/src/main.js"]

@@ -65,7 +65,7 @@ describe(`image ${IMAGE}`, () => {
     expect(config?.Env).toContain("CHATMEMORY_LISTEN=0.0.0.0:50051");
     expect(config?.Env).toContain("NODE_ENV=production");
     expect(Object.keys(config?.ExposedPorts ?? {})).toEqual(["50051/tcp"]);
-    expect(config?.Entrypoint).toEqual(["node", "--max-semi-space-size=4", "dist/src/main.js"]);
+    expect(config?.Entrypoint).toEqual(["node", "dist/src/main.js"]);
     expect(config?.StopSignal).toBe("SIGTERM");
     expect(image?.Healthcheck?.Test).toEqual(["CMD", "node", "dist/src/healthcheck.js"]);
     console.log(`[container] image ${IMAGE}: ${((image?.Size ?? 0) / 1e6).toFixed(1)} MB`);
