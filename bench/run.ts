@@ -31,6 +31,8 @@
  *   BENCH_WATCH_IDLE [1000,5000]    idle watchers for the memory steps (empty skips)
  *   BENCH_WATCH_PAIRS [5]           interleaved pairs of Append c=64 without / with 100 idle watchers
  *   BENCH_WATCH_PROCESSES [2]       watcher processes the watchers are spread over
+ *   BENCH_WATCH_REPLICAS [1]        > 1: each one-conversation run is followed by the same run with
+ *                                   the watcher processes spread over that many server replicas
  *   BENCH_WATCH_VIA [http2]         how the writer and watchers speak gRPC: raw HTTP/2 (cheap) or
  *                                   `client` (the TypeScript client, several µs per message)
  *

@@ -151,6 +151,8 @@ export interface WatchFanout extends WatchDelivery {
   /** Server CPU over the run ÷ messages delivered (NaN without watchers) and ÷ Appends. */
   serverCpuUsPerDelivery: number;
   serverCpuUsPerAppend?: number;
+  /** With watchers spread over replicas: each replica's CPU over the run, % of one core (the first also serves the writer). */
+  serverCpuPercentPerReplica?: number[];
   /** % of the run each process's main thread was runnable but waiting for a CPU (the neighbours' load). */
   runQueueWaitPercent?: { server: number; writer: number; watchers: number[] };
   loadavgBefore: number[];

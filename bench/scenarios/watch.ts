@@ -51,6 +51,8 @@ export const watchSettings = {
   idle: envNumbers("BENCH_WATCH_IDLE", [1000, 5000]),
   pairs: envNumbers("BENCH_WATCH_PAIRS", [5])[0] ?? 0,
   processes: Math.max(1, envNumbers("BENCH_WATCH_PROCESSES", [2])[0] ?? 2),
+  /** Server replicas (one Redis) for an extra one-conversation run after each single-server one: watcher process p watches through replica p mod n. */
+  replicas: Math.max(1, envNumbers("BENCH_WATCH_REPLICAS", [1])[0] ?? 1),
   /** How the load processes speak gRPC: raw HTTP/2 (default: cheap, so they leave the CPU to the server) or the TypeScript client. */
   via: (process.env.BENCH_WATCH_VIA === "client" ? "client" : "http2") as "http2" | "client",
 };
@@ -95,8 +97,9 @@ export class LoadProcess {
   }
 }
 
-/** Opens `conversationIds.length` watchers over `processes` forked processes; resolves once all watch. */
-async function openWatchers(address: string, conversationIds: string[], processes: number, capacity = 0): Promise<LoadProcess[]> {
+/** Opens `conversationIds.length` watchers over `processes` forked processes (process p through address p mod n); resolves once all watch. */
+async function openWatchers(address: string | string[], conversationIds: string[], processes: number, capacity = 0): Promise<LoadProcess[]> {
+  const addresses = typeof address === "string" ? [address] : address;
   const per = Math.ceil(conversationIds.length / processes);
   const loads: LoadProcess[] = [];
   try {
@@ -106,7 +109,7 @@ async function openWatchers(address: string, conversationIds: string[], processe
         if (ids.length === 0) return;
         const load = new LoadProcess();
         loads.push(load);
-        const open: WatchersOpen = { type: "open", address, conversationIds: ids, capacity, perConnection: 250, via: watchSettings.via };
+        const open: WatchersOpen = { type: "open", address: addresses[p % addresses.length] as string, conversationIds: ids, capacity, perConnection: 250, via: watchSettings.via };
         await load.request(open);
       }),
     );
@@ -144,19 +147,21 @@ function concat(arrays: Float64Array[]): Float64Array {
 export async function watchFanout(
   bench: Bench,
   server: ServerProcess,
-  options: { name: string; tag: string; watchers: number; conversations: number; ratePerS: number; seconds: number; processes: number },
+  options: { name: string; tag: string; watchers: number; conversations: number; ratePerS: number; seconds: number; processes: number; replicas?: ServerProcess[] },
 ): Promise<WatchFanout> {
+  // The writer appends through `server`; watchers watch through it and the replicas, spread by process.
+  const servers = [server, ...(options.replicas ?? [])];
   const conversationIds = Array.from({ length: options.conversations }, (_, c) => `bench-watch-${options.tag}-${c}`);
   const watcherIds = Array.from({ length: options.watchers }, (_, w) => conversationIds[w % conversationIds.length] as string);
   const appends = Math.round(options.ratePerS * options.seconds);
   const capacity = Math.ceil(appends / options.conversations) + 1;
-  const loads = await openWatchers(server.address, watcherIds, options.processes, capacity);
+  const loads = await openWatchers(servers.map((s) => s.address), watcherIds, options.processes, capacity);
   const writer = new LoadProcess();
   try {
-    await quiesce(server.pid);
+    for (const s of servers) await quiesce(s.pid);
     const loadBefore = loadavg();
     const statsBefore = await commandStats(bench.redisClient);
-    const cpuBefore = cpuTimeUs(server.pid);
+    const cpuBefore = servers.map((s) => cpuTimeUs(s.pid));
     const pids = [server.pid, writer.pid, ...loads.map((load) => load.pid)];
     const waitBefore = pids.map(runQueueWaitUs);
     const started = performance.now();
@@ -177,7 +182,8 @@ export async function watchFanout(
       received = now;
     }
     const deliveredAt = performance.now();
-    const serverCpuUs = cpuTimeUs(server.pid) - cpuBefore;
+    const cpuPerServerUs = servers.map((s, i) => cpuTimeUs(s.pid) - (cpuBefore[i] as number));
+    const serverCpuUs = cpuPerServerUs.reduce((sum, us) => sum + us, 0);
     const waited = pids.map((pid, i) => runQueueWaitUs(pid) - (waitBefore[i] as number));
     const loadAfter = loadavg();
     const statsAfter = await commandStats(bench.redisClient);
@@ -222,6 +228,7 @@ export async function watchFanout(
       watcherCpuPercent: round((sum((r) => r.cpuUs) / 1000 / (deliveredAt - started)) * 100, 0),
       serverCpuUsPerDelivery: sum((r) => r.received) === 0 ? Number.NaN : round(serverCpuUs / sum((r) => r.received), 2),
       serverCpuUsPerAppend: round(serverCpuUs / Math.max(1, written.appends), 1),
+      ...(servers.length > 1 ? { serverCpuPercentPerReplica: cpuPerServerUs.map((us) => round((us / 1000 / (deliveredAt - started)) * 100, 0)) } : {}),
       // Runnable but not running: the share of the run each process spent waiting for a CPU.
       runQueueWaitPercent: {
         server: round(((waited[0] as number) / 1000 / (deliveredAt - started)) * 100, 0),
@@ -245,7 +252,7 @@ export async function watchFanout(
     const wait = result.runQueueWaitPercent ?? { server: 0, writer: 0, watchers: [] };
     log(
       `watch ${options.name} at ${options.ratePerS}/s: ${result.received}/${result.expected} received (${result.missing} missing, ${result.gaps} gaps, ${result.duplicates} dups, ${result.resets} resets, ${result.streamErrors} errors); ` +
-        `from ack p50 ${result.fromAck.p50Ms} p99 ${result.fromAck.p99Ms} max ${result.fromAck.maxMs} ms; from send p50 ${result.fromSent.p50Ms} p99 ${result.fromSent.p99Ms} ms; server ${result.serverCpuPercent}% CPU (${result.serverCpuUsPerAppend} µs per Append, ${result.serverCpuUsPerDelivery} per delivery), watcher processes ${result.watcherCpuPercent}%; Redis script calls per Append ${result.redisScriptCallsPerAppend}; waiting for a CPU: server ${wait.server}%, writer ${wait.writer}%, watchers ${wait.watchers.join("/")}%; load ${loadBefore.join(" ")}${result.verified ? "" : " NOT VERIFIED"}`,
+        `from ack p50 ${result.fromAck.p50Ms} p99 ${result.fromAck.p99Ms} max ${result.fromAck.maxMs} ms; from send p50 ${result.fromSent.p50Ms} p99 ${result.fromSent.p99Ms} ms; server ${result.serverCpuPercent}% CPU${result.serverCpuPercentPerReplica ? ` (replicas ${result.serverCpuPercentPerReplica.join("/")}%)` : ""} (${result.serverCpuUsPerAppend} µs per Append, ${result.serverCpuUsPerDelivery} per delivery), watcher processes ${result.watcherCpuPercent}%; Redis script calls per Append ${result.redisScriptCallsPerAppend}; waiting for a CPU: server ${wait.server}%, writer ${wait.writer}%, watchers ${wait.watchers.join("/")}%; load ${loadBefore.join(" ")}${result.verified ? "" : " NOT VERIFIED"}`,
     );
     return result;
   } finally {
@@ -363,7 +370,9 @@ export async function watchScenarios(bench: Bench): Promise<WatchResults> {
   };
   if (s.idle.length > 0) results.memory = await idleWatcherMemory(bench, s.idle, s.processes);
   const server = await bench.startServer("redis");
+  const replicas: ServerProcess[] = [];
   try {
+    for (let r = 1; r < s.replicas && s.oneRates.length > 0; r++) replicas.push(await bench.startServer("redis"));
     if (s.watchers > 0 && s.seconds > 0) {
       const many = { name: `${s.watchers} watchers, one conversation each`, tag: "many", watchers: s.watchers, conversations: s.watchers, ratePerS: s.manyRate, seconds: secondsAt(s.manyRate / s.watchers), processes: s.processes };
       if (s.manyRate > 0) {
@@ -374,6 +383,10 @@ export async function watchScenarios(bench: Bench): Promise<WatchResults> {
       for (const rate of s.oneRates) {
         const one = { name: `${s.watchers} watchers on one conversation`, tag: `one-${rate}`, watchers: s.watchers, conversations: 1, ratePerS: rate, seconds: secondsAt(rate), processes: s.processes };
         results.fanout.push(await watchFanout(bench, server, one));
+        if (replicas.length > 0) {
+          const spread = { ...one, name: `${s.watchers} watchers on one conversation over ${s.replicas} replicas`, tag: `one-${rate}-replicas`, replicas };
+          results.fanout.push(await watchFanout(bench, server, spread));
+        }
       }
     }
     if (s.pairs > 0) {
@@ -385,7 +398,7 @@ export async function watchScenarios(bench: Bench): Promise<WatchResults> {
       results.idleAppend.medianCpuRatio = round(median(pairs.map((p) => p.cpuUsWithout / p.cpuUsWith)), 3);
     }
   } finally {
-    await server.stop();
+    await Promise.all([server, ...replicas].map((s) => s.stop()));
   }
   return results;
 }

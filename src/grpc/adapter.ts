@@ -52,8 +52,9 @@ export interface CallTracer {
   startCall(call: TracedCallStart): TracedCall;
 }
 
-/** Wraps bytes as a Buffer without copying them. */
+/** Wraps bytes as a Buffer without copying them (a Buffer as it is: a Watch step's bytes go to every watcher). */
 function asBuffer(bytes: Uint8Array): Buffer {
+  if (Buffer.isBuffer(bytes)) return bytes;
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

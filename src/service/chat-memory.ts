@@ -86,11 +86,19 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
   async function encodeWatchStep(step: WatchStep): Promise<EncodedMessage<typeof WatchResponseSchema>> {
     const tokenCount = await readTokens.of(step.messages.map(({ message }) => message));
     const messages = step.messages.map(({ message, pinned }) => toApiMessage(message, pinned, tokenCount(message)));
-    return new EncodedMessage(WatchResponseSchema, toBinary(WatchResponseSchema, create(WatchResponseSchema, { messages, reset: step.reset, epoch: step.epoch })));
+    const bytes = toBinary(WatchResponseSchema, create(WatchResponseSchema, { messages, reset: step.reset, epoch: step.epoch }));
+    // A Buffer view, made once: the transport takes a Buffer as it is, so each watcher's write makes none.
+    return new EncodedMessage(WatchResponseSchema, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }
+  // The step last encoded: a hub writes one step to all its watchers in a row, so this spares each write the WeakMap.
+  let lastStep: { step: WatchStep; encoded: EncodedMessage<typeof WatchResponseSchema> } | undefined;
   function encodedStep(step: WatchStep): EncodedMessage<typeof WatchResponseSchema> | Promise<EncodedMessage<typeof WatchResponseSchema>> {
+    if (lastStep?.step === step) return lastStep.encoded;
     const known = encodedSteps.get(step);
-    if (known) return known;
+    if (known) {
+      if (known instanceof EncodedMessage) lastStep = { step, encoded: known };
+      return known;
+    }
     const encoding = encodeWatchStep(step).then((encoded) => {
       encodedSteps.set(step, encoded);
       return encoded;

@@ -71,6 +71,9 @@ export function firstStep(read: HistoryReadResult, afterSeq: number, epoch: stri
 
 /** The part of an append step a receiver standing at `afterSeq` still needs (the step itself when all of it). */
 export function remainderAfter(step: WatchStep, afterSeq: number): WatchStep {
+  // The usual case (every watcher stands right before the step): no search, no copy.
+  const head = step.messages[0];
+  if (head === undefined || (head.message.seq as number) > afterSeq) return step;
   const first = step.messages.findIndex(({ message }) => (message.seq as number) > afterSeq);
   if (first === 0) return step;
   return { ...step, messages: first < 0 ? [] : step.messages.slice(first) };

@@ -131,30 +131,51 @@ export class Watcher {
       this.#queuedMessages = 0;
       this.#resetOwed = true;
     }
-    void this.#pump();
+    this.#pump();
   }
 
-  /** Writes queued steps in order, one response each, waiting whenever the transport is full; pays an owed reset once drained. */
-  async #pump(): Promise<void> {
+  /**
+   * Writes queued steps in order, one response each, while the transport takes them (synchronously:
+   * a hub's offer to all its watchers is one loop, so each session flushes once); waits when it is
+   * full. Pays an owed reset once drained.
+   */
+  #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
+    let pending: boolean | Promise<boolean> | undefined;
     try {
-      for (;;) {
-        if (this.#closed) return;
+      while (!this.#closed) {
         const step = this.#queue.shift();
         if (step === undefined) {
           // The caller caught up: pay the reset its overflow earned (a read in flight pays it itself).
           if (this.#resetOwed && !this.#reading) this.#catchUp(resetStep);
-          return;
+          break;
         }
         this.#queuedMessages -= step.messages.length;
         const written = this.#options.write(step);
-        if (!(typeof written === "boolean" ? written : await written)) await this.#options.drained();
+        if (written !== true) {
+          pending = written;
+          break;
+        }
       }
     } catch (error: unknown) {
       this.fail(error);
     } finally {
-      this.#pumping = false;
+      if (pending === undefined) this.#pumping = false;
     }
+    if (pending !== undefined) void this.#resumeAfter(pending);
+  }
+
+  /** Waits for a write the transport has not taken yet (and for it to drain), then pumps on. */
+  async #resumeAfter(written: boolean | Promise<boolean>): Promise<void> {
+    try {
+      if (!(await written)) await this.#options.drained();
+    } catch (error: unknown) {
+      this.#pumping = false;
+      this.fail(error);
+      return;
+    }
+    this.#pumping = false;
+    this.#pump();
   }
 }
