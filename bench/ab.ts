@@ -20,7 +20,8 @@
  * Environment: BENCH_DURATION_S, seconds per measurement (default 8, after a 1 s warm-up);
  * AB_ONLY, run only the set's scenarios whose name contains it (e.g. "c=64");
  * BENCH_SERVER_ENV and BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") as in
- * bench/run.ts, for every server started; BENCH_CPU_PROFILE=1 writes profiles to
+ * bench/run.ts, for every server started (AB_SERVER_NODE_ARGS_B replaces the latter for B, to compare
+ * node flags); BENCH_CPU_PROFILE=1 writes profiles to
  * bench/results/profiles (or BENCH_RESULTS_DIR). Servers run with CHATMEMORY_MAX_TURNS=500.
  *
  * Every call is verified as in the main benchmark (h2load's count of successes, the exact DATA
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
     await bench.start();
     setup = await set.setup?.();
     serverA = await bench.startServer("redis", setup?.env.A ?? {}, resolve(scriptA));
-    serverB = set.oneBuild ? serverA : await bench.startServer("redis", setup?.env.B ?? {}, resolve(scriptB));
+    serverB = set.oneBuild ? serverA : await bench.startServer("redis", setup?.env.B ?? {}, resolve(scriptB), process.env.AB_SERVER_NODE_ARGS_B);
     const servers: Record<Variant, ServerProcess> = { A: serverA, B: serverB };
     const only = process.env.AB_ONLY;
     scenarios = (await set.scenarios(bench, servers)).filter((s) => only === undefined || s.name.includes(only));

@@ -10,11 +10,14 @@
  * (raw node:http2, pre-encoded requests) or `client` (the TypeScript client). Rate 0 measures the idle server (its "per Append" figures are per second). Measurements alternate between generators within each round. The
  * server's CPU is split by thread (/proc/<pid>/task: the JS main thread, V8's GC/compiler
  * helpers, libuv's pool). BENCH_SERVER_NODE_ARGS, BENCH_SERVER_ENV and BENCH_CPU_PROFILE work
- * as for run.js; AB_SERVER_SCRIPT_B names a second build measured interleaved with the first.
+ * as for run.js; AB_SERVER_SCRIPT_B names a second build measured interleaved with the first, and
+ * AB_SERVER_NODE_ARGS_B gives it its own node flags (instead of BENCH_SERVER_NODE_ARGS). With
+ * --trace-gc-nvp among a server's flags, each row also has its scavenges (bench/lib/gc-trace.ts).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Bench } from "./lib/bench.js";
+import { GcTrace } from "./lib/gc-trace.js";
 import { runH2load } from "./lib/h2load.js";
 import { cpuTimeUs, runQueueWaitUs } from "./lib/process-stats.js";
 import { SERVER_SCRIPT, log, quiesce } from "./lib/settings.js";
@@ -62,7 +65,8 @@ const bench = new Bench();
 await bench.start();
 const servers = [];
 try {
-  for (const script of scripts) servers.push(await bench.startServer("redis", {}, script));
+  for (const [index, script] of scripts.entries()) servers.push(await bench.startServer("redis", {}, script, index === 1 ? process.env.AB_SERVER_NODE_ARGS_B : undefined));
+  const gcTraces = servers.map((server) => new GcTrace(server.child.stdout!));
   const targets = [];
   for (const server of servers) targets.push(await appendTarget(bench, server, "redis", { id: `paced-${server.pid}` }));
   const conversationIds = Array.from({ length: 1000 }, (_, i) => `paced-node-${i}`);
@@ -79,6 +83,7 @@ try {
           const serverBefore = cpuTimeUs(server.pid);
           const redisBefore = cpuTimeUs(bench.redisPid);
           const waitBefore = runQueueWaitUs(server.pid);
+          const gcFrom = gcTraces[s]!.mark();
           const started = performance.now();
           let done: number;
           let p50: number;
@@ -130,6 +135,7 @@ try {
             generatorUsPerAppend: round(generatorUs / done, 1),
             serverWaitPercent: round(((runQueueWaitUs(server.pid) - waitBefore) / 1000 / (wallS * 1000)) * 100, 1),
             loadavg: `${load} -> ${loadavg()}`,
+            ...(rate > 0 ? { gc: gcTraces[s]!.summary(gcFrom, elapsedS, done) } : {}),
           };
           log(JSON.stringify(row));
           process.stdout.write(`${JSON.stringify(row)}\n`);

@@ -61,11 +61,12 @@ export class Bench {
   }
 
   /** The server under test (SERVER_SCRIPT unless `script` names another build) on this run's Redis or its embedded store. */
-  async startServer(store: StoreKind, env: Record<string, string> = {}, script = SERVER_SCRIPT): Promise<ServerProcess> {
+  /** `nodeArgsOverride` (space-separated) replaces BENCH_SERVER_NODE_ARGS for this server. */
+  async startServer(store: StoreKind, env: Record<string, string> = {}, script = SERVER_SCRIPT, nodeArgsOverride?: string): Promise<ServerProcess> {
     env = { CHATMEMORY_MAX_TURNS: String(BENCH_MAX_TURNS), ...extraServerEnv, ...env };
     if (store === "redis") env.REDIS_URL = this.redis.url;
     const nodeArgs = [
-      ...serverNodeArgs,
+      ...(nodeArgsOverride === undefined ? serverNodeArgs : nodeArgsOverride.split(/\s+/).filter(Boolean)),
       ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${join(RESULTS_DIR, "profiles")}`, `--cpu-prof-name=server-${store}-${Date.now()}.cpuprofile`] : []),
     ];
     const server = await startServerProcess(env, [], { nodeArgs, script, echo: true, keepLogs: false });
