@@ -10,6 +10,7 @@ import { defineListConversationsSuite } from "./helpers/list-conversations-suite
 import { servingStatus } from "./helpers/health-client.js";
 import { LEAST_PRIVILEGE_COMMANDS, leastPrivilegeUser } from "./helpers/redis-acl.js";
 import { RedisClusterProcesses } from "./helpers/redis-cluster.js";
+import calculateSlot from "cluster-key-slot";
 import { ConversationIndex } from "../src/store/redis-conversation-index.js";
 import { lostMessages, startRetryingWriter } from "./helpers/retrying-writer.js";
 import { WatcherView } from "./helpers/watcher-view.js";
@@ -72,6 +73,34 @@ describe("Watch on Redis Cluster (sharded Pub/Sub)", () => {
       expect((await streams[0]!.next()).value).toMatchObject({ reset: true, messages: [], epoch: "" });
     } finally {
       stops.abort();
+      await Promise.all([watching!.close(), writing!.close()]);
+    }
+  });
+});
+
+describe("Watch when a node drops the subscriber connection", () => {
+  it("brings an append made while ioredis replaces the sharded subscriber (CLIENT KILL TYPE pubsub)", async () => {
+    const keyPrefix = `test-${uniqueId("killed-subscriber")}`;
+    const [watching, writing] = await Promise.all([0, 1].map(() => startTestServer({ store: "redis", redisClusterNodes: cluster.seeds, keyPrefix })));
+    const conversationId = uniqueId("watched");
+    const view = new WatcherView((signal) => watching!.client.watch({ conversationId }, { signal }));
+    try {
+      await waitFor(() => view.responses > 0, 10_000);
+      await writing!.client.append({ conversationId, messages: [{ role: "user", content: "before" }] });
+      await waitFor(() => view.seqs.length === 1, 5_000);
+      const primary = await cluster.primaryFor(calculateSlot(`${keyPrefix}:${conversationId}`));
+      await cluster.command(primary, "CLIENT", "KILL", "TYPE", "pubsub");
+      // Announced while no subscriber listens on that node: only a read after the replacement brings it.
+      await writing!.client.append({ conversationId, messages: [{ role: "user", content: "during" }] });
+      const exact = await waitFor(() => view.contents.join() === "before,during", 5_000).then(
+        () => true,
+        () => false,
+      );
+      expect({ exact, contents: view.contents, error: view.error }).toEqual({ exact: true, contents: ["before", "during"], error: undefined });
+      expect(view.discontinuities).toBe(0);
+    } finally {
+      view.stop();
+      await view.done;
       await Promise.all([watching!.close(), writing!.close()]);
     }
   });
@@ -220,12 +249,17 @@ describe("ListConversations during a live reshard", () => {
 describe("Watch during a live reshard", () => {
   it("brings every append to its watchers while the watched conversations' slots move", { timeout: 240_000 }, async () => {
     const keyPrefix = `test-${uniqueId("reshard-watch")}`;
-    const [watching, writing] = await Promise.all([0, 1].map(() => startTestServer({ store: "redis", redisClusterNodes: cluster.seeds, keyPrefix, redisTimeoutMs: 2_000 })));
+    // A window far larger than the appends, so what a watcher holds must equal what is stored (no trim in between).
+    const [watching, writing] = await Promise.all(
+      [0, 1].map(() => startTestServer({ store: "redis", redisClusterNodes: cluster.seeds, keyPrefix, redisTimeoutMs: 2_000, maxTurns: 10_000 })),
+    );
     const ids = Array.from({ length: 60 }, () => uniqueId("w"));
     const views = ids.map((conversationId) => new WatcherView((signal) => watching!.client.watch({ conversationId }, { signal })));
     try {
       await waitFor(() => views.every((view) => view.responses > 0), 10_000);
       const [from, to] = (await cluster.primaries()).sort((a, b) => b.slots - a.slots);
+      const slots = ids.map((conversationId) => calculateSlot(`${keyPrefix}:${conversationId}`));
+      const ownersBefore = await cluster.ownersOf(slots);
       let moving = true;
       const reshard = cluster.reshard(from!.id, to!.id, 2_000).finally(() => (moving = false));
       let appends = 0;
@@ -247,6 +281,17 @@ describe("Watch during a live reshard", () => {
       const exact = () => views.every((view, i) => view.seqs.join() === stored[i]!.join());
       const settledMs = await waitFor(exact, 10_000).catch(() => undefined);
       const behind = views.filter((view, i) => view.seqs.join() !== stored[i]!.join()).length;
+      if (settledMs === undefined) {
+        // Which watchers, and whether their slot moved: what tells a lost subscription from a lost announcement.
+        const ownersAfter = await cluster.ownersOf(slots);
+        views.forEach((view, i) => {
+          if (view.seqs.join() === stored[i]!.join()) return;
+          console.log(
+            `[cluster] behind: slot ${slots[i]} (${ownersBefore[i]} -> ${ownersAfter[i]}) holds ${view.seqs.length} up to ${view.seqs.at(-1)} of ${stored[i]!.length} up to ${stored[i]!.at(-1)}; ` +
+              `${view.responses} responses, ${view.resetsAfterFirst} resets, error ${String(view.error)}`,
+          );
+        });
+      }
       console.log(
         `[cluster] Watch during a reshard of 2,000 slots (${from!.port} to ${to!.port}): ${appends} appends to ${ids.length} watched conversations, ` +
           `${retried} UNAVAILABLE retried; every watcher exact ${settledMs === undefined ? `NOT within 10 s (${behind} behind)` : `${settledMs} ms after the reshard`}`,

@@ -148,14 +148,18 @@ export class RedisChangeFeed {
    * every channel does the same.
    */
   #followMovedSlots(connection: Cluster): void {
+    let moved = 0;
     for (const [channel, state] of this.#channels) {
       const node = nodeServing(connection, channel);
       if (!state.subscribed || node === state.node) continue;
       state.node = node;
+      moved++;
       this.#catchUp(connection, channel, state);
     }
+    this.#logger.debug({ channels: this.#channels.size, moved }, "redis subscribers ready: channels whose node changed read again");
     clearTimeout(this.#settleTimer);
     this.#settleTimer = setTimeout(() => {
+      this.#logger.debug({ channels: this.#channels.size }, "redis subscriptions settled: every channel reads again");
       for (const [channel, state] of this.#channels) if (state.subscribed) this.#catchUp(connection, channel, state);
     }, SUBSCRIPTIONS_SETTLE_MS);
     this.#settleTimer.unref();
@@ -170,6 +174,7 @@ export class RedisChangeFeed {
         for (const listener of state.listeners) listener.change({ kind: "missed" });
       })
       .catch((error: unknown) => {
+        this.#logger.warn({ err: error, channel }, "could not subscribe again after a slot move: its watchers must resume");
         // Not subscribed where the channel now lives: its watchers resume elsewhere or later.
         if (this.#channels.get(channel) === state) this.#channels.delete(channel);
         state.subscribed = false;

@@ -107,6 +107,12 @@ export class RedisClusterProcesses {
       }));
   }
 
+  /** The port of the primary serving each of `slots`, by CLUSTER SLOTS on the first node. */
+  async ownersOf(slots: number[]): Promise<number[]> {
+    const ranges = (await this.command(this.nodes[0]!, "CLUSTER", "SLOTS")) as [number, number, [string, number]][];
+    return slots.map((slot) => ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1] ?? 0);
+  }
+
   /** Moves `slots` slots, keys included, from one primary to another, live (redis-cli --cluster reshard). */
   async reshard(fromId: string, toId: string, slots: number): Promise<void> {
     const seed = `127.0.0.1:${this.nodes[0]!.port}`;
