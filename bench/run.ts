@@ -33,6 +33,8 @@
  *   BENCH_WATCH_PROCESSES [2]       watcher processes the watchers are spread over
  *   BENCH_WATCH_REPLICAS [1]        > 1: each one-conversation run is followed by the same run with
  *                                   the watcher processes spread over that many server replicas
+ *   BENCH_WATCH_LOAD_NODE_ARGS [unset]  node flags for the writer and watcher processes, e.g.
+ *                                   "--max-semi-space-size=4" (their GC pauses count in the latencies)
  *   BENCH_WATCH_VIA [http2]         how the writer and watchers speak gRPC: raw HTTP/2 (cheap) or
  *                                   `client` (the TypeScript client, several µs per message)
  *

@@ -55,6 +55,8 @@ export const watchSettings = {
   replicas: Math.max(1, envNumbers("BENCH_WATCH_REPLICAS", [1])[0] ?? 1),
   /** How the load processes speak gRPC: raw HTTP/2 (default: cheap, so they leave the CPU to the server) or the TypeScript client. */
   via: (process.env.BENCH_WATCH_VIA === "client" ? "client" : "http2") as "http2" | "client",
+  /** Node flags for the load processes (writer, watchers), e.g. "--max-semi-space-size=4": their own GC pauses count in the latencies. */
+  loadNodeArgs: process.env.BENCH_WATCH_LOAD_NODE_ARGS ?? "",
 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -70,7 +72,11 @@ export class LoadProcess {
   #waiting: { resolve: (message: unknown) => void; reject: (error: Error) => void } | undefined;
 
   constructor() {
-    this.#child = fork(WATCH_LOAD, [], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.#child = fork(WATCH_LOAD, [], {
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      execArgv: [...process.execArgv, ...watchSettings.loadNodeArgs.split(" ").filter((arg) => arg !== "")],
+    });
     this.#exited = new Promise((resolve) => this.#child.once("exit", () => resolve()));
     this.#child.on("message", (message: { type: string; message?: string }) => {
       const waiting = this.#waiting;
