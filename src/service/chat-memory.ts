@@ -90,15 +90,9 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     // A Buffer view, made once: the transport takes a Buffer as it is, so each watcher's write makes none.
     return new EncodedMessage(WatchResponseSchema, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }
-  // The step last encoded: a hub writes one step to all its watchers in a row, so this spares each write the WeakMap.
-  let lastStep: { step: WatchStep; encoded: EncodedMessage<typeof WatchResponseSchema> } | undefined;
   function encodedStep(step: WatchStep): EncodedMessage<typeof WatchResponseSchema> | Promise<EncodedMessage<typeof WatchResponseSchema>> {
-    if (lastStep?.step === step) return lastStep.encoded;
     const known = encodedSteps.get(step);
-    if (known) {
-      if (known instanceof EncodedMessage) lastStep = { step, encoded: known };
-      return known;
-    }
+    if (known) return known;
     const encoding = encodeWatchStep(step).then((encoded) => {
       encodedSteps.set(step, encoded);
       return encoded;

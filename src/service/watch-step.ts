@@ -75,7 +75,6 @@ export function remainderAfter(step: WatchStep, afterSeq: number): WatchStep {
   const head = step.messages[0];
   if (head === undefined || (head.message.seq as number) > afterSeq) return step;
   const first = step.messages.findIndex(({ message }) => (message.seq as number) > afterSeq);
-  if (first === 0) return step;
   return { ...step, messages: first < 0 ? [] : step.messages.slice(first) };
 }
 
