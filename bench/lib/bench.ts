@@ -15,7 +15,7 @@ import { runH2load } from "./h2load.js";
 import { cpuTimeUs, memoryMiB } from "./process-stats.js";
 import { commandDelta, commandStats, redisPid } from "./redis-stats.js";
 import type { BenchResults, RpcKind, RpcMeasurement, StoreKind } from "./results.js";
-import { RESULTS_DIR, SERVER_SCRIPT, extraServerEnv, log, profile, quiesce, serverNodeArgs, settings, shape } from "./settings.js";
+import { RESULTS_DIR, SERVER_SCRIPT, extraServerEnv, log, profile, quiesce, serverNodeArgs, settings, shape, splitNodeArgs } from "./settings.js";
 import { round } from "./stats.js";
 import { BENCH_MAX_TURNS, MESSAGE_CONTENT } from "./workload.js";
 
@@ -66,7 +66,7 @@ export class Bench {
     env = { CHATMEMORY_MAX_TURNS: String(BENCH_MAX_TURNS), ...extraServerEnv, ...env };
     if (store === "redis") env.REDIS_URL = this.redis.url;
     const nodeArgs = [
-      ...(nodeArgsOverride === undefined ? serverNodeArgs : nodeArgsOverride.split(/\s+/).filter(Boolean)),
+      ...(nodeArgsOverride === undefined ? serverNodeArgs : splitNodeArgs(nodeArgsOverride)),
       ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${join(RESULTS_DIR, "profiles")}`, `--cpu-prof-name=server-${store}-${Date.now()}.cpuprofile`] : []),
     ];
     const server = await startServerProcess(env, [], { nodeArgs, script, echo: true, keepLogs: false });

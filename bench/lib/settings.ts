@@ -53,7 +53,9 @@ export const extraServerEnv = Object.fromEntries(
     .filter((pair) => pair.includes("="))
     .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]),
 );
-export const serverNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+/** Node flags given as one space-separated string (as the BENCH_*_NODE_ARGS variables take them). */
+export const splitNodeArgs = (flags: string | undefined): string[] => (flags ?? "").split(/\s+/).filter(Boolean);
+export const serverNodeArgs = splitNodeArgs(process.env.BENCH_SERVER_NODE_ARGS);
 
 /**
  * Concurrency semantics for h2load: c in-flight calls = connections × streams.

@@ -22,7 +22,7 @@ import type { Bench } from "../lib/bench.js";
 import { cpuTimeUs, memoryMiB, runQueueWaitUs } from "../lib/process-stats.js";
 import { commandDelta, commandStats } from "../lib/redis-stats.js";
 import type { WatchFanout, WatchIdleAppendPair, WatchLatency, WatchMemory, WatchResults } from "../lib/results.js";
-import { log, quiesce, settings } from "../lib/settings.js";
+import { log, quiesce, settings, splitNodeArgs } from "../lib/settings.js";
 import { median, percentile, round } from "../lib/stats.js";
 import type { WatchersOpen, WatchersReport, WriterReport, WriterRun } from "../watch-load.js";
 import { appendTarget } from "./targets.js";
@@ -75,7 +75,7 @@ export class LoadProcess {
     this.#child = fork(WATCH_LOAD, [], {
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
-      execArgv: [...process.execArgv, ...watchSettings.loadNodeArgs.split(" ").filter((arg) => arg !== "")],
+      execArgv: [...process.execArgv, ...splitNodeArgs(watchSettings.loadNodeArgs)],
     });
     this.#exited = new Promise((resolve) => this.#child.once("exit", () => resolve()));
     this.#child.on("message", (message: { type: string; message?: string }) => {
