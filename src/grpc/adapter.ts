@@ -10,6 +10,7 @@ import type { GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { CallContext } from "../service/call-context.js";
 import { ChatMemoryError, Code, toChatMemoryError } from "../service/errors.js";
 import { EncodedMessage, type ResponseStream, type ServiceImpl } from "../service/service-impl.js";
+import { framedResponseWriter, grpcFrame } from "./framed-response-writer.js";
 import { findKindlessValue } from "./struct-kinds.js";
 
 /** The outcome of one finished call, for logs and metrics. */
@@ -56,6 +57,23 @@ export interface CallTracer {
 function asBuffer(bytes: Uint8Array): Buffer {
   if (Buffer.isBuffer(bytes)) return bytes;
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function serializeResponse(method: DescMethod, value: ResponseInit): Buffer {
+  return asBuffer(value instanceof EncodedMessage ? value.bytes : toBinary(method.output, create(method.output, value)));
+}
+
+/** Each encoded response's frame, made once however many streams it is written to (a Watch step goes to every watcher). */
+const framedResponses = new WeakMap<EncodedMessage<DescMessage>, Buffer>();
+
+function framedResponse(method: DescMethod, value: ResponseInit): Buffer {
+  if (!(value instanceof EncodedMessage)) return grpcFrame(serializeResponse(method, value));
+  let frame = framedResponses.get(value);
+  if (frame === undefined) {
+    frame = grpcFrame(serializeResponse(method, value));
+    framedResponses.set(value, frame);
+  }
+  return frame;
 }
 
 /**
@@ -112,8 +130,7 @@ export function createServiceBinding<S extends GenServiceMethods>(
         if (kindless === undefined) return { ok: true, message };
         return { ok: false, error: ChatMemoryError.invalidArgument(kindless, "holds a google.protobuf.Value with no kind set") };
       },
-      responseSerialize: (value: ResponseInit) =>
-        asBuffer(value instanceof EncodedMessage ? value.bytes : toBinary(method.output, create(method.output, value))),
+      responseSerialize: (value: ResponseInit) => serializeResponse(method, value),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
     const handler = (impl as Record<string, UntypedHandler | UntypedStreamingHandler>)[method.localName];
@@ -288,32 +305,42 @@ function serverStreamingCallHandler(
   const methodName = `${method.parent.typeName}/${method.name}`;
   return (call) => {
     const observed = observeCall(method, methodName, call, observer, tracer);
-    const stream: ResponseStream<DescMessage> = {
-      write: (response) => call.write(response),
-      drained: () =>
-        call.writableNeedDrain && !call.cancelled
-          ? new Promise((resolve) => {
-              const done = () => {
-                call.off("drain", done);
-                call.off("cancelled", done);
-                resolve();
-              };
-              call.on("drain", done);
-              call.on("cancelled", done);
-            })
-          : Promise.resolve(),
-    };
+    const framed = framedResponseWriter(call);
+    const stream: ResponseStream<DescMessage> = framed
+      ? { write: (response) => framed.write(framedResponse(method, response)), drained: () => framed.drained() }
+      : grpcJsResponseStream(call);
     observed.run(() => startCall(method, call, (request) => handler(request, callContext(call), stream))).then(
       () => {
+        framed?.flush();
         observed.end(call.cancelled ? Code.CANCELLED : Code.OK);
         if (!call.cancelled) call.end();
       },
       (failure: unknown) => {
+        framed?.flush();
         const error = toChatMemoryError(failure);
         observed.end(error.code, error);
         // grpc-js's stream turns an "error" event into the call's status, sent after what was written.
         if (!call.cancelled) call.emit("error", toServiceError(error));
       },
     );
+  };
+}
+
+/** Responses written through grpc-js, one stream write each: when its HTTP/2 stream is out of reach. */
+function grpcJsResponseStream(call: grpc.ServerWritableStream<DecodedRequest, ResponseInit>): ResponseStream<DescMessage> {
+  return {
+    write: (response) => call.write(response),
+    drained: () =>
+      call.writableNeedDrain && !call.cancelled
+        ? new Promise((resolve) => {
+            const done = () => {
+              call.off("drain", done);
+              call.off("cancelled", done);
+              resolve();
+            };
+            call.on("drain", done);
+            call.on("cancelled", done);
+          })
+        : Promise.resolve(),
   };
 }
