@@ -17,6 +17,8 @@ const WRITERS = 8;
 const WATCHERS = 50;
 const RESUMING_WATCHERS = 15;
 const APPENDS_PER_WRITER = 40;
+/** Writers go on past APPENDS_PER_WRITER until the proxy has cut the resuming watchers off this often. */
+const MIN_CUTS = 5;
 const CONVERSATIONS = 2;
 
 async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
@@ -66,7 +68,8 @@ describe("Watch across 3 servers on one Redis", () => {
     }, 150);
     const writers = Array.from({ length: WRITERS }, async (_, w) => {
       const client = (servers[w % SERVERS] as TestServer).client;
-      for (let a = 0; a < APPENDS_PER_WRITER; a++) {
+      // A fast machine writes 40 Appends in less time than a few cuts take: writing goes on until they happened.
+      for (let a = 0; a < APPENDS_PER_WRITER || cuts < MIN_CUTS; a++) {
         const batch = 1 + ((w + a) % 3);
         const messages = Array.from({ length: batch }, (_, m) => ({ role: "user", content: `w${w}-a${a}-m${m}` }));
         await client.append({ conversationId: ids[(w + a) % CONVERSATIONS] as string, messages });
@@ -90,7 +93,7 @@ describe("Watch across 3 servers on one Redis", () => {
       expect([view.discontinuities, view.resetsAfterFirst]).toEqual([0, 0]);
     }
     // The proxied watchers really were cut off and resumed on new connections.
-    expect(cuts).toBeGreaterThan(3);
+    expect(cuts).toBeGreaterThanOrEqual(MIN_CUTS);
     expect(proxy.connections.length).toBeGreaterThan(3);
 
     // A Replace through one server resets every watcher, on every server.
