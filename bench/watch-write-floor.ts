@@ -3,13 +3,15 @@
  * to every stream per step (as a hub writes a step to its watchers), with nothing of ChatMemory in
  * between. Tells how much of a delivery grpc-js and Node's HTTP/2 cost by themselves.
  *
- *   node dist-bench/bench/watch-write-floor.js [modes] [streams] [steps/s] [steps] [rounds]
+ *   node dist-bench/bench/watch-write-floor.js [modes] [streams] [steps/s] [steps] [rounds] [messages per step]
  *   modes (comma-separated, run interleaved, [http2,grpc]):
- *     http2  node:http2 server: the framed bytes written on each stream (Http2Stream.write)
+ *     http2  node:http2 server: the framed bytes written on each stream (Http2Stream.write), one
+ *            write per message (a stream that is still sending gathers them into one writev)
+ *     http2-concat  the same, but a step's messages go in one write (one Buffer of all frames)
  *     grpc   @grpc/grpc-js server, a server-streaming method whose serializer passes the Buffer
  *            through: call.write() on each stream (grpc-js frames: allocation and copy)
  *     grpc-nochannelz  the same with `grpc.enable_channelz: 0`
- *   defaults: 1000 streams (250 per connection), 10 steps/s, 100 steps, 2 rounds
+ *   defaults: 1000 streams (250 per connection), 10 steps/s, 100 steps, 2 rounds, 1 message per step
  *
  * The server runs in this process; the receiver (raw node:http2, counting bytes) in a forked one.
  * CPU is this process's user + system from the first step until the receiver has every byte.
@@ -32,7 +34,8 @@ interface Writers {
   close(): Promise<void>;
 }
 
-async function http2Writers(streamsWanted: number, opened: () => void): Promise<Writers> {
+async function http2Writers(streamsWanted: number, opened: () => void, messages: number, concat: boolean): Promise<Writers> {
+  const concatenated = Buffer.concat(Array.from({ length: messages }, () => FRAME));
   const streams: ServerHttp2Stream[] = [];
   const server: Http2Server = createServer({ settings: { maxConcurrentStreams: 1000 } });
   server.on("stream", (stream) => {
@@ -45,7 +48,8 @@ async function http2Writers(streamsWanted: number, opened: () => void): Promise<
   return {
     port: (server.address() as { port: number }).port,
     step: () => {
-      for (const stream of streams) stream.write(FRAME);
+      if (concat) for (const stream of streams) stream.write(concatenated);
+      else for (const stream of streams) for (let i = 0; i < messages; i++) stream.write(FRAME);
     },
     close: async () => {
       for (const stream of streams) stream.close();
@@ -54,7 +58,7 @@ async function http2Writers(streamsWanted: number, opened: () => void): Promise<
   };
 }
 
-async function grpcWriters(streamsWanted: number, opened: () => void, channelz: boolean): Promise<Writers> {
+async function grpcWriters(streamsWanted: number, opened: () => void, messages: number, channelz: boolean): Promise<Writers> {
   const calls: grpc.ServerWritableStream<Buffer, Buffer>[] = [];
   const server = new grpc.Server({ "grpc.max_concurrent_streams": 1000, ...(channelz ? {} : { "grpc.enable_channelz": 0 }) });
   const pass = (bytes: Buffer) => bytes;
@@ -74,7 +78,7 @@ async function grpcWriters(streamsWanted: number, opened: () => void, channelz: 
   return {
     port,
     step: () => {
-      for (const call of calls) call.write(PAYLOAD);
+      for (const call of calls) for (let i = 0; i < messages; i++) call.write(PAYLOAD);
     },
     close: async () => {
       for (const call of calls) call.end();
@@ -116,22 +120,24 @@ function receiver(): void {
   });
 }
 
-async function measure(mode: string, streams: number, rate: number, steps: number): Promise<{ usPerWrite: number; ms: number }> {
+async function measure(mode: string, streams: number, rate: number, steps: number, messages: number): Promise<{ usPerMessage: number; ms: number }> {
   const child = fork(fileURLToPath(import.meta.url), ["receiver"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   let opened!: () => void;
   const allOpen = new Promise<void>((resolve) => (opened = resolve));
-  const writers = mode === "http2" ? await http2Writers(streams, opened) : await grpcWriters(streams, opened, mode !== "grpc-nochannelz");
+  const writers = mode.startsWith("http2")
+    ? await http2Writers(streams, opened, messages, mode === "http2-concat")
+    : await grpcWriters(streams, opened, messages, mode !== "grpc-nochannelz");
   try {
     child.send({ type: "open", port: writers.port, streams });
     await allOpen;
     // Warm-up: the code paths and every stream's first data frame.
     const warm = new Promise((resolve) => child.once("message", resolve));
-    child.send({ type: "expect", bytes: 5 * FRAME.length * streams });
+    child.send({ type: "expect", bytes: 5 * messages * FRAME.length * streams });
     for (let i = 0; i < 5; i++) writers.step();
     await warm;
     await sleep(300);
     const done = new Promise((resolve) => child.once("message", resolve));
-    child.send({ type: "expect", bytes: steps * FRAME.length * streams });
+    child.send({ type: "expect", bytes: steps * messages * FRAME.length * streams });
     const started = performance.now();
     const cpu = process.cpuUsage();
     for (let i = 0; i < steps; i++) {
@@ -142,7 +148,7 @@ async function measure(mode: string, streams: number, rate: number, steps: numbe
     }
     await done;
     const used = process.cpuUsage(cpu);
-    return { usPerWrite: (used.user + used.system) / (steps * streams), ms: performance.now() - started };
+    return { usPerMessage: (used.user + used.system) / (steps * messages * streams), ms: performance.now() - started };
   } finally {
     child.send({ type: "close" });
     await writers.close();
@@ -150,17 +156,20 @@ async function measure(mode: string, streams: number, rate: number, steps: numbe
 }
 
 async function main(): Promise<void> {
-  const [modesArg, streamsArg, rateArg, stepsArg, roundsArg] = process.argv.slice(2);
+  const [modesArg, streamsArg, rateArg, stepsArg, roundsArg, messagesArg] = process.argv.slice(2);
   const modes = (modesArg ?? "http2,grpc").split(",");
   const streams = Number(streamsArg ?? 1000);
   const rate = Number(rateArg ?? 10);
   const steps = Number(stepsArg ?? 100);
   const rounds = Number(roundsArg ?? 2);
+  const messages = Number(messagesArg ?? 1);
   for (let round = 1; round <= rounds; round++) {
     for (const mode of round % 2 === 1 ? modes : [...modes].reverse()) {
-      const { usPerWrite, ms } = await measure(mode, streams, rate, steps);
+      const { usPerMessage, ms } = await measure(mode, streams, rate, steps, messages);
       const load = (await import("node:os")).loadavg()[0]?.toFixed(2);
-      console.log(`round ${round} ${mode}: ${streams} streams, ${steps} steps at ${rate}/s: ${usPerWrite.toFixed(2)} µs of CPU per message written (${Math.round(ms)} ms; load ${load})`);
+      console.log(
+        `round ${round} ${mode}: ${streams} streams, ${steps} steps of ${messages} at ${rate}/s: ${usPerMessage.toFixed(2)} µs of CPU per message written (${Math.round(ms)} ms; load ${load})`,
+      );
       await sleep(500);
     }
   }
