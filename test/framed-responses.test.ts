@@ -92,6 +92,25 @@ function rawWatch(session: ClientHttp2Session, paused = false, timeout?: string)
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+/** A promise and the function that resolves it. */
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+const BIG = "x".repeat(10_000);
+
+/**
+ * Writes 10 KB responses (seq 1, 2, ...) until the stream says wait, and returns the last seq: a
+ * paused reader's HTTP/2 flow control (64 KiB unread) holds a write in flight, and frames wait behind it.
+ */
+function writeUntilWait(stream: ResponseStream<typeof WatchResponseSchema>): number {
+  let seq = 0;
+  while (stream.write(response(++seq, BIG))) if (seq > 1_000) throw new Error("never said wait");
+  return seq;
+}
+
 describe("server-streaming responses on the wire", () => {
   const cleanups: (() => void)[] = [];
   afterEach(() => {
@@ -136,17 +155,13 @@ describe("server-streaming responses on the wire", () => {
   });
 
   it("says wait once a reader stops reading, and takes responses again when it reads", async () => {
-    const big = "x".repeat(10_000);
     let sentBeforeFull = 0;
-    let drainedWhilePaused = false;
     let drained = false;
-    let full!: () => void;
-    const isFull = new Promise<void>((resolve) => (full = resolve));
+    const full = deferred();
     const watch = await watchOn(
       async (stream) => {
-        // 10 KB responses: HTTP/2 flow control (64 KiB unread) stops the stream soon, then 16 are held.
-        while (stream.write(response(++sentBeforeFull, big))) if (sentBeforeFull > 1_000) throw new Error("never said wait");
-        full();
+        sentBeforeFull = writeUntilWait(stream);
+        full.resolve();
         await stream.drained();
         drained = true;
         stream.write(response(sentBeforeFull + 1, "last"));
@@ -154,9 +169,9 @@ describe("server-streaming responses on the wire", () => {
       {},
       true,
     );
-    await isFull;
+    await full.promise;
     await new Promise((resolve) => setTimeout(resolve, 300));
-    drainedWhilePaused = drained;
+    const drainedWhilePaused = drained;
     watch.resume();
     const result = await watch.done;
     expect(drainedWhilePaused).toBe(false);
@@ -167,33 +182,28 @@ describe("server-streaming responses on the wire", () => {
   });
 
   it("wakes a writer waiting on a caller that cancels, and drops what it writes after", async () => {
-    let full!: () => void;
-    const isFull = new Promise<void>((resolve) => (full = resolve));
-    let finished!: (written: boolean[]) => void;
-    const handlerDone = new Promise<boolean[]>((resolve) => (finished = resolve));
-    const big = "x".repeat(10_000);
+    const full = deferred();
+    const handlerDone = deferred<boolean[]>();
     const watch = await watchOn(
       async (stream) => {
-        let seq = 0;
-        while (stream.write(response(++seq, big))) if (seq > 1_000) throw new Error("never said wait");
-        full();
+        const seq = writeUntilWait(stream);
+        full.resolve();
         await stream.drained();
-        finished([stream.write(response(++seq, big)), stream.write(response(++seq, big))]);
+        handlerDone.resolve([stream.write(response(seq + 1, BIG)), stream.write(response(seq + 2, BIG))]);
       },
       {},
       true,
     );
     watch.done.catch(() => {});
-    await isFull;
+    await full.promise;
     watch.cancel();
     // Nothing is sent to a cancelled call, so nothing makes a writer wait.
-    expect(await handlerDone).toEqual([true, true]);
+    expect(await handlerDone.promise).toEqual([true, true]);
   });
 
   it("ends with DEADLINE_EXCEEDED when the deadline passes while the handler still writes", async () => {
     let writesAfterDeadline = 0;
-    let finished!: () => void;
-    const handlerDone = new Promise<void>((resolve) => (finished = resolve));
+    const handlerDone = deferred();
     const { done } = await watchOn(
       async (stream) => {
         // Writes on past the 100 ms deadline, as a handler does until it sees the abort: grpc-js has ended the stream by then.
@@ -203,50 +213,44 @@ describe("server-streaming responses on the wire", () => {
           if (Date.now() - started > 150) writesAfterDeadline++;
           await new Promise((resolve) => setTimeout(resolve, 5));
         }
-        finished();
+        handlerDone.resolve();
       },
       {},
       false,
       "100m",
     );
     const result = await done;
-    await handlerDone;
+    await handlerDone.promise;
     expect(result.status).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(result.seqs.length).toBeGreaterThan(0);
     expect(writesAfterDeadline).toBeGreaterThan(10);
   });
 
   it("writes nothing after grpc-js ended the stream for a deadline, also what was held back then", async () => {
-    let full!: () => void;
-    const isFull = new Promise<void>((resolve) => (full = resolve));
-    let resumed!: () => void;
-    const readerResumed = new Promise<void>((resolve) => (resumed = resolve));
-    let finished!: () => void;
-    const handlerDone = new Promise<void>((resolve) => (finished = resolve));
-    const big = "x".repeat(10_000);
+    const full = deferred();
+    const readerResumed = deferred();
+    const handlerDone = deferred();
     const watch = await watchOn(
       async (stream) => {
-        let seq = 0;
-        // The reader is paused: HTTP/2 flow control holds a write in flight and 15 frames wait behind it.
-        while (stream.write(response(++seq, big))) if (seq > 1_000) throw new Error("never said wait");
-        full();
-        await readerResumed;
+        let seq = writeUntilWait(stream);
+        full.resolve();
+        await readerResumed.promise;
         // grpc-js ended the stream at the deadline (its trailers wait behind the data): these must not be written.
         for (let i = 0; i < 5; i++) {
-          stream.write(response(++seq, big));
+          stream.write(response(++seq, BIG));
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
-        finished();
+        handlerDone.resolve();
       },
       {},
       true,
       "100m",
     );
-    await isFull;
+    await full.promise;
     await new Promise((resolve) => setTimeout(resolve, 250));
     watch.resume();
-    resumed();
-    await handlerDone;
+    readerResumed.resolve();
+    await handlerDone.promise;
     const result = await watch.done;
     expect(result.status).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(result.seqs).toEqual(range(1, result.seqs.length));
