@@ -29,8 +29,13 @@ function replaceExactly(text: string, pattern: RegExp, count: number, replace: (
   return text.replace(pattern, replace);
 }
 
+export interface NginxOptions {
+  /** Replaces the example's upstream `keepalive_time` (nginx syntax, "5s"): it must stay below the replicas' max connection age. */
+  upstreamKeepaliveTime?: string;
+}
+
 /** The example with `upstreams` (host:port) as its replicas, listening on `port`, logging to `accessLog`. */
-export function renderExample(upstreams: readonly string[], port: number, accessLog: string): string {
+export function renderExample(upstreams: readonly string[], port: number, accessLog: string, options: NginxOptions = {}): string {
   let config = readFileSync(EXAMPLE_CONFIG, "utf8");
   // The example's two replicas become one line per upstream, keeping the example's parameters.
   let first = true;
@@ -41,6 +46,10 @@ export function renderExample(upstreams: readonly string[], port: number, access
   });
   config = replaceExactly(config, /^(\s*)listen 50051 http2;$/m, 1, (_match, indent = "") => `${indent}listen 127.0.0.1:${port} http2;`);
   config = replaceExactly(config, /\/var\/log\/nginx\/chatmemory-grpc\.log/, 1, () => accessLog);
+  const { upstreamKeepaliveTime } = options;
+  if (upstreamKeepaliveTime !== undefined) {
+    config = replaceExactly(config, /^(\s*)keepalive_time \w+;$/m, 1, (_match, indent = "") => `${indent}keepalive_time ${upstreamKeepaliveTime};`);
+  }
   return config;
 }
 
@@ -61,7 +70,7 @@ async function waitForPort(port: number, exited: Promise<unknown>, timeoutMs: nu
 }
 
 /** Starts nginx in front of `upstreams` (host:port each) on a free loopback port. */
-export async function startNginx(upstreams: readonly string[]): Promise<NginxProcess> {
+export async function startNginx(upstreams: readonly string[], options: NginxOptions = {}): Promise<NginxProcess> {
   const dir = mkdtempSync(join(tmpdir(), "chatmemory-nginx-"));
   // Workers run as nobody when the master is root: they must reach the temp dirs nginx makes here.
   chmodSync(dir, 0o755);
@@ -69,7 +78,7 @@ export async function startNginx(upstreams: readonly string[]): Promise<NginxPro
   const errorLog = join(dir, "error.log");
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    writeFileSync(join(dir, "chatmemory.conf"), renderExample(upstreams, port, accessLog));
+    writeFileSync(join(dir, "chatmemory.conf"), renderExample(upstreams, port, accessLog, options));
     const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((kind) => `  ${kind}_temp_path ${join(dir, kind)};`).join("\n");
     writeFileSync(
       join(dir, "nginx.conf"),

@@ -25,6 +25,8 @@ const WATCHERS = 4;
 const MAX_APPENDS_PER_WORKER = 4000;
 /** Longer than the example's fail_timeout (1 s; nginx counts it in whole seconds): a restarted replica is back in nginx's rotation before the other stops. */
 const BETWEEN_RESTARTS_MS = 3000;
+/** The replicas' CHATMEMORY_MAX_CONNECTION_AGE_MS: shorter than the run, so Watch streams outlive it. */
+const MAX_CONNECTION_AGE_MS = 10_000;
 
 let redis: RedisServerProcess;
 let nginx: NginxProcess;
@@ -37,8 +39,8 @@ function startReplica(port: number): Promise<ServerProcess> {
     CHATMEMORY_LISTEN: `127.0.0.1:${port}`,
     CHATMEMORY_MAX_TURNS: "5000",
     CHATMEMORY_SHUTDOWN_GRACE_MS: "5000",
-    // As deploy/kubernetes sets it: nginx's kept-alive upstream connections get GOAWAY too.
-    CHATMEMORY_MAX_CONNECTION_AGE_MS: "10000",
+    // As deploy/kubernetes sets it (shorter): Watch streams through nginx outlive their connection.
+    CHATMEMORY_MAX_CONNECTION_AGE_MS: `${MAX_CONNECTION_AGE_MS}`,
     CHATMEMORY_MAX_CONNECTION_AGE_GRACE_MS: "10000",
   });
 }
@@ -58,7 +60,12 @@ beforeAll(async () => {
   ports.push(await freePort(), await freePort());
   replicas.push(...(await Promise.all(ports.map(startReplica))));
   await Promise.all(replicas.map((replica) => waitForProbe(replica.address, 10_000)));
-  nginx = await startNginx(ports.map((port) => `127.0.0.1:${port}`));
+  // The replicas' connections age out after 9-11 s (MAX_CONNECTION_AGE_MS with its jitter); as the
+  // example keeps nginx's keepalive_time below the age setting of deploy/kubernetes, so does the test.
+  nginx = await startNginx(
+    ports.map((port) => `127.0.0.1:${port}`),
+    { upstreamKeepaliveTime: `${MAX_CONNECTION_AGE_MS / 2000}s` },
+  );
 });
 
 afterAll(async () => {
