@@ -195,9 +195,6 @@ end
 -- Without a TTL of its own, a write keeps the conversation's current one (PTTL -1 = none). Keys
 -- that already existed still carry it; a key this write created, and request ids, need it read.
 if ttlMs == 0 and meta[1] and (created or requestId ~= '') then ttlMs = math.max(redis.call('PTTL', KEYS[3]), 0) end
-if ttlMs > 0 then
-  for key = 1, 3 do redis.call('PEXPIRE', KEYS[key], ttlMs) end
-end
 
 if requestId ~= '' then
   -- Ids live their own time, but never longer than the conversation they belong to.
@@ -207,6 +204,11 @@ if requestId ~= '' then
   redis.call('ZADD', KEYS[5], now + requestIdTtlMs, requestId)
   redis.call('PEXPIRE', KEYS[4], requestIdTtlMs)
   redis.call('PEXPIRE', KEYS[5], requestIdTtlMs)
+end
+-- After the ids': a relative expiry counts from the clock of each PEXPIRE, and the clock can tick
+-- between two of them, so keys set later may expire a millisecond later, never the ids.
+if ttlMs > 0 then
+  for key = 1, 3 do redis.call('PEXPIRE', KEYS[key], ttlMs) end
 end
 -- Member: the list key without '<prefix>:'.
 if index then redis.call('ZADD', KEYS[6], 0, string.sub(KEYS[1], string.find(KEYS[6], ':{', 1, true) + 1)) end
