@@ -14,7 +14,7 @@ import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/p
 import { ChatMemory, WatchRequestSchema, WatchResponseSchema } from "../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { createServiceBinding } from "../src/grpc/adapter.js";
 import { ChatMemoryError } from "../src/service/errors.js";
-import type { ResponseStream, ServiceImpl } from "../src/service/service-impl.js";
+import { EncodedMessage, type ResponseStream, type ServiceImpl } from "../src/service/service-impl.js";
 
 type WatchHandler = (stream: ResponseStream<typeof WatchResponseSchema>) => Promise<void>;
 type WatchResponseInit = MessageInitShape<typeof WatchResponseSchema>;
@@ -90,6 +90,10 @@ function rawWatch(session: ClientHttp2Session, paused = false, timeout?: string)
   return { done, resume: () => request.resume(), cancel: () => request.close(constants.NGHTTP2_CANCEL) };
 }
 
+/** Responses seq from..to, encoded as a Watch step is, for writeAll. */
+const encodedGroup = (from: number, to: number) =>
+  range(from, to).map((seq) => new EncodedMessage(WatchResponseSchema, toBinary(WatchResponseSchema, create(WatchResponseSchema, response(seq)))));
+
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** A promise and the function that resolves it. */
@@ -133,6 +137,28 @@ describe("server-streaming responses on the wire", () => {
     expect(result.status).toBe(grpc.status.OK);
     // The first response goes alone; the other 199 wait for it and leave in one write (HTTP/2 may split it in 16 KiB frames).
     expect(result.dataFrames).toBeLessThanOrEqual(5);
+  });
+
+  it("writes a group of encoded responses in one write, each its own message", async () => {
+    const { done } = await watchOn(async (stream) => {
+      (stream.writeAll as NonNullable<typeof stream.writeAll>)(encodedGroup(1, 100));
+    });
+    const result = await done;
+    expect(result.seqs).toEqual(range(1, 100));
+    expect(result.status).toBe(grpc.status.OK);
+    expect(result.dataFrames).toBe(1);
+  });
+
+  it("counts every response of a group toward the bound at which it says wait", async () => {
+    const accepted: boolean[] = [];
+    const { done } = await watchOn(async (stream) => {
+      const writeAll = stream.writeAll as NonNullable<typeof stream.writeAll>;
+      // The first goes out at once; the groups wait behind it, 1 + 14 responses unsent, then 1 + 15.
+      accepted.push(stream.write(response(1)), writeAll(encodedGroup(2, 15)), writeAll(encodedGroup(16, 16)));
+    });
+    const result = await done;
+    expect(accepted).toEqual([true, true, false]);
+    expect(result.seqs).toEqual(range(1, 16));
   });
 
   it("writes through grpc-js, one DATA frame per response, when an interceptor hides the HTTP/2 stream", async () => {

@@ -76,6 +76,18 @@ function framedResponse(method: DescMethod, value: ResponseInit): Buffer {
   return frame;
 }
 
+/** The frames of a group of encoded responses back to back, made once however many streams the group goes to. */
+const framedGroups = new WeakMap<readonly EncodedMessage<DescMessage>[], Buffer>();
+
+function framedGroup(method: DescMethod, responses: readonly EncodedMessage<DescMessage>[]): Buffer {
+  let frames = framedGroups.get(responses);
+  if (frames === undefined) {
+    frames = Buffer.concat(responses.map((response) => framedResponse(method, response)));
+    framedGroups.set(responses, frames);
+  }
+  return frames;
+}
+
 /**
  * A request as the server decodes it. A payload that is not a valid message
  * (random bytes, invalid UTF-8 in a string) is carried to the handler wrapper
@@ -307,7 +319,11 @@ function serverStreamingCallHandler(
     const observed = observeCall(method, methodName, call, observer, tracer);
     const framed = framedResponseWriter(call);
     const stream: ResponseStream<DescMessage> = framed
-      ? { write: (response) => framed.write(framedResponse(method, response)), drained: () => framed.drained() }
+      ? {
+          write: (response) => framed.write(framedResponse(method, response)),
+          writeAll: (responses) => framed.write(framedGroup(method, responses), responses.length),
+          drained: () => framed.drained(),
+        }
       : grpcJsResponseStream(call);
     observed.run(() => startCall(method, call, (request) => handler(request, callContext(call), stream))).then(
       () => {

@@ -37,6 +37,8 @@ export class FramedResponseWriter {
   #sendingFrames = 0;
   #held: Buffer[] = [];
   #heldBytes = 0;
+  /** gRPC messages in #held (a held buffer may carry several). */
+  #heldFrames = 0;
   #drainWaiters: (() => void)[] = [];
   readonly #sent = (error?: Error | null) => this.#afterSend(error);
 
@@ -46,18 +48,22 @@ export class FramedResponseWriter {
     stream.once("close", () => this.#wakeDrainWaiters());
   }
 
-  /** Writes one frame, or holds it until the write in flight is done. False = hold no more, wait for drained(). */
-  write(frame: Buffer): boolean {
+  /**
+   * Writes `frames` gRPC messages (one unless `bytes` is several frames back to back), or holds them
+   * until the write in flight is done. False = hold no more, wait for drained().
+   */
+  write(bytes: Buffer, frames = 1): boolean {
     if (this.#closed()) return true;
     if (!this.#headersSent) {
       // grpc-js sends the response headers before its first message; frames written here need them too.
       this.#call.sendMetadata(new grpc.Metadata());
       this.#headersSent = true;
     }
-    if (this.#sendingFrames === 0) this.#send(frame, 1);
+    if (this.#sendingFrames === 0) this.#send(bytes, frames);
     else {
-      this.#held.push(frame);
-      this.#heldBytes += frame.byteLength;
+      this.#held.push(bytes);
+      this.#heldBytes += bytes.byteLength;
+      this.#heldFrames += frames;
     }
     return !this.#full();
   }
@@ -75,7 +81,7 @@ export class FramedResponseWriter {
   }
 
   #full(): boolean {
-    return this.#sendingFrames + this.#held.length >= MAX_UNSENT_FRAMES;
+    return this.#sendingFrames + this.#heldFrames >= MAX_UNSENT_FRAMES;
   }
 
   /** Nothing more may be written: the caller went away, or grpc-js ended the stream (a deadline's status). */
@@ -90,21 +96,25 @@ export class FramedResponseWriter {
 
   #takeHeld(): Buffer {
     const held = this.#held.length === 1 ? (this.#held[0] as Buffer) : Buffer.concat(this.#held, this.#heldBytes);
+    this.#dropHeld();
+    return held;
+  }
+
+  #dropHeld(): void {
     this.#held = [];
     this.#heldBytes = 0;
-    return held;
+    this.#heldFrames = 0;
   }
 
   #afterSend(error: Error | null | undefined): void {
     this.#sendingFrames = 0;
     if (error || this.#closed()) {
-      this.#held = [];
-      this.#heldBytes = 0;
+      this.#dropHeld();
       this.#wakeDrainWaiters();
       return;
     }
     if (this.#held.length > 0) {
-      const frames = this.#held.length;
+      const frames = this.#heldFrames;
       this.#send(this.#takeHeld(), frames);
       return;
     }

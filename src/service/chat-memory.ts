@@ -105,6 +105,19 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     const encoded = encodedStep(step);
     return encoded instanceof EncodedMessage ? stream.write(encoded) : encoded.then((ready) => stream.write(ready));
   }
+  // Steps offered together to many watchers, as one array of their encodings: the transport frames it once for all.
+  const encodedGroups = new WeakMap<readonly WatchStep[], Promise<EncodedMessage<typeof WatchResponseSchema>[]> | EncodedMessage<typeof WatchResponseSchema>[]>();
+  /** The steps as one WatchResponse each, written together (`writeAll`); as writeStep returns. */
+  function writeSteps(writeAll: NonNullable<ResponseStream<typeof WatchResponseSchema>["writeAll"]>, steps: readonly WatchStep[]): boolean | Promise<boolean> {
+    let group = encodedGroups.get(steps);
+    if (group === undefined) {
+      const encodings = steps.map(encodedStep);
+      // Prepared before they were offered, so ready, but a step can be offered before its encoding is done.
+      group = encodings.every((encoded) => encoded instanceof EncodedMessage) ? (encodings as EncodedMessage<typeof WatchResponseSchema>[]) : Promise.all(encodings);
+      encodedGroups.set(steps, group);
+    }
+    return Array.isArray(group) ? writeAll(group) : group.then((ready) => writeAll(ready));
+  }
   // Authentication comes first (UNAUTHENTICATED before INVALID_ARGUMENT), then the id is scoped to the tenant.
   const conversationOf = (request: { conversationId: string }, context: CallContext) =>
     scopedConversationId(resolveTenant(context), request.conversationId);
@@ -174,11 +187,13 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     async watch(request, context, stream) {
       const conversationId = conversationOf(request, context);
       const { afterSeq, epoch } = validateWatchRequest(request);
+      const writeAll = stream.writeAll?.bind(stream);
       await watches.watch(conversationId, {
         afterSeq,
         epoch,
         signal: context.signal,
         write: (step) => writeStep(stream, step),
+        writeAll: writeAll && ((steps) => writeSteps(writeAll, steps)),
         drained: () => stream.drained(),
       });
     },

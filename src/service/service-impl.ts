@@ -36,6 +36,12 @@ type UnaryHandler<M> = M extends {
  */
 export interface ResponseStream<O extends DescMessage> {
   write(response: MessageInitShape<O> | EncodedMessage<O>): boolean;
+  /**
+   * Writes several encoded responses, in order, each its own message, in one transport write when
+   * it can; returns as write() does. The same array written to many streams is framed once. Absent
+   * when the transport writes one response at a time anyway.
+   */
+  writeAll?(responses: readonly EncodedMessage<O>[]): boolean;
   drained(): Promise<void>;
 }
 

@@ -3,7 +3,9 @@
  * store subscription however many streams watch it. On each change the hub
  * reads the conversation once and offers the resulting step to every watcher,
  * so 1,000 watchers of one conversation cost one read and, when they all stand
- * at the same seq, one encoding per change. Reads coalesce: announcements heard
+ * at the same seq, one encoding per change; Appends returned by one read go to
+ * each watcher as one group, which the transport frames once and sends in one
+ * write (still a response per Append). Reads coalesce: announcements heard
  * together, or while a read is in flight, are served by one read (none when the
  * previous read already covered them), so a busy server reads and offers less
  * often, with more messages per step.
@@ -20,6 +22,8 @@ export interface WatchOptions {
   signal: AbortSignal;
   /** Writes a step as one response; false = the transport is full, wait for drained(). */
   write: (step: WatchStep) => boolean | Promise<boolean>;
+  /** Writes steps as one response each, in one transport write where it can; as write() returns. Optional. */
+  writeAll?: ((steps: readonly WatchStep[]) => boolean | Promise<boolean>) | undefined;
   drained: () => Promise<void>;
 }
 
@@ -45,6 +49,17 @@ function endsWithin(step: WatchStep, after: number, ...heard: (PendingChanges | 
     for (const end of changes?.appendEnds ?? []) if (end.epoch === step.epoch && end.lastSeq > after && end.lastSeq <= step.lastSeq) ends.add(end.lastSeq);
   }
   return [...ends].sort((a, b) => a - b);
+}
+
+/** Append steps of one epoch, each with messages, each starting right after the one before it. */
+function followOneAnother(steps: readonly WatchStep[]): boolean {
+  let lastSeq: number | undefined;
+  for (const step of steps) {
+    const first = step.messages[0]?.message.seq;
+    if (step.reset || first === undefined || step.epoch !== steps[0]?.epoch || (lastSeq !== undefined && first !== lastSeq + 1)) return false;
+    lastSeq = step.lastSeq;
+  }
+  return true;
 }
 
 class ConversationHub {
@@ -101,12 +116,12 @@ class ConversationHub {
         // Appends announced during the read that it already returned need no read of their own.
         const pending = this.#pending as PendingChanges | undefined;
         if (pending && !pending.rewrite && !pending.missed && pending.appendEnds.every((end) => this.#covers(end.epoch, end.lastSeq))) this.#pending = undefined;
-        for (const offered of steps) {
-          // Nothing new (every announcement was late): nothing to offer.
-          if (!offered.reset && offered.messages.length === 0 && before?.epoch === offered.epoch && before.lastSeq === offered.lastSeq) continue;
-          await this.#prepare(offered);
-          for (const watcher of this.watchers) watcher.offer(offered);
-        }
+        // Nothing new (every announcement was late): nothing to offer.
+        const offered = steps.filter((step) => step.reset || step.messages.length > 0 || before?.epoch !== step.epoch || before.lastSeq !== step.lastSeq);
+        for (const step of offered) await this.#prepare(step);
+        // Several Appends read at once go to each watcher together: one transport write for all of them.
+        if (offered.length > 1 && followOneAnother(offered)) for (const watcher of this.watchers) watcher.offerAll(offered);
+        else for (const step of offered) for (const watcher of this.watchers) watcher.offer(step);
       }
     } catch (error: unknown) {
       this.#failAll(error);
@@ -184,6 +199,7 @@ export class ConversationWatches {
       bufferMessages: this.#bufferMessages,
       read: () => this.#store.getHistory(conversationId, 0),
       write: options.write,
+      writeAll: options.writeAll,
       drained: options.drained,
       fail: (error) => failWith(error),
     });

@@ -18,16 +18,30 @@ export interface WatcherOptions {
   read: () => Promise<HistoryReadResult>;
   /** Writes a step as one response; false = the transport is full, wait for drained(). */
   write: (step: WatchStep) => boolean | Promise<boolean>;
+  /** Writes steps as one response each, together; as write() returns. Optional: without it, steps go one by one. */
+  writeAll?: ((steps: readonly WatchStep[]) => boolean | Promise<boolean>) | undefined;
   drained: () => Promise<void>;
   /** The stream must end: a read failed, or the watcher was closed with an error. */
   fail: (error: unknown) => void;
+}
+
+function isGroup(entry: WatchStep | readonly WatchStep[]): entry is readonly WatchStep[] {
+  return Array.isArray(entry);
+}
+
+function messageCount(entry: WatchStep | readonly WatchStep[]): number {
+  if (!isGroup(entry)) return entry.messages.length;
+  let count = 0;
+  for (const step of entry) count += step.messages.length;
+  return count;
 }
 
 export class Watcher {
   #lastSeq: number;
   #epoch: string;
   readonly #options: WatcherOptions;
-  readonly #queue: WatchStep[] = [];
+  /** Steps to write, in order; an array is a group from offerAll, written together. */
+  readonly #queue: (WatchStep | readonly WatchStep[])[] = [];
   #queuedMessages = 0;
   #pumping = false;
   /** A read of our own is in flight (from construction: the first one): steps offered meanwhile wait in #held. */
@@ -74,6 +88,20 @@ export class Watcher {
     else if (first !== undefined || step.lastSeq > this.#lastSeq) this.#catchUp(this.#fromWhereWeStand);
   }
 
+  /**
+   * Append steps that follow one another (one epoch, no gap): queued as one group, written together,
+   * when they continue exactly where the caller stands; else offered one by one.
+   */
+  offerAll(steps: readonly WatchStep[]): void {
+    const first = steps[0];
+    const continuesHere = first?.epoch === this.#epoch && first.messages[0]?.message.seq === this.#lastSeq + 1;
+    if (this.#options.writeAll === undefined || !continuesHere || this.#closed || this.#reading || this.#resetOwed) {
+      for (const step of steps) this.offer(step);
+      return;
+    }
+    this.#enqueue(steps);
+  }
+
   /** Ends the stream with `error` (e.g. the store's feed was lost, the server drains). */
   fail(error: unknown): void {
     if (this.#closed) return;
@@ -115,18 +143,20 @@ export class Watcher {
     );
   }
 
-  #enqueue(step: WatchStep): void {
-    this.#lastSeq = step.lastSeq;
-    this.#epoch = step.epoch;
-    if (step.reset) {
+  #enqueue(entry: WatchStep | readonly WatchStep[]): void {
+    const last = isGroup(entry) ? (entry.at(-1) as WatchStep) : entry;
+    this.#lastSeq = last.lastSeq;
+    this.#epoch = last.epoch;
+    const reset = !isGroup(entry) && entry.reset;
+    if (reset) {
       // A reset replaces everything before it, queued or not.
       this.#queue.length = 0;
       this.#queuedMessages = 0;
     }
-    this.#queue.push(step);
-    this.#queuedMessages += step.messages.length;
+    this.#queue.push(entry);
+    this.#queuedMessages += messageCount(entry);
     // A reset alone is always kept (it may hold more than the buffer); anything beyond the buffer is dropped for one.
-    if (!step.reset && this.#queuedMessages > this.#options.bufferMessages) {
+    if (!reset && this.#queuedMessages > this.#options.bufferMessages) {
       this.#queue.length = 0;
       this.#queuedMessages = 0;
       this.#resetOwed = true;
@@ -145,14 +175,14 @@ export class Watcher {
     let pending: boolean | Promise<boolean> | undefined;
     try {
       while (!this.#closed) {
-        const step = this.#queue.shift();
-        if (step === undefined) {
+        const entry = this.#queue.shift();
+        if (entry === undefined) {
           // The caller caught up: pay the reset its overflow earned (a read in flight pays it itself).
           if (this.#resetOwed && !this.#reading) this.#catchUp(resetStep);
           break;
         }
-        this.#queuedMessages -= step.messages.length;
-        const written = this.#options.write(step);
+        this.#queuedMessages -= messageCount(entry);
+        const written = isGroup(entry) ? (this.#options.writeAll as NonNullable<WatcherOptions["writeAll"]>)(entry) : this.#options.write(entry);
         if (written !== true) {
           pending = written;
           break;
