@@ -129,24 +129,25 @@ describe("server-streaming responses on the wire", () => {
   const writeAll = (count: number) => async (stream: ResponseStream<typeof WatchResponseSchema>) => {
     for (let seq = 1; seq <= count; seq++) stream.write(response(seq));
   };
+  /** Waits for the call; expects responses seq 1..count in order, then OK; gives the DATA frames they came in. */
+  async function dataFramesOfAll(watch: RawWatch, count: number): Promise<number> {
+    const result = await watch.done;
+    expect(result.seqs).toEqual(range(1, count));
+    expect(result.status).toBe(grpc.status.OK);
+    return result.dataFrames;
+  }
 
   it("sends responses that queue behind a write in flight together, each its own message, then the status", async () => {
-    const { done } = await watchOn(writeAll(200));
-    const result = await done;
-    expect(result.seqs).toEqual(range(1, 200));
-    expect(result.status).toBe(grpc.status.OK);
+    const dataFrames = await dataFramesOfAll(await watchOn(writeAll(200)), 200);
     // The first response goes alone; the other 199 wait for it and leave in one write (HTTP/2 may split it in 16 KiB frames).
-    expect(result.dataFrames).toBeLessThanOrEqual(5);
+    expect(dataFrames).toBeLessThanOrEqual(5);
   });
 
   it("writes a group of encoded responses in one write, each its own message", async () => {
-    const { done } = await watchOn(async (stream) => {
+    const watch = await watchOn(async (stream) => {
       (stream.writeAll as NonNullable<typeof stream.writeAll>)(encodedGroup(1, 100));
     });
-    const result = await done;
-    expect(result.seqs).toEqual(range(1, 100));
-    expect(result.status).toBe(grpc.status.OK);
-    expect(result.dataFrames).toBe(1);
+    expect(await dataFramesOfAll(watch, 100)).toBe(1);
   });
 
   it("counts every response of a group toward the bound at which it says wait", async () => {
@@ -163,11 +164,8 @@ describe("server-streaming responses on the wire", () => {
 
   it("writes through grpc-js, one DATA frame per response, when an interceptor hides the HTTP/2 stream", async () => {
     const interceptor: grpc.ServerInterceptor = (_method, call) => new grpc.ServerInterceptingCall(call);
-    const { done } = await watchOn(writeAll(200), { interceptors: [interceptor] });
-    const result = await done;
-    expect(result.seqs).toEqual(range(1, 200));
-    expect(result.status).toBe(grpc.status.OK);
-    expect(result.dataFrames).toBeGreaterThanOrEqual(200);
+    const dataFrames = await dataFramesOfAll(await watchOn(writeAll(200), { interceptors: [interceptor] }), 200);
+    expect(dataFrames).toBeGreaterThanOrEqual(200);
   });
 
   it("sends what was written before a handler's error, then the error's status", async () => {
