@@ -10,7 +10,7 @@ import type { GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { CallContext } from "../service/call-context.js";
 import { ChatMemoryError, Code, toChatMemoryError } from "../service/errors.js";
 import { EncodedMessage, type ResponseStream, type ServiceImpl } from "../service/service-impl.js";
-import { framedResponseWriter, grpcFrame } from "./framed-response-writer.js";
+import { framedResponseWriter, grpcFrames } from "./framed-response-writer.js";
 import { findKindlessValue } from "./struct-kinds.js";
 
 /** The outcome of one finished call, for logs and metrics. */
@@ -67,22 +67,22 @@ function serializeResponse(method: DescMethod, value: ResponseInit): Buffer {
 const framedResponses = new WeakMap<EncodedMessage<DescMessage>, Buffer>();
 
 function framedResponse(method: DescMethod, value: ResponseInit): Buffer {
-  if (!(value instanceof EncodedMessage)) return grpcFrame(serializeResponse(method, value));
+  if (!(value instanceof EncodedMessage)) return grpcFrames([serializeResponse(method, value)]);
   let frame = framedResponses.get(value);
   if (frame === undefined) {
-    frame = grpcFrame(serializeResponse(method, value));
+    frame = grpcFrames([value.bytes]);
     framedResponses.set(value, frame);
   }
   return frame;
 }
 
-/** The frames of a group of encoded responses back to back, made once however many streams the group goes to. */
+/** The frames of a group of encoded responses back to back (one copy of each), made once however many streams the group goes to. */
 const framedGroups = new WeakMap<readonly EncodedMessage<DescMessage>[], Buffer>();
 
-function framedGroup(method: DescMethod, responses: readonly EncodedMessage<DescMessage>[]): Buffer {
+function framedGroup(responses: readonly EncodedMessage<DescMessage>[]): Buffer {
   let frames = framedGroups.get(responses);
   if (frames === undefined) {
-    frames = Buffer.concat(responses.map((response) => framedResponse(method, response)));
+    frames = grpcFrames(responses.map((response) => response.bytes));
     framedGroups.set(responses, frames);
   }
   return frames;
@@ -321,7 +321,7 @@ function serverStreamingCallHandler(
     const stream: ResponseStream<DescMessage> = framed
       ? {
           write: (response) => framed.write(framedResponse(method, response)),
-          writeAll: (responses) => framed.write(framedGroup(method, responses), responses.length),
+          writeAll: (responses) => framed.write(framedGroup(responses), responses.length),
           drained: () => framed.drained(),
         }
       : grpcJsResponseStream(call);

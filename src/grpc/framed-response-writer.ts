@@ -20,13 +20,19 @@ import * as grpc from "@grpc/grpc-js";
 /** Frames not yet sent (in flight or held) at which `write` says "wait": grpc-js's default for a call's responses. */
 const MAX_UNSENT_FRAMES = 16;
 
-/** A response's bytes with gRPC's 5-byte message prefix (uncompressed). */
-export function grpcFrame(message: Buffer): Buffer {
-  const frame = Buffer.allocUnsafe(message.byteLength + 5);
-  frame.writeUInt8(0, 0);
-  frame.writeUInt32BE(message.byteLength, 1);
-  message.copy(frame, 5);
-  return frame;
+/** Responses' bytes as gRPC messages back to back, each with its 5-byte prefix (uncompressed), in one Buffer. */
+export function grpcFrames(messages: readonly Uint8Array[]): Buffer {
+  let length = 0;
+  for (const message of messages) length += message.byteLength + 5;
+  const frames = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const message of messages) {
+    frames.writeUInt8(0, at);
+    frames.writeUInt32BE(message.byteLength, at + 1);
+    frames.set(message, at + 5);
+    at += message.byteLength + 5;
+  }
+  return frames;
 }
 
 export class FramedResponseWriter {
