@@ -37,6 +37,8 @@
  *                                   "--max-semi-space-size=4" (their GC pauses count in the latencies)
  *   BENCH_WATCH_VIA [http2]         how the writer and watchers speak gRPC: raw HTTP/2 (cheap) or
  *                                   `client` (the TypeScript client, several µs per message)
+ *   BENCH_WATCH_WINDOW [4194304]    the watcher connections' HTTP/2 receive window, bytes (the
+ *                                   TypeScript client's default; 65535 is HTTP/2's and grpc-js's own)
  *
  * The scenarios live in bench/scenarios/, the shared machinery (Redis, servers, `measure`) in
  * bench/lib/bench.ts, the settings above in bench/lib/settings.ts.

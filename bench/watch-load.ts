@@ -42,6 +42,8 @@ export interface WatchersOpen {
    * `watchStream`, which decodes every message (about 4–10 µs each).
    */
   via?: "http2" | "client";
+  /** HTTP/2 receive window per stream and per connection, bytes (the TypeScript client's default: 4 MiB). */
+  windowBytes: number;
 }
 
 export interface WatchersFinish {
@@ -185,12 +187,14 @@ class WatcherSet {
     const connections = Math.ceil(this.#ids.length / open.perConnection);
     for (let i = 0; i < connections; i++) {
       if (this.#via === "http2") {
-        const session = connect(`http://${open.address}`);
+        // The window a client grants per stream (SETTINGS) and per connection (WINDOW_UPDATE), as grpc-js does.
+        const session = connect(`http://${open.address}`, { settings: { initialWindowSize: open.windowBytes } });
+        session.once("connect", () => session.setLocalWindowSize(open.windowBytes));
         session.on("error", () => {});
         this.#sessions.push(session);
       }
       // A subchannel of its own, so each client is its own HTTP/2 connection.
-      else this.#clients.push(createChatMemoryClient({ address: open.address, channelOptions: { "grpc.use_local_subchannel_pool": 1 } }));
+      else this.#clients.push(createChatMemoryClient({ address: open.address, channelOptions: { "grpc.use_local_subchannel_pool": 1, "grpc-node.flow_control_window": open.windowBytes } }));
     }
   }
 

@@ -16,7 +16,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { createServer } from "node:net";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { createChatMemoryClient } from "../../clients/typescript/src/index.js";
+import { createChatMemoryClient, FLOW_CONTROL_WINDOW_BYTES } from "../../clients/typescript/src/index.js";
 import type { ServerProcess } from "../../test/helpers/server-process.js";
 import type { Bench } from "../lib/bench.js";
 import { cpuTimeUs, memoryMiB, runQueueWaitUs } from "../lib/process-stats.js";
@@ -57,6 +57,8 @@ export const watchSettings = {
   via: (process.env.BENCH_WATCH_VIA === "client" ? "client" : "http2") as "http2" | "client",
   /** Node flags for the load processes (writer, watchers), e.g. "--max-semi-space-size=4": their own GC pauses count in the latencies. */
   loadNodeArgs: process.env.BENCH_WATCH_LOAD_NODE_ARGS ?? "",
+  /** The watcher connections' HTTP/2 receive window: the TypeScript client's default, or e.g. 65535 (HTTP/2's and grpc-js's own). */
+  windowBytes: envNumbers("BENCH_WATCH_WINDOW", [FLOW_CONTROL_WINDOW_BYTES])[0] ?? FLOW_CONTROL_WINDOW_BYTES,
 };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -115,7 +117,7 @@ async function openWatchers(address: string | string[], conversationIds: string[
         if (ids.length === 0) return;
         const load = new LoadProcess();
         loads.push(load);
-        const open: WatchersOpen = { type: "open", address: addresses[p % addresses.length] as string, conversationIds: ids, capacity, perConnection: 250, via: watchSettings.via };
+        const open: WatchersOpen = { type: "open", address: addresses[p % addresses.length] as string, conversationIds: ids, capacity, perConnection: 250, via: watchSettings.via, windowBytes: watchSettings.windowBytes };
         await load.request(open);
       }),
     );

@@ -77,6 +77,9 @@ export const DEFAULT_SERVICE_CONFIG = {
   ],
 } as const;
 
+/** The HTTP/2 receive window the client grants the server (see DEFAULT_CHANNEL_OPTIONS). */
+export const FLOW_CONTROL_WINDOW_BYTES = 4 * 1024 * 1024;
+
 /**
  * Channel options every client starts from (`channelOptions` overrides any of them):
  * - the retrying service config above, with retries enabled;
@@ -86,7 +89,11 @@ export const DEFAULT_SERVICE_CONFIG = {
  *   pings every 10 s or slower; more frequent ones get the connection closed (too_many_pings);
  * - reconnect backoff 0.1 s growing to 1 s (grpc-js defaults: 1 s growing to 120 s), so after a
  *   replica restarts the channel is ready again within about a second and the retries above
- *   meet a live server (the fault suite's rolling-restart finding, docs/reliability.md).
+ *   meet a live server (the fault suite's rolling-restart finding, docs/reliability.md);
+ * - an HTTP/2 receive window of FLOW_CONTROL_WINDOW_BYTES per connection and per stream. grpc-js
+ *   keeps HTTP/2's 64 KiB otherwise and, unlike grpc-go and gRPC C-core (Python), never grows it,
+ *   so a busy Watch stalls the server until each WINDOW_UPDATE comes back (bench/notes.md,
+ *   "Twelfth round"). What a stream buffers while its reader is paused stays within the window.
  */
 export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.service_config": JSON.stringify(DEFAULT_SERVICE_CONFIG),
@@ -96,6 +103,7 @@ export const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.keepalive_permit_without_calls": 0,
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 1000,
+  "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
 };
 
 /** What the client needs to call one method: its path and the binary codecs of its request and response. */
