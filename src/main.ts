@@ -50,7 +50,11 @@ async function main(): Promise<void> {
   const metrics =
     config.metricsListen === undefined
       ? undefined
-      : new ServerMetrics({ serving: () => server.health.status === "SERVING", inFlight: () => server.activeCalls });
+      : new ServerMetrics({
+          serving: () => server.health.status === "SERVING",
+          inFlight: () => server.activeCalls,
+          watch: () => server.watchCounters,
+        });
   const tokenCounter = createTokenCounter(config.tokenEncoding);
   // Loads the encoding's ranks now, not in the first Append's path.
   await tokenCounter.count([""]);

@@ -16,6 +16,7 @@ import type { ServerSecurity } from "./grpc/server-credentials.js";
 import { StoreHealthMonitor } from "./health/store-health-monitor.js";
 import { createChatMemoryService } from "./service/chat-memory.js";
 import { Code } from "./service/errors.js";
+import { WatchCounters } from "./service/watch-hub.js";
 import type { TenantResolver } from "./service/tenancy.js";
 import type { TextTokenCounter } from "./service/token-budget.js";
 import type { RequestLimits } from "./service/validate.js";
@@ -70,6 +71,8 @@ export interface ChatMemoryServer {
   readonly health: StoreHealthMonitor;
   /** ChatMemory calls being handled right now (for tests and diagnostics). */
   readonly activeCalls: number;
+  /** This server's Watch streams, messages, resets and overflows so far (for metrics). */
+  readonly watchCounters: WatchCounters;
 }
 
 /**
@@ -119,6 +122,7 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
   const grpcServer = new grpc.Server({ ...connectionOptions, "grpc.max_receive_message_length": options.maxReceiveBytes });
   // Aborted when shutdown starts: streams that would never end by themselves (Watch) end then.
   const draining = new AbortController();
+  const watchCounters = new WatchCounters();
 
   const service = createChatMemoryService({
     store,
@@ -129,6 +133,7 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
     tokenCounter: options.tokenCounter,
     watchBufferMessages: options.watchBufferMessages,
     drainSignal: draining.signal,
+    watchCounters,
   });
   let activeCalls = 0;
   const logOutcome = logCallOutcome(logger);
@@ -171,6 +176,7 @@ export function createChatMemoryServer(options: ChatMemoryServerOptions): ChatMe
   return {
     grpcServer,
     health,
+    watchCounters,
     get activeCalls() {
       return activeCalls;
     },

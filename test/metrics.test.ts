@@ -27,7 +27,7 @@ describe("metrics of an in-process server", () => {
   let endpoint: MetricsEndpoint;
   beforeAll(async () => {
     let serving = () => false;
-    const metrics = new ServerMetrics({ serving: () => serving(), inFlight: () => server.server.activeCalls });
+    const metrics = new ServerMetrics({ serving: () => serving(), inFlight: () => server.server.activeCalls, watch: () => server.server.watchCounters });
     server = await startTestServer({ store: "memory", metrics });
     serving = () => server.server.health.status === "SERVING";
     endpoint = await serveMetrics(metrics.registry, "127.0.0.1:0");
@@ -71,6 +71,36 @@ describe("metrics of an in-process server", () => {
     expect(sample(again, "grpc_server_started_total", call("Append"))).toBe(5);
   });
 
+  it("counts Watch streams and the messages and resets sent on them", async () => {
+    const id = uniqueId();
+    const before = await scrape();
+    const sentBefore = sample(before, "chatmemory_watch_messages_sent_total") ?? Number.NaN;
+    const resetsBefore = sample(before, "chatmemory_watch_resets_sent_total") ?? Number.NaN;
+    expect(sample(before, "chatmemory_watch_streams")).toBe(0);
+    expect(sample(before, "chatmemory_watch_overflows_total")).toBe(0);
+
+    const stop = new AbortController();
+    const responses = server.client.watchStream({ conversationId: id }, { signal: stop.signal })[Symbol.asyncIterator]();
+    expect((await responses.next()).value?.messages).toEqual([]);
+    const open = await scrape();
+    expect(sample(open, "chatmemory_watch_streams")).toBe(1);
+    expect(sample(open, "grpc_server_in_flight")).toBe(1);
+    for (let i = 0; i < 3; i++) await server.client.append({ conversationId: id, messages: [{ role: "user", content: `m${i}` }] });
+    for (let i = 0; i < 3; i++) expect((await responses.next()).value?.messages).toHaveLength(1);
+    await server.client.replace({ conversationId: id, messages: [{ role: "system", content: "summary" }, { role: "user", content: "m2" }] });
+    const reset = (await responses.next()).value;
+    expect(reset?.reset).toBe(true);
+    expect(reset?.messages).toHaveLength(2);
+
+    const text = await scrape();
+    expect((sample(text, "chatmemory_watch_messages_sent_total") ?? Number.NaN) - sentBefore).toBe(3 + 2);
+    expect((sample(text, "chatmemory_watch_resets_sent_total") ?? Number.NaN) - resetsBefore).toBe(1);
+    expect(sample(text, "chatmemory_watch_overflows_total")).toBe(0);
+    stop.abort();
+    await responses.return(undefined);
+    await waitFor(async () => sample(await scrape(), "chatmemory_watch_streams") === 0, 5000);
+  });
+
   it("reports the store's health and Node's process metrics", async () => {
     await waitFor(async () => server.server.health.status === "SERVING", 5000);
     const text = await scrape();
@@ -99,6 +129,8 @@ describe("CHATMEMORY_METRICS_LISTEN on the server process", () => {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       expect(sample(text, "chatmemory_store_serving")).toBe(0);
       expect(sample(text, "process_cpu_seconds_total")).toBeGreaterThan(0);
+      expect(sample(text, "chatmemory_watch_streams")).toBe(0);
+      expect(sample(text, "chatmemory_watch_overflows_total")).toBe(0);
     } finally {
       server.child.kill("SIGTERM");
       expect(await server.exited).toBe(0);

@@ -51,7 +51,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** A watcher that stood at `lastSeq` when it started, once its first read (of `conversation()`) is written. */
-async function watcherAt(lastSeq: number, conversation: () => HistoryReadResult, transport: RecordingTransport): Promise<Watcher> {
+async function watcherAt(lastSeq: number, conversation: () => HistoryReadResult, transport: RecordingTransport, overflowed?: () => void): Promise<Watcher> {
   const watcher = new Watcher({
     afterSeq: lastSeq,
     epoch: EPOCH,
@@ -63,6 +63,7 @@ async function watcherAt(lastSeq: number, conversation: () => HistoryReadResult,
     fail: (error) => {
       throw error;
     },
+    overflowed,
   });
   watcher.start();
   await tick();
@@ -111,17 +112,24 @@ describe("Watcher.offerAll", () => {
   it("drops queued groups for a reset once they hold more than its buffer", async () => {
     const transport = new RecordingTransport();
     let conversation = read(0);
-    const watcher = await watcherAt(0, () => conversation, transport);
+    let overflows = 0;
+    const watcher = await watcherAt(0, () => conversation, transport, () => overflows++);
     transport.full = true;
     watcher.offerAll(steps(1, 50));
     // Queued behind the full transport: 60, then 60 + 50 messages, more than the buffer of 100.
     watcher.offerAll(steps(51, 110));
+    expect(overflows).toBe(0);
     watcher.offerAll(steps(111, 160));
-    conversation = read(160);
+    expect(overflows).toBe(1);
+    // Offered while the reset is owed: covered by it, not another overflow.
+    watcher.offerAll(steps(161, 280));
+    expect(overflows).toBe(1);
+    conversation = read(280);
     transport.drain();
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(transport.seqs().slice(0, 50)).toEqual(range(1, 50));
-    expect(transport.writes.slice(2)).toEqual([{ group: false, seqs: [range(1, 160)] }]);
+    expect(transport.writes.slice(2)).toEqual([{ group: false, seqs: [range(1, 280)] }]);
+    expect(overflows).toBe(1);
   });
 
   it("reads the conversation itself when a group leaves a gap after where the caller stands", async () => {

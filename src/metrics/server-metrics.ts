@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { CallObserver, CallOutcome } from "../grpc/adapter.js";
 import { Code } from "../service/errors.js";
+import type { WatchCounters } from "../service/watch-hub.js";
 
 type CallLabels = "grpc_type" | "grpc_service" | "grpc_method";
 
@@ -18,6 +19,8 @@ export interface MetricsSources {
   serving: () => boolean;
   /** ChatMemory calls being handled now. */
   inFlight: () => number;
+  /** The server's Watch totals (read at scrape time: the server is made after the metrics). */
+  watch?: () => WatchCounters;
 }
 
 /**
@@ -90,7 +93,41 @@ export class ServerMetrics implements CallObserver {
         this.set(sources.serving() ? 1 : 0);
       },
     });
+    this.#watchMetrics(sources.watch, registers);
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Watch's own series: open streams, and what was sent (totals kept by the service, handed over as they grow). */
+  #watchMetrics(watch: (() => WatchCounters) | undefined, registers: Registry[]): void {
+    if (watch === undefined) return;
+    new Gauge({
+      name: "chatmemory_watch_streams",
+      help: "Watch streams open on this server.",
+      registers,
+      collect() {
+        this.set(watch().streams);
+      },
+    });
+    const total = (name: string, help: string, read: (counters: WatchCounters) => number) => {
+      let reported = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const now = read(watch());
+          if (now > reported) this.inc(now - reported);
+          reported = now;
+        },
+      });
+    };
+    total("chatmemory_watch_messages_sent_total", "Messages sent to watchers, in new-message and reset responses alike.", (c) => c.messagesSent);
+    total("chatmemory_watch_resets_sent_total", "Watch responses sent with reset: true (a rewrite, a stale epoch, a watcher behind the window or its buffer).", (c) => c.resetsSent);
+    total(
+      "chatmemory_watch_overflows_total",
+      "Watchers that fell more than CHATMEMORY_WATCH_BUFFER messages behind and lost their queue for a reset: slow readers, or clients with a small HTTP/2 receive window.",
+      (c) => c.overflows,
+    );
   }
 
   /** Counts a call as started. */

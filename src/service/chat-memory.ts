@@ -14,7 +14,7 @@ import {
   WatchResponseSchema,
 } from "../../gen/ts/chatmemory/v1/chatmemory_pb.js";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { ConversationWatches } from "./watch-hub.js";
+import { ConversationWatches, type WatchCounters } from "./watch-hub.js";
 import type { WatchStep } from "./watch-step.js";
 import type { CallContext } from "./call-context.js";
 import { ChatMemoryError, Code } from "./errors.js";
@@ -53,6 +53,8 @@ export interface ChatMemoryServiceOptions {
   watchBufferMessages?: number;
   /** Aborted when the server starts draining: Watch streams end with UNAVAILABLE. */
   drainSignal?: AbortSignal;
+  /** Where Watch streams, messages, resets and overflows are counted (for metrics). */
+  watchCounters?: WatchCounters;
 }
 
 function toStoredMessage(message: Message, createdAtMs: number, tokens: Record<string, number> | undefined): StoredMessage {
@@ -80,6 +82,7 @@ export function createChatMemoryService(options: ChatMemoryServiceOptions): Serv
     store,
     bufferMessages: options.watchBufferMessages ?? 1000,
     drainSignal: options.drainSignal,
+    counters: options.watchCounters,
     prepare: (step) => encodedStep(step),
   });
   /** A Watch step as WatchResponse bytes; token counts of elements without one are counted here. */

@@ -15,6 +15,24 @@ import { ChatMemoryError, Code, toChatMemoryError } from "./errors.js";
 import { everythingStep, resetStep, stepAfter, stepsPerAppend, type WatchStep } from "./watch-step.js";
 import { Watcher } from "./watcher.js";
 
+/** Running totals of this server's Watch streams, for metrics to read when scraped. */
+export class WatchCounters {
+  /** Streams open now. */
+  streams = 0;
+  /** Messages written to watchers, in new-message and reset responses alike. */
+  messagesSent = 0;
+  /** Responses written with `reset: true`. */
+  resetsSent = 0;
+  /** Times a watcher fell more than the buffer behind and lost its queue for a reset. */
+  overflows = 0;
+
+  /** Counts a step about to be written as one response. */
+  sent(step: WatchStep): void {
+    this.messagesSent += step.messages.length;
+    if (step.reset) this.resetsSent++;
+  }
+}
+
 export interface WatchOptions {
   afterSeq: number;
   epoch: string;
@@ -166,11 +184,14 @@ export class ConversationWatches {
   readonly #bufferMessages: number;
   readonly #hubs = new Map<string, ConversationHub>();
   readonly #prepare: (step: WatchStep) => unknown;
+  readonly #counters: WatchCounters;
   #draining = false;
 
   constructor(options: {
     store: ChatStore;
     bufferMessages: number;
+    /** Where streams, messages, resets and overflows are counted (default: counted nowhere else). */
+    counters?: WatchCounters | undefined;
     drainSignal?: AbortSignal | undefined;
     /** Called (and awaited) once per step before the hub offers it to its watchers: e.g. to encode it once for all. */
     prepare?: (step: WatchStep) => unknown;
@@ -178,6 +199,7 @@ export class ConversationWatches {
     this.#store = options.store;
     this.#bufferMessages = options.bufferMessages;
     this.#prepare = options.prepare ?? (() => undefined);
+    this.#counters = options.counters ?? new WatchCounters();
     options.drainSignal?.addEventListener("abort", () => this.#drain(), { once: true });
   }
 
@@ -193,17 +215,29 @@ export class ConversationWatches {
     });
     // It may fail before it is awaited (while subscribing): never an unhandled rejection.
     ended.catch(() => {});
+    const counters = this.#counters;
+    const { write, writeAll } = options;
     const watcher = new Watcher({
       afterSeq: options.afterSeq,
       epoch: options.epoch,
       bufferMessages: this.#bufferMessages,
       read: () => this.#store.getHistory(conversationId, 0),
-      write: options.write,
-      writeAll: options.writeAll,
+      write: (step) => {
+        counters.sent(step);
+        return write(step);
+      },
+      writeAll:
+        writeAll &&
+        ((steps) => {
+          for (const step of steps) counters.sent(step);
+          return writeAll(steps);
+        }),
       drained: options.drained,
       fail: (error) => failWith(error),
+      overflowed: () => counters.overflows++,
     });
     hub.watchers.add(watcher);
+    counters.streams++;
     try {
       // Subscribed first, then read: a change made after the read is always heard.
       await hub.subscription;
@@ -212,6 +246,7 @@ export class ConversationWatches {
     } catch (error: unknown) {
       throw toChatMemoryError(error);
     } finally {
+      counters.streams--;
       watcher.close();
       this.#leave(conversationId, hub, watcher);
     }

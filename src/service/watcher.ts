@@ -23,6 +23,8 @@ export interface WatcherOptions {
   drained: () => Promise<void>;
   /** The stream must end: a read failed, or the watcher was closed with an error. */
   fail: (error: unknown) => void;
+  /** The caller fell more than `bufferMessages` behind: its queue was dropped for a reset. */
+  overflowed?: () => void;
 }
 
 function isGroup(entry: WatchStep | readonly WatchStep[]): entry is readonly WatchStep[] {
@@ -159,6 +161,7 @@ export class Watcher {
     if (!reset && this.#queuedMessages > this.#options.bufferMessages) {
       this.#queue.length = 0;
       this.#queuedMessages = 0;
+      if (!this.#resetOwed) this.#options.overflowed?.();
       this.#resetOwed = true;
     }
     this.#pump();
